@@ -1,0 +1,226 @@
+package wsdial
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/net/proxy"
+)
+
+// A Dialer opens streams and WebSocket connections, through whatever proxy
+// applies to each target. It is safe for concurrent use, and its zero value
+// is not usable: make one with New.
+type Dialer struct {
+	cfg *config
+	// proxy resolves the proxy for a target; nil means every dial is direct.
+	proxy     func(*url.URL) (*url.URL, error)
+	netDialer *net.Dialer
+	tlsBase   *tls.Config // the target's TLS configuration for DialTLSContext
+	tlsWS     *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
+}
+
+var (
+	_ proxy.Dialer        = (*Dialer)(nil)
+	_ proxy.ContextDialer = (*Dialer)(nil)
+)
+
+// New returns a Dialer configured by opts. With no options it takes the proxy
+// from the environment (read now, once), verifies TLS against the system
+// roots, and bounds each dial by 30 seconds.
+func New(opts ...Option) *Dialer {
+	cfg := newConfig(opts)
+	d := &Dialer{cfg: cfg, netDialer: cfg.netDialer, tlsBase: cfg.tlsConfig}
+	if d.netDialer == nil {
+		d.netDialer = &net.Dialer{}
+	}
+	if d.tlsBase == nil {
+		d.tlsBase = &tls.Config{}
+	}
+	d.tlsWS = d.tlsBase.Clone()
+	d.tlsWS.NextProtos = []string{"http/1.1"}
+	var err error
+	if d.proxy, err = newProxyFunc(cfg); err != nil {
+		cfg.fail(err)
+	}
+	return d
+}
+
+// Dial connects to address on the named network, through the proxy that
+// applies to it. It is DialContext with a background context.
+func (d *Dialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to address ("host:port") on network "tcp", "tcp4" or
+// "tcp6", through the proxy that applies to it, and returns the stream. It has
+// the shape of net.Dialer.DialContext, so it fits http.Transport.DialContext
+// and other dial hooks. For proxy selection an address on port 443 is looked
+// up as an https:// target and any other as http://.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if err := d.check(network); err != nil {
+		return nil, err
+	}
+	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
+	defer cancel()
+	scheme := "http"
+	if _, port, _ := net.SplitHostPort(address); port == "443" {
+		scheme = "https"
+	}
+	return d.reach(ctx, network, address, scheme)
+}
+
+// DialTLSContext connects to address as DialContext does, looking the proxy
+// up as for an https:// target, and runs a TLS handshake with it over that
+// stream. The returned *tls.Conn has completed its handshake; its ServerName
+// is the address's host unless the WithTLSConfig configuration names one.
+func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if err := d.check(network); err != nil {
+		return nil, err
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, fmt.Errorf("wsdial: %w", err)
+	}
+	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
+	defer cancel()
+	c, err := d.reach(ctx, network, address, "https")
+	if err != nil {
+		return nil, err
+	}
+	tc, err := tlsTarget(ctx, c, host, d.tlsBase)
+	if err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// DialWebSocket opens a WebSocket connection to rawURL: it reaches the host
+// through the proxy that applies, adds TLS for wss://, and runs the opening
+// handshake. The schemes are ws and wss, with http and https as aliases. A
+// URL with user information or a fragment is refused before any traffic.
+func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error) {
+	if d.cfg.err != nil {
+		return nil, d.cfg.err
+	}
+	t, err := parseTarget(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
+	defer cancel()
+
+	scheme := "http"
+	if t.secure {
+		scheme = "https"
+	}
+	c, err := d.reach(ctx, "tcp", t.address, scheme)
+	if err != nil {
+		return nil, err
+	}
+	if t.secure {
+		if c, err = tlsTarget(ctx, c, t.host, d.tlsWS); err != nil {
+			return nil, err
+		}
+	}
+	conn, err := handshake(ctx, c, t.hostHeader, t.target, d.cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// check refuses a dial before any traffic when an option was invalid or the
+// network is not TCP.
+func (d *Dialer) check(network string) error {
+	if d.cfg.err != nil {
+		return d.cfg.err
+	}
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return nil
+	}
+	return fmt.Errorf("wsdial: network %q is not supported; use tcp, tcp4 or tcp6", network)
+}
+
+// reach runs the first two stages of a dial: it resolves the proxy for the
+// target, then connects to the target directly or through that proxy.
+// scheme, http or https, is what the proxy is looked up for.
+func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (net.Conn, error) {
+	if d.proxy != nil {
+		p, err := d.proxy(&url.URL{Scheme: scheme, Host: address})
+		if err != nil {
+			return nil, &ProxyError{Stage: "resolve", Err: err}
+		}
+		if p != nil {
+			return d.dialVia(ctx, p, network, address)
+		}
+	}
+	c, err := d.netDialer.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, &stageError{stage: "dial", err: err}
+	}
+	return c, nil
+}
+
+// bound gives ctx the deadline timeout from now, unless it already has an
+// earlier one or timeout is not positive.
+func bound(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// target is a WebSocket URL taken apart for the stages of a dial.
+type target struct {
+	secure     bool
+	host       string // the host alone, without brackets: for SNI
+	address    string // host:port, to dial
+	hostHeader string // the Host header: the URL's host[:port] as written
+	target     string // the request-target in origin-form
+}
+
+func parseTarget(rawURL string) (target, error) {
+	var t target
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error quotes the URL, which may hold a password: report only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return t, fmt.Errorf("wsdial: invalid URL: %w", err)
+	}
+	var port string
+	switch strings.ToLower(u.Scheme) {
+	case "ws", "http":
+		port = "80"
+	case "wss", "https":
+		t.secure, port = true, "443"
+	default:
+		return t, fmt.Errorf("wsdial: invalid URL: scheme %q is not ws, wss, http or https", u.Scheme)
+	}
+	switch {
+	case u.User != nil:
+		return t, errors.New("wsdial: invalid URL: it holds user information, which a WebSocket URL must not")
+	case u.Fragment != "" || strings.Contains(rawURL, "#"):
+		return t, errors.New("wsdial: invalid URL: it has a fragment, which a WebSocket URL must not")
+	case u.Opaque != "" || u.Hostname() == "":
+		return t, fmt.Errorf("wsdial: invalid URL %q: no host", rawURL)
+	}
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	t.host = u.Hostname()
+	t.address = net.JoinHostPort(t.host, port)
+	t.hostHeader = u.Host
+	t.target = u.RequestURI()
+	return t, nil
+}

@@ -1,0 +1,264 @@
+package wsdial
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// websocketGUID is the fixed string of RFC 6455 §1.3 that the server appends
+// to the key before hashing.
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// Handshake runs the client opening handshake of RFC 6455 §4.1 on c, a stream
+// the caller already holds (plain or TLS). host becomes the Host header and
+// target, the request-target in origin-form such as "/chat?room=1". Of opts,
+// the handshake options, WithReadLimit, WithLogger and WithHandshakeTimeout
+// apply. c is not closed on failure: it stays the caller's.
+func Handshake(ctx context.Context, c net.Conn, host, target string, opts ...Option) (*Conn, error) {
+	cfg := newConfig(opts)
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	ctx, cancel := bound(ctx, cfg.handshakeTimeout)
+	defer cancel()
+	return handshake(ctx, c, host, target, cfg)
+}
+
+// headBufs holds the buffers that handshake requests are written from and
+// responses read into, so that a dial allocates none in the common case.
+var headBufs = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
+
+// handshake writes the upgrade request to c, reads and checks the response,
+// and returns the ready connection. Every failure is a *HandshakeError.
+func handshake(ctx context.Context, c net.Conn, host, target string, cfg *config) (*Conn, error) {
+	if err := checkRequestLine(host, target); err != nil {
+		return nil, &HandshakeError{Err: err}
+	}
+	var key [24]byte
+	if err := newKey(&key); err != nil {
+		return nil, &HandshakeError{Err: err}
+	}
+	var cookieURL *url.URL
+	if cfg.jar != nil {
+		cookieURL = &url.URL{Scheme: "http", Host: host, Path: target}
+		if _, ok := c.(*tls.Conn); ok {
+			cookieURL.Scheme = "https"
+		}
+		if u, err := url.ParseRequestURI(target); err == nil {
+			cookieURL.Path, cookieURL.RawQuery = u.Path, u.RawQuery
+		}
+	}
+
+	release := watchContext(ctx, c)
+	bp := headBufs.Get().(*[]byte)
+	conn, err := exchange(c, host, target, key[:], cfg, cookieURL, *bp)
+	cerr := release()
+	headBufs.Put(bp)
+	if err == nil && cerr == nil {
+		return conn, nil
+	}
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		return nil, he // a response came, and says more than the context could
+	}
+	switch {
+	case err == nil:
+		err = cerr
+	case cerr != nil:
+		err = fmt.Errorf("%w: %w", cerr, err)
+	}
+	return nil, &HandshakeError{Err: err}
+}
+
+// exchange writes the request from buf, then reads the response into it.
+func exchange(c net.Conn, host, target string, key []byte, cfg *config, cookieURL *url.URL, buf []byte) (*Conn, error) {
+	req := appendRequest(buf[:0], host, target, key, cfg, cookieURL)
+	if _, err := c.Write(req); err != nil {
+		return nil, fmt.Errorf("writing request: %w", err)
+	}
+	if cap(req) > cap(buf) {
+		buf = req[:cap(req)] // the request outgrew buf; reuse what it grew into
+	}
+	buf, headLen, n, err := readHead(c, buf[:cap(buf)])
+	if err != nil {
+		return nil, err
+	}
+	head := string(buf[:headLen])
+	var fieldArr [16]headerField
+	h, err := parseHead(head, fieldArr[:])
+	if err != nil {
+		return nil, err
+	}
+	ahead := buf[headLen:n]
+	if h.status != http.StatusSwitchingProtocols {
+		resp := h.response(nil)
+		readErrorBody(resp, ahead, c)
+		return nil, &HandshakeError{StatusCode: h.status, Response: resp, Err: ErrUpgradeDeclined}
+	}
+	subprotocol, err := checkResponse(&h, key, cfg.subprotocols)
+	if err != nil {
+		return nil, &HandshakeError{StatusCode: h.status, Response: h.response(nil), Err: err}
+	}
+	conn := newConn(c, head, subprotocol, cfg)
+	if len(ahead) > 0 {
+		conn.setPending(append([]byte(nil), ahead...))
+	}
+	if cookieURL != nil {
+		if cookies := conn.Response().Cookies(); len(cookies) > 0 {
+			cfg.jar.SetCookies(cookieURL, cookies)
+		}
+	}
+	return conn, nil
+}
+
+// checkRequestLine refuses a host or target that could break the request
+// line or smuggle a header.
+func checkRequestLine(host, target string) error {
+	if host == "" || strings.ContainsAny(host, " \t\r\n\x00/") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \t\r\n\x00") {
+		return fmt.Errorf("invalid request-target %q: it must be in origin-form, such as /chat?room=1", target)
+	}
+	return nil
+}
+
+// newKey fills key with a fresh Sec-WebSocket-Key: 16 random bytes in base64.
+func newKey(key *[24]byte) error {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	base64.StdEncoding.Encode(key[:], raw[:])
+	return nil
+}
+
+// acceptKey computes the Sec-WebSocket-Accept value for key into dst.
+func acceptKey(dst *[28]byte, key []byte) {
+	var b [24 + len(websocketGUID)]byte
+	copy(b[copy(b[:], key):], websocketGUID)
+	sum := sha1.Sum(b[:])
+	base64.StdEncoding.Encode(dst[:], sum[:])
+}
+
+func appendRequest(b []byte, host, target string, key []byte, cfg *config, cookieURL *url.URL) []byte {
+	b = append(b, "GET "...)
+	b = append(b, target...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	if h := cfg.header["Host"]; len(h) > 0 {
+		host = h[0]
+	}
+	b = append(b, host...)
+	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
+	b = append(b, key...)
+	b = append(b, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	if cfg.origin != "" {
+		b = appendField(b, "Origin", cfg.origin)
+	}
+	if len(cfg.subprotocols) > 0 {
+		b = appendField(b, "Sec-WebSocket-Protocol", strings.Join(cfg.subprotocols, ", "))
+	}
+	if cookieURL != nil {
+		if cookies := cfg.jar.Cookies(cookieURL); len(cookies) > 0 {
+			r := http.Request{Header: http.Header{}}
+			for _, ck := range cookies {
+				r.AddCookie(ck)
+			}
+			b = appendField(b, "Cookie", r.Header.Get("Cookie"))
+		}
+	}
+	for name, values := range cfg.header {
+		if name == "Host" {
+			continue
+		}
+		for _, v := range values {
+			b = appendField(b, name, v)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+// checkResponse applies the rules of RFC 6455 §4.1 to a 101 response, in the
+// order of DESIGN.md's sentinels, and returns the chosen subprotocol.
+func checkResponse(h *responseHead, key []byte, offered []string) (string, error) {
+	if h.major != 1 || h.minor != 1 {
+		return "", ErrBadHTTPVersion
+	}
+	if !h.hasToken("Connection", "upgrade") {
+		return "", ErrNoConnectionUpgrade
+	}
+	if !h.hasToken("Upgrade", "websocket") {
+		return "", ErrNoUpgradeWebSocket
+	}
+	var want [28]byte
+	acceptKey(&want, key)
+	if n, v := h.count("Sec-WebSocket-Accept"); n != 1 || v != string(want[:]) {
+		return "", ErrBadAccept
+	}
+	n, protocol := h.count("Sec-WebSocket-Protocol")
+	switch {
+	case n > 1:
+		return "", fmt.Errorf("%w: Sec-WebSocket-Protocol appears %d times", ErrBadSubprotocol, n)
+	case n == 1 && protocol != "":
+		found := false
+		for _, p := range offered {
+			found = found || p == protocol
+		}
+		if !found {
+			return "", fmt.Errorf("%w: %q", ErrBadSubprotocol, clip(protocol))
+		}
+	}
+	var ext error
+	h.values("Sec-WebSocket-Extensions", func(v string) bool {
+		ext = fmt.Errorf("%w: %q", ErrBadExtension, clip(v))
+		return false
+	})
+	return protocol, ext
+}
+
+// aLongTimeAgo is a deadline in the past, which makes blocked I/O on a
+// net.Conn return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watchContext makes ctx bound I/O on c until release is called: when ctx
+// ends, by cancellation or its deadline, any blocked read or write returns at
+// once. release returns ctx's error if ctx ended first, having waited for the
+// interruption and cleared it, so that nothing touches c afterwards.
+//
+// The context alone interrupts: giving c the context's deadline as well would
+// race with it and could surface an i/o timeout where the caller looks for
+// context.DeadlineExceeded.
+func watchContext(ctx context.Context, c net.Conn) (release func() error) {
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.SetDeadline(aLongTimeAgo)
+		close(done)
+	})
+	return func() error {
+		if !stop() {
+			<-done
+			c.SetDeadline(time.Time{})
+			return ctx.Err()
+		}
+		c.SetDeadline(time.Time{})
+		return nil
+	}
+}

@@ -1,0 +1,291 @@
+package wsdial
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// An Option configures a Dialer, or a single call to Handshake.
+type Option func(*config)
+
+// defaultHandshakeTimeout bounds a dial whose context has no earlier deadline.
+const defaultHandshakeTimeout = 30 * time.Second
+
+// defaultReadLimit is the largest message a Conn accepts unless told otherwise.
+const defaultReadLimit = 32 << 20
+
+// proxyMode says where the proxy for a target comes from.
+type proxyMode int
+
+const (
+	proxyFromEnvironment proxyMode = iota
+	proxyFixed
+	proxyFromFunc
+	proxyNone
+)
+
+// config is what the options set. Options copy whatever the caller passes in,
+// so nothing the caller changes later reaches a Dialer, and a Dialer never
+// changes the caller's values.
+type config struct {
+	proxyMode   proxyMode
+	proxyURL    string
+	proxyFunc   func(*url.URL) (*url.URL, error)
+	proxyHeader http.Header
+	proxyTLS    *tls.Config
+	proxyAuth   ProxyAuthenticator
+
+	netDialer        *net.Dialer
+	tlsConfig        *tls.Config
+	handshakeTimeout time.Duration
+
+	header       http.Header
+	subprotocols []string
+	origin       string
+	jar          http.CookieJar
+
+	readLimit int64
+	logger    *slog.Logger
+
+	// err is the first invalid option; every dial reports it.
+	err error
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		handshakeTimeout: defaultHandshakeTimeout,
+		readLimit:        defaultReadLimit,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// fail records the first invalid option.
+func (c *config) fail(err error) {
+	if c.err == nil {
+		c.err = fmt.Errorf("wsdial: invalid option: %w", err)
+	}
+}
+
+// WithProxy sends every dial through the proxy at rawURL, whatever the
+// target, loopback included. The schemes are http, https, socks5 and socks5h;
+// a bare "host:port" means http. User information in the URL becomes Basic
+// proxy authentication (HTTP) or username/password authentication (SOCKS5).
+func WithProxy(rawURL string) Option {
+	return func(c *config) {
+		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFixed, rawURL, nil
+	}
+}
+
+// WithProxyFunc asks f for the proxy of each target. f has the shape of
+// httpproxy.Config.ProxyFunc: it is given the target as a URL whose scheme is
+// http for ws:// and https for wss://, and returns nil for a direct dial.
+func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
+	return func(c *config) {
+		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromFunc, "", f
+	}
+}
+
+// WithProxyFromEnvironment takes the proxy from HTTP_PROXY, HTTPS_PROXY,
+// ALL_PROXY and NO_PROXY (or their lower-case forms), read once when New
+// runs. It is the default.
+func WithProxyFromEnvironment() Option {
+	return func(c *config) {
+		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromEnvironment, "", nil
+	}
+}
+
+// WithoutProxy dials every target directly.
+func WithoutProxy() Option {
+	return func(c *config) {
+		c.proxyMode, c.proxyURL, c.proxyFunc = proxyNone, "", nil
+	}
+}
+
+// WithProxyHeader adds h to every CONNECT request. These headers go only to
+// the proxy, never to the target.
+func WithProxyHeader(h http.Header) Option {
+	return func(c *config) {
+		if err := checkHeader(h, nil); err != nil {
+			c.fail(err)
+			return
+		}
+		c.proxyHeader = h.Clone()
+	}
+}
+
+// WithProxyTLSConfig sets the TLS configuration for https:// proxies. It is
+// kept apart from WithTLSConfig, which is for the target. When its ServerName
+// is empty, the proxy's host is verified.
+func WithProxyTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) { c.proxyTLS = cloneTLS(cfg) }
+}
+
+// WithProxyAuthenticator answers the proxy's 407 challenges with a. Without
+// it, user information in the proxy URL is sent as Basic authentication.
+func WithProxyAuthenticator(a ProxyAuthenticator) Option {
+	return func(c *config) { c.proxyAuth = a }
+}
+
+// WithNetDialer sets the dialer used for TCP connections to the proxy or the
+// target. Its Timeout, KeepAlive, LocalAddr and Control apply.
+func WithNetDialer(d *net.Dialer) Option {
+	return func(c *config) {
+		if d == nil {
+			c.netDialer = nil
+			return
+		}
+		nd := *d
+		c.netDialer = &nd
+	}
+}
+
+// WithTLSConfig sets the TLS configuration for the target. When its
+// ServerName is empty, the target's host is verified. For wss:// the ALPN
+// offer is always "http/1.1" alone, whatever NextProtos says.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) { c.tlsConfig = cloneTLS(cfg) }
+}
+
+// WithHandshakeTimeout bounds the whole dial, from the proxy to the 101
+// response, when the context has no earlier deadline. The default is 30
+// seconds; zero or less means no bound beyond the context.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) { c.handshakeTimeout = d }
+}
+
+// WithHeader adds h to the opening handshake request. A Host entry replaces
+// the Host header. Headers that the handshake itself owns (Upgrade,
+// Connection and the Sec-WebSocket-* fields) are refused, as is any name or
+// value that holds CR, LF or NUL.
+func WithHeader(h http.Header) Option {
+	return func(c *config) {
+		if err := checkHeader(h, handshakeOwned); err != nil {
+			c.fail(err)
+			return
+		}
+		c.header = h.Clone()
+	}
+}
+
+// WithSubprotocols offers the subprotocols, in order of preference, in
+// Sec-WebSocket-Protocol. Each must be an RFC 7230 token, and none may repeat.
+func WithSubprotocols(protocols ...string) Option {
+	return func(c *config) {
+		seen := make(map[string]bool, len(protocols))
+		for _, p := range protocols {
+			if !isToken(p) {
+				c.fail(fmt.Errorf("subprotocol %q is not a token", p))
+				return
+			}
+			if seen[p] {
+				c.fail(fmt.Errorf("subprotocol %q is offered twice", p))
+				return
+			}
+			seen[p] = true
+		}
+		c.subprotocols = append([]string(nil), protocols...)
+	}
+}
+
+// WithOrigin sets the Origin header of the opening handshake.
+func WithOrigin(origin string) Option {
+	return func(c *config) {
+		if hasCTL(origin) {
+			c.fail(errors.New("origin holds a control character"))
+			return
+		}
+		c.origin = origin
+	}
+}
+
+// WithCookieJar sends the jar's cookies with the handshake and stores the
+// cookies of the 101 response in it. The jar sees ws:// as http:// and
+// wss:// as https://, so net/http/cookiejar works unchanged.
+func WithCookieJar(jar http.CookieJar) Option {
+	return func(c *config) { c.jar = jar }
+}
+
+// WithReadLimit sets the largest message, in bytes, that a Conn accepts. A
+// message of exactly n bytes is allowed; a longer one ends the connection
+// with status 1009. The default is 32 MiB.
+func WithReadLimit(n int64) Option {
+	return func(c *config) { c.readLimit = n }
+}
+
+// WithLogger logs each stage of a dial to l at debug level. Passwords and
+// Proxy-Authorization values never appear in the log.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+func cloneTLS(cfg *tls.Config) *tls.Config {
+	if cfg == nil {
+		return nil
+	}
+	return cfg.Clone()
+}
+
+// handshakeOwned lists the request headers that the handshake writes itself,
+// in canonical form.
+var handshakeOwned = map[string]bool{
+	"Upgrade":                  true,
+	"Connection":               true,
+	"Sec-Websocket-Key":        true,
+	"Sec-Websocket-Version":    true,
+	"Sec-Websocket-Extensions": true,
+	"Sec-Websocket-Protocol":   true,
+}
+
+// checkHeader refuses names that are not tokens, values with CR, LF or NUL,
+// and any name in owned.
+func checkHeader(h http.Header, owned map[string]bool) error {
+	for name, values := range h {
+		if !isToken(name) {
+			return fmt.Errorf("header name %q is not a token", name)
+		}
+		if owned[http.CanonicalHeaderKey(name)] {
+			return fmt.Errorf("header %q is set by the handshake itself", name)
+		}
+		for _, v := range values {
+			if hasCTL(v) {
+				return fmt.Errorf("header %q has a control character in its value", name)
+			}
+		}
+	}
+	return nil
+}
+
+// hasCTL reports whether s holds CR, LF or NUL, the bytes that could end a
+// header line early or smuggle another.
+func hasCTL(s string) bool { return strings.ContainsAny(s, "\r\n\x00") }
+
+// isToken reports whether s is an RFC 7230 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+}

@@ -1,0 +1,31 @@
+package wsdial
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+)
+
+// startTLS runs a TLS client handshake over c, verifying host unless cfg
+// names a ServerName of its own. cfg is never modified. On failure c is closed.
+func startTLS(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*tls.Conn, error) {
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// tlsTarget is startTLS for the target, its failures of class ErrTLS.
+func tlsTarget(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*tls.Conn, error) {
+	tc, err := startTLS(ctx, c, host, cfg)
+	if err != nil {
+		return nil, &stageError{stage: "tls", class: ErrTLS, err: err}
+	}
+	return tc, nil
+}
