@@ -363,3 +363,17 @@ func fullBacklog(t *testing.T) string {
 		}
 	}
 }
+
+func BenchmarkDialWebSocket(b *testing.B) {
+	addr := serveUpgrade(b, "")
+	d := New(WithoutProxy())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := d.DialWebSocket(ctx, "ws://"+addr+"/")
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}

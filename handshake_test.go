@@ -2,6 +2,7 @@ package wsdial
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAcceptKeyRFCVector(t *testing.T) {
@@ -466,5 +468,41 @@ func TestHandshakeOnHeldStream(t *testing.T) {
 	}
 	if c.NetConn() != nc {
 		t.Errorf("NetConn() is not the stream the caller gave")
+	}
+}
+
+// scriptedConn answers the handshake request written to it with a valid 101,
+// in memory, so that a benchmark measures the client alone.
+type scriptedConn struct {
+	net.Conn // nil: only the methods below are called
+	resp     []byte
+	out      [256]byte
+}
+
+func (s *scriptedConn) Write(p []byte) (int, error) {
+	const field = "Sec-WebSocket-Key: "
+	i := bytes.Index(p, []byte(field)) + len(field)
+	var accept [28]byte
+	acceptKey(&accept, p[i:i+24])
+	s.resp = append(append(append(s.out[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...), accept[:]...), "\r\n\r\n"...)
+	return len(p), nil
+}
+
+func (s *scriptedConn) Read(p []byte) (int, error) {
+	n := copy(p, s.resp)
+	s.resp = s.resp[n:]
+	return n, nil
+}
+
+func (s *scriptedConn) SetDeadline(time.Time) error { return nil }
+
+func BenchmarkHandshake(b *testing.B) {
+	ctx := context.Background()
+	sc := &scriptedConn{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Handshake(ctx, sc, "example.com", "/chat"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
