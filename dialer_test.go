@@ -377,3 +377,20 @@ func BenchmarkDialWebSocket(b *testing.B) {
 		c.Close()
 	}
 }
+
+func TestWithNetDialer(t *testing.T) {
+	addr := serveUpgrade(t, "")
+	var controlled []string
+	nd := &net.Dialer{Control: func(network, address string, _ syscall.RawConn) error {
+		controlled = append(controlled, network+" "+address)
+		return nil
+	}}
+	c, err := New(WithoutProxy(), WithNetDialer(nd)).DialWebSocket(context.Background(), "ws://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if len(controlled) != 1 || controlled[0] != "tcp4 "+addr {
+		t.Errorf("the dialer's Control saw %q, want one tcp4 %s", controlled, addr)
+	}
+}
