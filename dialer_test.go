@@ -273,6 +273,7 @@ func TestCancelEachStage(t *testing.T) {
 			opts: []Option{WithHeader(http.Header{"X-Big": {strings.Repeat("b", 32<<20)}})},
 			url: func(t *testing.T, reached chan<- struct{}, dialed <-chan struct{}) string {
 				return "ws://" + serveRaw(t, "tcp", func(c net.Conn) {
+					c.Read(make([]byte, 1)) // the write has begun
 					close(reached)
 					<-dialed
 				}) + "/"

@@ -136,7 +136,7 @@ var hostileTargets = []hostilePeer{
 	{name: "refusal with an endless chunk", target: flood("HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n", "x"), want: []error{ErrUpgradeDeclined}},
 	{name: "refusal without framing, connection held", target: answer("HTTP/1.1 403 Forbidden\r\n\r\npartial body"), want: []error{ErrUpgradeDeclined}},
 	{
-		name: "frames in the same write as the 101",
+		name:   "frames in the same write as the 101",
 		target: answer(okHead + "\r\n" + "\x81\x02hi\x89\x00"),
 		check: func(c *Conn) error {
 			b := make([]byte, 6)
