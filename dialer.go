@@ -165,7 +165,7 @@ func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (ne
 	tr := traceFor(ctx, d.cfg.logger)
 	tr.connectStart(network, address)
 	c, err := d.netDialer.DialContext(ctx, network, address)
-	tr.connectDone(network, address, err)
+	tr.connectDone(address, err)
 	if err != nil {
 		return nil, &stageError{stage: "dial", err: err}
 	}

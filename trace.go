@@ -31,18 +31,14 @@ func (t dialTrace) log(msg string, args ...any) {
 	}
 }
 
-// connectStart and connectDone frame the TCP dial to the proxy or target.
+// connectStart and connectDone log the TCP dial to the proxy or target. The
+// httptrace hooks of the same name need no call here: net.Dialer fires them
+// itself from the context.
 func (t dialTrace) connectStart(network, addr string) {
-	if t.hooks != nil && t.hooks.ConnectStart != nil {
-		t.hooks.ConnectStart(network, addr)
-	}
 	t.log("wsdial: tcp connect", "network", network, "addr", addr)
 }
 
-func (t dialTrace) connectDone(network, addr string, err error) {
-	if t.hooks != nil && t.hooks.ConnectDone != nil {
-		t.hooks.ConnectDone(network, addr, err)
-	}
+func (t dialTrace) connectDone(addr string, err error) {
 	if err != nil {
 		t.log("wsdial: tcp connect failed", "addr", addr, "err", err)
 	} else {
