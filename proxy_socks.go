@@ -53,9 +53,16 @@ func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address
 	if err != nil {
 		return nil, err
 	}
-	// DialWithConn watches ctx itself: cancellation interrupts a stalled
-	// exchange at once, and it has ended its watch before it returns.
-	if _, err := sc.DialWithConn(ctx, c, network, address); err != nil {
+	// DialWithConn watches its context itself, interrupting a stalled
+	// exchange at once and ending the watch before it returns. But it also
+	// gives the connection the context's deadline, and a read that times out
+	// that way can beat the context's own timer and report a bare i/o
+	// timeout. Handing it a context with no deadline, cancelled once ctx has
+	// ended, means it interrupts only when ctx.Err() is already set.
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	defer context.AfterFunc(ctx, stop)()
+	if _, err := sc.DialWithConn(sctx, c, network, address); err != nil {
 		c.Close()
 		return fail(err)
 	}
