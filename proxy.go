@@ -17,16 +17,17 @@ import (
 // proxyKind is how one proxy URL scheme reaches a target.
 type proxyKind struct {
 	port string // the default port
+	tls  bool   // whether the proxy itself is spoken to over TLS
 	dial func(d *Dialer, ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error)
 }
 
 // proxyKinds maps each supported scheme to its way through, so that adding a
 // scheme is one line here rather than a switch in every function that cares.
 var proxyKinds = map[string]proxyKind{
-	"http":    {"80", (*Dialer).connectVia},
-	"https":   {"443", (*Dialer).connectVia},
-	"socks5":  {"1080", (*Dialer).socksVia},
-	"socks5h": {"1080", (*Dialer).socksVia},
+	"http":    {"80", false, (*Dialer).connectVia},
+	"https":   {"443", true, (*Dialer).connectVia},
+	"socks5":  {"1080", false, (*Dialer).socksVia},
+	"socks5h": {"1080", false, (*Dialer).socksVia},
 }
 
 // proxyTarget is a proxy URL checked and taken apart for one dial.

@@ -43,10 +43,7 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 	if err != nil {
 		return fail(fmt.Errorf("starting proxy authentication: %w", err))
 	}
-	authz, err := sess.Next(ctx, nil)
-	if err == nil && hasCTL(authz) {
-		err = errors.New("the authenticator's Proxy-Authorization value holds a control character")
-	}
+	authz, err := nextAuthorization(ctx, sess, nil)
 	if err != nil {
 		return fail(fmt.Errorf("proxy authentication: %w", err))
 	}
@@ -82,10 +79,7 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
 			return nil, closeAnd(c, perr)
 		}
-		authz, err = sess.Next(ctx, resp)
-		if err == nil && hasCTL(authz) {
-			err = errors.New("the authenticator's Proxy-Authorization value holds a control character")
-		}
+		authz, err = nextAuthorization(ctx, sess, resp)
 		switch {
 		case err != nil:
 			perr.Err = fmt.Errorf("%w: %w", ErrProxyAuthRequired, err)
@@ -94,6 +88,16 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 			return nil, closeAnd(c, perr)
 		}
 	}
+}
+
+// nextAuthorization asks sess for the next Proxy-Authorization value, and
+// refuses one that could end the header line and smuggle another.
+func nextAuthorization(ctx context.Context, sess ProxyAuthSession, challenge *http.Response) (string, error) {
+	authz, err := sess.Next(ctx, challenge)
+	if err == nil && hasCTL(authz) {
+		err = errors.New("the authenticator's Proxy-Authorization value holds a control character")
+	}
+	return authz, err
 }
 
 // closeAnd closes c, if there is one, and returns err.
@@ -109,7 +113,7 @@ func closeAnd(c net.Conn, err error) error {
 // The target's TLS configuration plays no part here.
 func (d *Dialer) openProxy(ctx context.Context, px *proxyTarget) (net.Conn, error) {
 	c, err := d.dialProxy(ctx, px)
-	if err != nil || px.kind.port != "443" {
+	if err != nil || !px.kind.tls {
 		return c, err
 	}
 	cfg := d.cfg.proxyTLS
