@@ -28,6 +28,8 @@ func serve(ln net.Listener, extra []byte) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A test that goes wrong fails on this deadline rather than hanging.
+	c.SetDeadline(time.Now().Add(time.Minute))
 	p := &peer{c: c, br: bufio.NewReader(c)}
 	req, err := http.ReadRequest(p.br)
 	if err != nil {
