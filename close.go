@@ -60,6 +60,7 @@ var statusNames = map[StatusCode]string{
 	StatusInternalError:           "internal error",
 }
 
+// String returns the code with its RFC 6455 name, such as "1000 (normal closure)".
 func (s StatusCode) String() string {
 	if name, ok := statusNames[s]; ok {
 		return fmt.Sprintf("%d (%s)", int(s), name)
@@ -91,6 +92,7 @@ type CloseError struct {
 	Text string
 }
 
+// Error returns the peer's code and reason.
 func (e *CloseError) Error() string {
 	if e.Text == "" {
 		return fmt.Sprintf("wsdial: connection closed: %v", e.Code)
@@ -109,6 +111,7 @@ type ProtocolError struct {
 	Text string
 }
 
+// Error says what the peer did and which code the connection closed with.
 func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("wsdial: peer broke the protocol, closed with %v: %s", e.Code, e.Text)
 }

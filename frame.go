@@ -16,6 +16,7 @@ const (
 	BinaryMessage MessageType = 2
 )
 
+// String returns "text" or "binary".
 func (t MessageType) String() string {
 	switch t {
 	case TextMessage:
