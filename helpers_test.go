@@ -21,9 +21,9 @@ type peer struct {
 	br *bufio.Reader
 }
 
-// serve accepts one connection on ln, answers its upgrade request with 101
+// acceptPeer accepts one connection on ln, answers its upgrade request with 101
 // and extra bytes behind the response, and returns the server end.
-func serve(ln net.Listener, extra []byte) (*peer, error) {
+func acceptPeer(ln net.Listener, extra []byte) (*peer, error) {
 	c, err := ln.Accept()
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func newPair(tb testing.TB, opts ...Option) (*Conn, *peer) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := serve(ln, nil)
+		p, err := acceptPeer(ln, nil)
 		ch <- result{p, err}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -387,7 +387,7 @@ func TestPendingBytesAfterHandshake(t *testing.T) {
 	defer ln.Close()
 	done := make(chan *peer, 1)
 	go func() {
-		p, _ := serve(ln, join(frame(fin|opTxt, []byte("early")), frame(fin|opPng, []byte("x"))))
+		p, _ := acceptPeer(ln, join(frame(fin|opTxt, []byte("early")), frame(fin|opPng, []byte("x"))))
 		done <- p
 	}()
 	nc, err := net.Dial("tcp", ln.Addr().String())
