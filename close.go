@@ -159,7 +159,7 @@ func (c *Conn) Close() error { return c.CloseWithStatus(StatusNormalClosure, "")
 // the stream. The wait lasts at most one second, or until the write deadline
 // if that comes sooner; when another goroutine is reading, that read receives
 // the peer's close, otherwise CloseWithStatus reads it itself, discarding any
-// messages still in flight.
+// messages still in flight. To receive those messages, use CloseWrite.
 //
 // code must be one that may travel in a close frame (not 1005, 1006 or 1015),
 // and reason at most 123 bytes of UTF-8; otherwise nothing happens and an
@@ -201,6 +201,22 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 		err = fmt.Errorf("wsdial: close: %w", cerr)
 	}
 	return err
+}
+
+// CloseWrite starts the closing handshake and leaves the rest to the reader:
+// it sends a close frame with StatusNormalClosure and sends nothing more,
+// while reads go on as before. The messages the peer still sends arrive in
+// order, then the peer's close arrives as a *CloseError, and the stream is
+// closed. It is the half-close of RFC 6455 §7.1.2 for a client that keeps a
+// reader running and wants every reply to what it sent: Close, which waits
+// for the peer's close itself, drops the messages that no read was under way
+// to take. Bound the wait with SetReadDeadline, since a peer may never
+// answer; a second call returns an error that matches net.ErrClosed.
+func (c *Conn) CloseWrite() error {
+	if c.closed.Load() {
+		return errClosed
+	}
+	return c.sendCloseWithin(StatusNormalClosure, "", closeTimeout)
 }
 
 // awaitPeerClose reads, discarding messages, until the peer's close frame

@@ -351,3 +351,56 @@ func TestConcurrentClose(t *testing.T) {
 		t.Errorf("write after Close: %v", err)
 	}
 }
+
+// TestCloseWrite half-closes: the replies to what was sent before the close
+// still reach the reader, then the server's close.
+func TestCloseWrite(t *testing.T) {
+	conn, p := newPair(t)
+	for _, m := range []string{"one", "two", "three"} {
+		if err := conn.WriteMessage(TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	if err := conn.WriteMessage(TextMessage, []byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write after CloseWrite: %v, want net.ErrClosed", err)
+	}
+	// The server echoes each message, then answers the close.
+	served := make(chan error, 1)
+	go func() {
+		for {
+			f, err := p.readFrame()
+			if err != nil {
+				served <- err
+				return
+			}
+			if f.op == opCls {
+				_, err = p.c.Write(frame(fin|opCls, f.payload))
+				served <- err
+				return
+			}
+			if _, err := p.c.Write(frame(fin|f.op, f.payload)); err != nil {
+				served <- err
+				return
+			}
+		}
+	}()
+	for _, want := range []string{"one", "two", "three"} {
+		_, got, err := conn.ReadMessage()
+		if err != nil || string(got) != want {
+			t.Fatalf("ReadMessage = %q, %v; want %q", got, err, want)
+		}
+	}
+	_, _, err := conn.ReadMessage()
+	if ce := (*CloseError)(nil); !errors.As(err, &ce) || ce.Code != StatusNormalClosure {
+		t.Errorf("after the replies the read returned %v, want the server's close 1000", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("server: %v", err)
+	}
+	if err := conn.CloseWrite(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("CloseWrite after the handshake: %v, want net.ErrClosed", err)
+	}
+}
