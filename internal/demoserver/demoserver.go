@@ -114,6 +114,12 @@ func (s *Servers) Proxy(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "proxy authentication required", http.StatusProxyAuthRequired)
 		return
 	}
+	s.Tunnel(w, r)
+}
+
+// Tunnel answers a CONNECT request by opening a tunnel to its target, if
+// that is a loopback address, and relaying both ways until either side ends.
+func (s *Servers) Tunnel(w http.ResponseWriter, r *http.Request) {
 	host, _, err := net.SplitHostPort(r.Host)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 		http.Error(w, "the demo proxy tunnels only to loopback addresses", http.StatusForbidden)
