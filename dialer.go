@@ -93,7 +93,7 @@ func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (n
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsTarget(ctx, c, host, d.tlsBase)
+	tc, err := tlsTarget(ctx, traceFor(ctx, d.cfg.logger), c, host, d.tlsBase)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 		return nil, err
 	}
 	if t.secure {
-		if c, err = tlsTarget(ctx, c, t.host, d.tlsWS); err != nil {
+		if c, err = tlsTarget(ctx, traceFor(ctx, d.cfg.logger), c, t.host, d.tlsWS); err != nil {
 			return nil, err
 		}
 	}
@@ -162,7 +162,10 @@ func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (ne
 			return d.dialVia(ctx, p, network, address)
 		}
 	}
+	tr := traceFor(ctx, d.cfg.logger)
+	tr.connectStart(network, address)
 	c, err := d.netDialer.DialContext(ctx, network, address)
+	tr.connectDone(address, err)
 	if err != nil {
 		return nil, &stageError{stage: "dial", err: err}
 	}

@@ -273,6 +273,7 @@ func TestCancelEachStage(t *testing.T) {
 			opts: []Option{WithHeader(http.Header{"X-Big": {strings.Repeat("b", 32<<20)}})},
 			url: func(t *testing.T, reached chan<- struct{}, dialed <-chan struct{}) string {
 				return "ws://" + serveRaw(t, "tcp", func(c net.Conn) {
+					c.Read(make([]byte, 1)) // the write has begun
 					close(reached)
 					<-dialed
 				}) + "/"
@@ -375,5 +376,22 @@ func BenchmarkDialWebSocket(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Close()
+	}
+}
+
+func TestWithNetDialer(t *testing.T) {
+	addr := serveUpgrade(t, "")
+	var controlled []string
+	nd := &net.Dialer{Control: func(network, address string, _ syscall.RawConn) error {
+		controlled = append(controlled, network+" "+address)
+		return nil
+	}}
+	c, err := New(WithoutProxy(), WithNetDialer(nd)).DialWebSocket(context.Background(), "ws://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if len(controlled) != 1 || controlled[0] != "tcp4 "+addr {
+		t.Errorf("the dialer's Control saw %q, want one tcp4 %s", controlled, addr)
 	}
 }

@@ -62,7 +62,7 @@ func handshake(ctx context.Context, c net.Conn, host, target string, cfg *config
 
 	release := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	conn, err := exchange(c, host, target, key[:], cfg, cookieURL, *bp)
+	conn, err := exchange(c, traceFor(ctx, cfg.logger), host, target, key[:], cfg, cookieURL, *bp)
 	cerr := release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {
@@ -82,15 +82,16 @@ func handshake(ctx context.Context, c net.Conn, host, target string, cfg *config
 }
 
 // exchange writes the request from buf, then reads the response into it.
-func exchange(c net.Conn, host, target string, key []byte, cfg *config, cookieURL *url.URL, buf []byte) (*Conn, error) {
+func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *config, cookieURL *url.URL, buf []byte) (*Conn, error) {
 	req := appendRequest(buf[:0], host, target, key, cfg, cookieURL)
 	if _, err := c.Write(req); err != nil {
 		return nil, fmt.Errorf("writing request: %w", err)
 	}
+	tr.wroteHeaders()
 	if cap(req) > cap(buf) {
 		buf = req[:cap(req)] // the request outgrew buf; reuse what it grew into
 	}
-	buf, headLen, n, err := readHead(c, buf[:cap(buf)])
+	buf, headLen, n, err := readHead(tr.firstByte(c), buf[:cap(buf)])
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +111,7 @@ func exchange(c net.Conn, host, target string, key []byte, cfg *config, cookieUR
 	if err != nil {
 		return nil, &HandshakeError{StatusCode: h.status, Response: h.response(nil), Err: err}
 	}
+	tr.log("wsdial: upgraded", "status", h.status, "subprotocol", subprotocol)
 	conn := newConn(c, head, subprotocol, cfg)
 	if len(ahead) > 0 {
 		conn.setPending(append([]byte(nil), ahead...))

@@ -21,11 +21,14 @@ func startTLS(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*t
 	return tc, nil
 }
 
-// tlsTarget is startTLS for the target, its failures of class ErrTLS.
-func tlsTarget(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*tls.Conn, error) {
+// tlsTarget is startTLS for the target, traced, its failures of class ErrTLS.
+func tlsTarget(ctx context.Context, tr dialTrace, c net.Conn, host string, cfg *tls.Config) (*tls.Conn, error) {
+	tr.tlsStart()
 	tc, err := startTLS(ctx, c, host, cfg)
 	if err != nil {
+		tr.tlsDone(tls.ConnectionState{}, err)
 		return nil, &stageError{stage: "tls", class: ErrTLS, err: err}
 	}
+	tr.tlsDone(tc.ConnectionState(), nil)
 	return tc, nil
 }
