@@ -136,7 +136,7 @@ alive() {
 stop_all() {
 	[ ${#pids[@]} -gt 0 ] || return 0
 	say "stopping ${#pids[@]} peers"
-	local kids i p deadline
+	local kids i p since=$SECONDS deadline
 	# Helpers and workers that the peers forked, in case a peer has to be killed.
 	kids=$(descendants "${pids[@]}")
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -153,6 +153,7 @@ stop_all() {
 	for p in $kids; do
 		if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
 	done
+	say "peers stopped in $((SECONDS - since))s"
 	pids=()
 }
 
@@ -569,6 +570,7 @@ if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
 	say "no test ran"
 	status=1
 fi
-say "tests took ${t_test}s, the whole run $((SECONDS - t0))s before the peers stop"
+stop_all
+say "installs ${t_install}s, peers up ${t_start}s, tests ${t_test}s (with the build); the whole run $((SECONDS - t0))s"
 echo "interop: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
