@@ -158,7 +158,7 @@ func printMatrix() {
 		return
 	}
 	var b strings.Builder
-	b.WriteString("\ninterop matrix (row: how the dial goes; column: the WebSocket server)\n")
+	b.WriteString("\ninterop matrix (row: how the dial goes; column: what it reaches)\n")
 	fmt.Fprintf(&b, "%-24s", "")
 	for _, c := range results.cols {
 		fmt.Fprintf(&b, " %-14s", c)

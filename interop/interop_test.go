@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"testing"
@@ -142,6 +145,56 @@ func TestInterop(t *testing.T) {
 					}
 					exchange(t, c)
 				})
+			}
+		})
+	}
+}
+
+// TestHTTPThroughRoutes puts Dialer.DialTLSContext, the net.Dialer shape,
+// into an http.Transport and fetches a page from nginx through every route.
+func TestHTTPThroughRoutes(t *testing.T) {
+	p := loadPeers(t)
+	const want = "wsdial-interop nginx\n"
+	for _, r := range routes {
+		if r.only != nil {
+			continue // nginx's port is not on tinyproxy's allow-list
+		}
+		t.Run(r.name, func(t *testing.T) {
+			record(t, r.name, "https GET")
+			proxy, wantRemote := "", p.addr[nginxH1]
+			if r.peer != "" {
+				var user *url.Userinfo
+				if r.auth {
+					user = url.UserPassword(p.user, p.pass)
+				}
+				proxy, wantRemote = proxyURL(p, r.scheme, r.peer, user), p.addr[r.peer]
+			}
+			tr := &http.Transport{DialTLSContext: wsdial.New(options(p, proxy)...).DialTLSContext}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: dialTimeout}
+			target := "https://" + net.JoinHostPort("localhost", p.port(nginxH1)) + "/ping"
+			var remote string
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				GotConn: func(info httptrace.GotConnInfo) { remote = info.Conn.RemoteAddr().String() },
+			})
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("GET %s: %v", target, err)
+			}
+			defer resp.Body.Close()
+			if remote != wantRemote {
+				t.Errorf("the connection's remote address is %s, want %s", remote, wantRemote)
+			}
+			body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+			if err != nil {
+				t.Fatalf("reading the body: %v", err)
+			}
+			if resp.StatusCode != http.StatusOK || string(body) != want {
+				t.Errorf("GET %s: %s %q, want 200 %q", target, resp.Status, body, want)
 			}
 		})
 	}

@@ -377,6 +377,10 @@ conf_nginx() {
 	local d=$tmp/nginx
 	mkdir -p "$d/temp"
 	cat >"$d/locations.conf" <<-EOF
+		location = /ping {
+		        default_type text/plain;
+		        return 200 "wsdial-interop nginx\n";
+		}
 		location /py/ {
 		        proxy_pass http://127.0.0.1:$P_PY_WS;
 		        include $d/upgrade.conf;
