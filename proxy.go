@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// The proxy stage of a dial: newProxyFunc answers which proxy, if any, serves
+// The proxy stage of a dial: setProxy decides which proxy, if any, serves
 // a target; dialVia reaches the target through it. Each kind of proxy has a
 // file of its own: proxy_env.go (the environment), proxy_connect.go (HTTP
 // CONNECT), proxy_auth.go (407 challenges) and proxy_socks.go (SOCKS5).
@@ -37,38 +37,41 @@ type proxyTarget struct {
 	host     string // without brackets: what TLS to an https proxy verifies
 	address  string // host:port, with the scheme's default port filled in
 	redacted string // for errors and logs
+	trace    dialTrace
 }
 
-// newProxyFunc returns the function that resolves the proxy of each target
-// (given with scheme http or https), or nil when every dial is direct. A
+// setProxy sets how the Dialer resolves the proxy of each target (given with
+// scheme http or https); d.proxy stays nil when every dial is direct. A
 // proxy named by WithProxy is checked here, so a bad one fails every dial
 // before any traffic.
-func newProxyFunc(cfg *config) (func(*url.URL) (*url.URL, error), error) {
+func (d *Dialer) setProxy(cfg *config) error {
 	switch cfg.proxyMode {
 	case proxyNone:
-		return nil, nil
 	case proxyFixed:
 		u, err := parseProxyURL(cfg.proxyURL)
 		if err == nil {
 			_, err = checkProxy(u)
 		}
 		if err != nil {
-			return nil, &ProxyError{Proxy: redactRaw(cfg.proxyURL), Stage: "resolve", Err: err}
+			return &ProxyError{Proxy: redactRaw(cfg.proxyURL), Stage: "resolve", Err: err}
 		}
-		return func(*url.URL) (*url.URL, error) { return u, nil }, nil
+		d.proxy = func(*url.URL) (*url.URL, error) { return u, nil }
 	case proxyFromFunc:
-		return cfg.proxyFunc, nil
+		d.proxy = cfg.proxyFunc
+	default:
+		d.proxy, d.envSource = proxyFromEnv()
 	}
-	return proxyFromEnv(), nil
+	return nil
 }
 
 // dialVia reaches address through proxy and returns the tunnelled stream.
 // Every failure is a *ProxyError.
-func (d *Dialer) dialVia(ctx context.Context, proxy *url.URL, network, address string) (net.Conn, error) {
+func (d *Dialer) dialVia(ctx context.Context, tr dialTrace, proxy *url.URL, network, address string) (net.Conn, error) {
 	px, err := checkProxy(proxy)
 	if err != nil {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "resolve", Err: err}
 	}
+	px.trace = tr
 	return px.kind.dial(d, ctx, px, network, address)
 }
 
@@ -117,6 +120,28 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 	return px, nil
 }
 
+// proxyReason says why a target is dialled through proxy, or directly when
+// proxy is nil: which option or environment variable decided. It runs only
+// for the log.
+func (d *Dialer) proxyReason(scheme string, proxy *url.URL) string {
+	switch d.cfg.proxyMode {
+	case proxyNone:
+		return "WithoutProxy"
+	case proxyFixed:
+		return "WithProxy"
+	case proxyFromFunc:
+		return "WithProxyFunc"
+	}
+	from := d.envSource[scheme]
+	switch {
+	case proxy != nil:
+		return "environment: " + from
+	case from == "":
+		return "environment: no proxy variable for " + scheme
+	}
+	return "environment: NO_PROXY, or a loopback target, excludes it from " + from
+}
+
 // redactRaw redacts the password of a proxy URL that may not parse. When it
 // does not, nothing of it is shown: it might hold a password that Redacted
 // cannot find.
@@ -131,7 +156,9 @@ func redactRaw(raw string) string {
 func (d *Dialer) dialProxy(ctx context.Context, px *proxyTarget) (net.Conn, error) {
 	// The proxy is dialed over "tcp" whatever network the target asked for: a
 	// tcp6 target says nothing about how the proxy is reached.
+	px.trace.connectStart("tcp", px.address)
 	c, err := d.netDialer.DialContext(ctx, "tcp", px.address)
+	px.trace.connectDone(px.address, err)
 	if err != nil {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "dial", Err: withContext(ctx, err)}
 	}

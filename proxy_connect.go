@@ -1,16 +1,13 @@
 package wsdial
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"strings"
 )
 
@@ -57,7 +54,11 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 		}
 		tunnel, resp, keep, err := connect(ctx, c, address, authz, d.cfg.proxyHeader, round < maxAuthRounds)
 		if tunnel != nil {
+			px.trace.proxyReply(px.redacted, "tunnel open")
 			return tunnel, nil
+		}
+		if resp != nil {
+			px.trace.proxyReply(px.redacted, resp.Status)
 		}
 		if !keep {
 			c.Close()
@@ -194,9 +195,11 @@ func exchangeConnect(c net.Conn, address, authz string, header http.Header, reus
 	}
 	resp := h.response(nil)
 	if reuse && resp.StatusCode == http.StatusProxyAuthRequired && !resp.Close {
-		return nil, resp, drainBody(resp, ahead, c), nil
+		// The next round may go on this connection, so the whole body must
+		// come off it, and nothing past it.
+		return nil, resp, readBody(resp, ahead, c, maxDrainBody), nil
 	}
-	readErrorBody(resp, ahead, c)
+	readBody(resp, ahead, c, maxErrorBody)
 	return nil, resp, false, nil
 }
 
@@ -223,66 +226,4 @@ func appendConnect(b []byte, address, authz string, header http.Header) []byte {
 		}
 	}
 	return append(b, "\r\n"...)
-}
-
-// drainBody reads the whole body of a 407 reply off c, keeping the first
-// maxErrorBody bytes as resp.Body, and reports whether c is ready for the
-// next request. readErrorBody cannot serve here: it stops at 1 KiB and may
-// read past the body, and the next reply must be read from exactly where
-// this one ends. A body without framing, longer than maxDrainBody, cut short,
-// or followed by bytes nobody asked for makes c unfit for reuse.
-func drainBody(resp *http.Response, ahead []byte, c net.Conn) bool {
-	rest := bytes.NewReader(ahead)
-	// br reads c only as far as the body needs: the proxy sends nothing more
-	// until the next request.
-	br := bufio.NewReaderSize(io.MultiReader(rest, c), 512)
-	var body io.Reader
-	chunked := resp.Header.Get("Transfer-Encoding") != ""
-	switch {
-	case chunked:
-		body = httputil.NewChunkedReader(br)
-	case resp.ContentLength >= 0:
-		body = io.LimitReader(br, resp.ContentLength)
-	default:
-		resp.Body = io.NopCloser(bytes.NewReader(ahead[:min(len(ahead), maxErrorBody)]))
-		return false
-	}
-	var kept bytes.Buffer
-	n, err := io.Copy(&headWriter{&kept, maxErrorBody}, io.LimitReader(body, maxDrainBody+1))
-	resp.Body = io.NopCloser(&kept)
-	if err != nil || n > maxDrainBody {
-		return false
-	}
-	if chunked && !skipTrailer(br) {
-		return false
-	}
-	return br.Buffered() == 0 && rest.Len() == 0
-}
-
-// skipTrailer reads the trailer section that ends a chunked body, which the
-// chunked reader leaves unread, up to its empty line.
-func skipTrailer(br *bufio.Reader) bool {
-	for range maxHeaderFields {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return false
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// headWriter keeps the first max bytes written to it and discards the rest.
-type headWriter struct {
-	buf *bytes.Buffer
-	max int
-}
-
-func (w *headWriter) Write(p []byte) (int, error) {
-	if room := w.max - w.buf.Len(); room > 0 {
-		w.buf.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
 }

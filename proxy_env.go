@@ -18,28 +18,33 @@ import (
 // ALL_PROXY goes in before httpproxy sees the configuration rather than
 // after it answers, so that NO_PROXY and the loopback rule govern it exactly
 // as they govern the others.
-func proxyFromEnv() func(*url.URL) (*url.URL, error) {
+func proxyFromEnv() (resolve func(*url.URL) (*url.URL, error), source map[string]string) {
 	cfg := httpproxy.FromEnvironment()
-	if all := getenvAny("all_proxy", "ALL_PROXY"); all != "" {
+	source = map[string]string{
+		"http":  firstSet("http_proxy", "HTTP_PROXY"),
+		"https": firstSet("https_proxy", "HTTPS_PROXY"),
+	}
+	if all := firstSet("all_proxy", "ALL_PROXY"); all != "" {
 		if cfg.HTTPSProxy == "" {
-			cfg.HTTPSProxy = all
+			cfg.HTTPSProxy, source["https"] = os.Getenv(all), all
 		}
 		if cfg.HTTPProxy == "" {
-			cfg.HTTPProxy = all
+			cfg.HTTPProxy, source["http"] = os.Getenv(all), all
 			// The CGI guard exists because a CGI request's "Proxy:" header
 			// arrives as HTTP_PROXY, which an attacker controls. No request
 			// header becomes ALL_PROXY, so the guard does not apply to it.
 			cfg.CGI = false
 		}
 	}
-	return cfg.ProxyFunc()
+	return cfg.ProxyFunc(), source
 }
 
-// getenvAny returns the value of the first of names that is set and not empty.
-func getenvAny(names ...string) string {
+// firstSet returns the first of names that is set to a value that is not
+// empty, or "" if none is.
+func firstSet(names ...string) string {
 	for _, n := range names {
-		if v := os.Getenv(n); v != "" {
-			return v
+		if os.Getenv(n) != "" {
+			return n
 		}
 	}
 	return ""
