@@ -376,6 +376,7 @@ conf_dante() { # conf_dante NAME PORT METHOD
 conf_nginx() {
 	local d=$tmp/nginx
 	mkdir -p "$d/temp"
+	chmod 711 "$d" "$d/temp" # nginx's workers (nobody) use the temp paths
 	cat >"$d/locations.conf" <<-EOF
 		location = /ping {
 		        default_type text/plain;
@@ -447,8 +448,11 @@ if [ "${1:-}" = --serve ]; then
 fi
 
 t0=$SECONDS
+# Keys and passwords stay root's; each peer that drops to a user of its own
+# is given what it needs to reach.
+umask 077
 tmp=$(mktemp -d /tmp/wsdial-interop.XXXXXX)
-chmod 755 "$tmp" # the proxies drop to users of their own and must reach their files
+chmod 711 "$tmp"
 mkdir -p "$tmp/logs"
 
 for port in $ALL_PORTS; do
