@@ -85,6 +85,7 @@ install_debian() {
 }
 
 install_npm() {
+	command -v node >/dev/null || die "node is not installed: the ws echo server needs Node.js"
 	if [ -f "$here/node/node_modules/ws/package.json" ] &&
 		[ "$(node -p "require('$here/node/node_modules/ws/package.json').version")" = \
 			"$(node -p "require('$here/node/package.json').dependencies.ws")" ]; then
