@@ -237,7 +237,7 @@ func WithCookieJar(jar http.CookieJar) Option {
 
 // WithReadLimit sets the largest message, in bytes, that a Conn accepts. A
 // message of exactly n bytes is allowed; a longer one ends the connection
-// with status 1009. The default is 32 MiB.
+// with status 1009. Zero or less removes the limit. The default is 32 MiB.
 func WithReadLimit(n int64) Option {
 	return func(c *config) { c.readLimit = n }
 }
