@@ -544,7 +544,9 @@ say "running the tests (installs ${t_install}s, peers up in ${t_start}s)"
 log=$tmp/logs/go-test.log
 t_test=$SECONDS
 set +e
-(cd "$here" && GOFLAGS="${GOFLAGS:--buildvcs=false}" go test -count=1 -timeout=5m -v "$@" ./...) 2>&1 | tee "$log"
+# -v for the log, which the counts below read; the screen is spared the RUN lines.
+(cd "$here" && GOFLAGS="${GOFLAGS:--buildvcs=false}" go test -count=1 -timeout=5m -v "$@" ./...) 2>&1 |
+	tee "$log" | grep -v -E '^ *=== (RUN|PAUSE|CONT|NAME) '
 status=${PIPESTATUS[0]}
 set -e
 t_test=$((SECONDS - t_test))
