@@ -1,0 +1,19 @@
+//go:build wsdialmsg
+
+package lib
+
+import "github.com/wsdial/wsdial"
+
+type wsdialConn struct{ c *wsdial.Conn }
+
+func (w wsdialConn) Write(t MsgType, p []byte) error {
+	return w.c.WriteMessage(wsdial.MessageType(t), p)
+}
+
+func (w wsdialConn) Read(buf []byte) ([]byte, error) {
+	_, r, err := w.c.NextReader()
+	if err != nil {
+		return buf[:0], err
+	}
+	return readInto(r, buf)
+}
