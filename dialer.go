@@ -20,6 +20,7 @@ type Dialer struct {
 	cfg *config
 	// proxy resolves the proxy for a target; nil means every dial is direct.
 	proxy     func(*url.URL) (*url.URL, error)
+	envSource map[string]string // scheme to the variable that named its proxy, for the log
 	netDialer *net.Dialer
 	tlsBase   *tls.Config // the target's TLS configuration for DialTLSContext
 	tlsWS     *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
@@ -44,9 +45,8 @@ func New(opts ...Option) *Dialer {
 	}
 	d.tlsWS = d.tlsBase.Clone()
 	d.tlsWS.NextProtos = []string{"http/1.1"}
-	var err error
-	if d.proxy, err = newProxyFunc(cfg); err != nil {
-		cfg.fail(err)
+	if err := d.setProxy(cfg); err != nil && cfg.err == nil {
+		cfg.err = err // a *ProxyError already says what failed
 	}
 	return d
 }
@@ -153,16 +153,18 @@ func (d *Dialer) check(network string) error {
 // target, then connects to the target directly or through that proxy.
 // scheme, http or https, is what the proxy is looked up for.
 func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (net.Conn, error) {
+	tr := traceFor(ctx, d.cfg.logger)
 	if d.proxy != nil {
 		p, err := d.proxy(&url.URL{Scheme: scheme, Host: address})
 		if err != nil {
 			return nil, &ProxyError{Stage: "resolve", Err: err}
 		}
 		if p != nil {
-			return d.dialVia(ctx, p, network, address)
+			tr.route(d, scheme, address, p)
+			return d.dialVia(ctx, tr, p, network, address)
 		}
 	}
-	tr := traceFor(ctx, d.cfg.logger)
+	tr.route(d, scheme, address, nil)
 	tr.connectStart(network, address)
 	c, err := d.netDialer.DialContext(ctx, network, address)
 	tr.connectDone(address, err)

@@ -104,14 +104,14 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 	ahead := buf[headLen:n]
 	if h.status != http.StatusSwitchingProtocols {
 		resp := h.response(nil)
-		readErrorBody(resp, ahead, c)
+		readBody(resp, ahead, c, maxErrorBody)
 		return nil, &HandshakeError{StatusCode: h.status, Response: resp, Err: ErrUpgradeDeclined}
 	}
 	subprotocol, err := checkResponse(&h, key, cfg.subprotocols)
 	if err != nil {
 		return nil, &HandshakeError{StatusCode: h.status, Response: h.response(nil), Err: err}
 	}
-	tr.log("wsdial: upgraded", "status", h.status, "subprotocol", subprotocol)
+	tr.upgraded(h.status, subprotocol)
 	conn := newConn(c, head, subprotocol, cfg)
 	if len(ahead) > 0 {
 		conn.setPending(append([]byte(nil), ahead...))

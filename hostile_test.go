@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -18,9 +19,12 @@ import (
 // checks that no goroutine outlives it.
 type hostilePeer struct {
 	name   string
-	tls    bool              // dial wss:// to a TLS endpoint
-	opts   []Option          // beyond WithoutProxy and a short timeout
-	target func(net.Conn)    // the WebSocket server's side of each connection
+	tls    bool           // dial wss:// to a TLS endpoint
+	target func(net.Conn) // the WebSocket server's side of each connection
+	// proxy, when set, is the proxy's side of each connection, and scheme
+	// its URL's scheme (http when empty); the target is then a valid server.
+	proxy  func(net.Conn)
+	scheme string
 	want   []error           // the dial's error must match all of these
 	check  func(*Conn) error // for a dial that must succeed: what must hold
 }
@@ -151,27 +155,139 @@ var hostileTargets = []hostilePeer{
 	{name: "silent during TLS handshake", tls: true, target: stall, want: []error{ErrTLS, context.DeadlineExceeded}},
 }
 
+// relay is a CONNECT proxy that does its job, opening the tunnel to whatever
+// target is asked for, but answers with reply, however odd.
+func relay(reply string) func(net.Conn) {
+	return func(c net.Conn) { relayOnce(c, reply) }
+}
+
+func relayOnce(c net.Conn, reply string) {
+	req, br, err := readUpgrade(c)
+	if err != nil {
+		return
+	}
+	target, err := net.Dial("tcp", req.Host)
+	if err != nil {
+		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
+		return
+	}
+	defer target.Close()
+	io.WriteString(c, reply)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(target, br)
+		target.Close()
+	}()
+	io.Copy(c, target)
+	c.Close()
+	<-done
+}
+
+var hostileProxies = []hostilePeer{
+	{name: "407 without a reason phrase", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 407\r\n\r\n") }), want: []error{ErrProxyAuthRequired}},
+	{name: "502 from the proxy", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 3\r\n\r\nbad") }), want: []error{ErrProxy}},
+	{name: "407 with an endless chunked body", proxy: flood("HTTP/1.1 407 Who\r\nProxy-Authenticate: Basic\r\nTransfer-Encoding: chunked\r\n\r\nfffffff\r\n", "z"), want: []error{ErrProxyAuthRequired}},
+	{name: "flood of reply header lines", proxy: flood("HTTP/1.1 200 OK\r\n", "Via: x\r\n"), want: []error{ErrProxy, errHeadTooLarge}},
+	{name: "SOCKS bytes to an HTTP client", proxy: afterRequest(func(c net.Conn) { c.Write([]byte{5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0, '\r', '\n', '\r', '\n'}) }), want: []error{ErrProxy, errMalformedStatus}},
+	{name: "silent proxy", proxy: stall, want: []error{ErrProxy, context.DeadlineExceeded}},
+	{name: "proxy stalls inside its reply", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 Conn"); stall(c) }), want: []error{ErrProxy, context.DeadlineExceeded}},
+	{name: "proxy resets inside its reply", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 Conn"); reset(c) }), want: []error{ErrProxy}},
+	{name: "proxy closes without a reply", proxy: afterRequest(func(net.Conn) {}), want: []error{ErrProxy, io.EOF}},
+	{name: "tunnel opens, target never answers", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n"); stall(c) }), want: []error{ErrHandshake, context.DeadlineExceeded}},
+	{name: "plaintext where a TLS proxy was named", scheme: "https", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n") }), want: []error{ErrProxy}},
+	{
+		name:  "HTTP/1.0 200 with Connection: close",
+		proxy: relay("HTTP/1.0 200 Connection established\r\nProxy-agent: odd/1.0\r\nConnection: close\r\n\r\n"),
+		check: func(c *Conn) error {
+			if c.Response().StatusCode != 101 {
+				return fmt.Errorf("upgrade through the tunnel answered %d", c.Response().StatusCode)
+			}
+			return nil
+		},
+	},
+	{name: "SOCKS proxy closes after the greeting", scheme: "socks5h", proxy: func(c net.Conn) { c.Read(make([]byte, 3)) }, want: []error{ErrProxy}},
+	{name: "SOCKS proxy refuses the request", scheme: "socks5h", proxy: func(c net.Conn) {
+		c.Read(make([]byte, 3))
+		c.Write([]byte{5, 0})
+		c.Read(make([]byte, 64))
+		c.Write([]byte{5, 2, 0, 1, 0, 0, 0, 0, 0, 0})
+	}, want: []error{ErrProxy}},
+	{name: "SOCKS proxy silent after the greeting", scheme: "socks5h", proxy: func(c net.Conn) {
+		c.Read(make([]byte, 3))
+		c.Write([]byte{5, 0})
+		stall(c)
+	}, want: []error{ErrProxy, context.DeadlineExceeded}},
+}
+
+// hostileFrames answer the handshake properly, then send frames that break
+// RFC 6455 §5. Each check reads until the read fails and wants the protocol
+// error with the close code the client must send.
+var hostileFrames = []hostilePeer{
+	{name: "masked server frame", target: answer(okHead + "\r\n\x81\x82abcd\x00\x00"), check: readFails(StatusProtocolError)},
+	{name: "RSV1 without an extension", target: answer(okHead + "\r\n\xc1\x01a"), check: readFails(StatusProtocolError)},
+	{name: "reserved opcode", target: answer(okHead + "\r\n\x83\x00"), check: readFails(StatusProtocolError)},
+	{name: "length of 2^63-1", target: answer(okHead + "\r\n\x82\x7f\x7f\xff\xff\xff\xff\xff\xff\xff"), check: readFails(StatusMessageTooBig)},
+	{name: "ping of 126 bytes", target: answer(okHead + "\r\n\x89\x7e\x00\x7e" + strings.Repeat("p", 126)), check: readFails(StatusProtocolError)},
+	{name: "fragmented ping", target: answer(okHead + "\r\n\x09\x00"), check: readFails(StatusProtocolError)},
+	{name: "text that is not UTF-8", target: answer(okHead + "\r\n\x81\x02\xc3\x28"), check: readFails(StatusInvalidFramePayloadData)},
+	{name: "close frame with code 1005", target: answer(okHead + "\r\n\x88\x02\x03\xed"), check: readFails(StatusProtocolError)},
+	{name: "close frame of one byte", target: answer(okHead + "\r\n\x88\x01\x03"), check: readFails(StatusProtocolError)},
+	{name: "continuation without a start", target: answer(okHead + "\r\n\x80\x01a"), check: readFails(StatusProtocolError)},
+	{name: "new message inside a fragmented one", target: answer(okHead + "\r\n\x01\x01a\x81\x01b"), check: readFails(StatusProtocolError)},
+}
+
+// readFails reads until the read fails, within the suite's bounds, and wants
+// a *ProtocolError with code.
+func readFails(code StatusCode) func(*Conn) error {
+	return func(c *Conn) error {
+		c.SetReadDeadline(time.Now().Add(hostileTimeout))
+		for {
+			_, _, err := c.ReadMessage()
+			if err == nil {
+				continue
+			}
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Code != code {
+				return fmt.Errorf("read failed with %v, want a protocol error with %d", err, code)
+			}
+			return nil
+		}
+	}
+}
+
 func TestHostileTargets(t *testing.T) {
-	runHostile(t, hostileTargets, func(t *testing.T, p hostilePeer) string {
+	runHostile(t, append(hostileTargets, hostileFrames...), func(t *testing.T, p hostilePeer) (string, []Option) {
 		scheme := "ws://"
 		if p.tls {
 			scheme = "wss://"
 		}
-		return scheme + serveRaw(t, "tcp", p.target) + "/"
+		return scheme + serveRaw(t, "tcp", p.target) + "/", nil
 	})
 }
 
-// runHostile dials the URL that start sets up for each peer and checks the
-// outcome and its bounds.
-func runHostile(t *testing.T, peers []hostilePeer, start func(*testing.T, hostilePeer) string) {
+func TestHostileProxies(t *testing.T) {
+	runHostile(t, hostileProxies, func(t *testing.T, p hostilePeer) (string, []Option) {
+		scheme := p.scheme
+		if scheme == "" {
+			scheme = "http"
+		}
+		proxy := serveRaw(t, "tcp", p.proxy)
+		return "ws://" + serveUpgrade(t, "") + "/", []Option{WithProxy(scheme + "://" + proxy)}
+	})
+}
+
+// runHostile dials the URL that start sets up for each peer, with the
+// options it gives, and checks the outcome and its bounds.
+func runHostile(t *testing.T, peers []hostilePeer, start func(*testing.T, hostilePeer) (string, []Option)) {
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {
-			u := start(t, p)
+			u, extra := start(t, p)
 			base := runtime.NumGoroutine()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			t0 := time.Now()
-			opts := append([]Option{WithoutProxy(), WithHandshakeTimeout(hostileTimeout), WithTLSConfig(&tls.Config{InsecureSkipVerify: true})}, p.opts...)
+			opts := append([]Option{WithoutProxy(), WithHandshakeTimeout(hostileTimeout), WithTLSConfig(&tls.Config{InsecureSkipVerify: true})}, extra...)
 			c, err := New(opts...).DialWebSocket(context.Background(), u)
 			elapsed := time.Since(t0)
 			runtime.ReadMemStats(&after)
@@ -183,6 +299,8 @@ func runHostile(t *testing.T, peers []hostilePeer, start func(*testing.T, hostil
 					t.Error(err)
 				}
 				c.Close()
+				elapsed = time.Since(t0)
+				runtime.ReadMemStats(&after)
 			} else {
 				if err == nil {
 					c.Close()

@@ -1,6 +1,7 @@
 package wsdial
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -231,26 +232,68 @@ func (h *responseHead) response(req *http.Request) *http.Response {
 	return resp
 }
 
-// readErrorBody keeps at most maxErrorBody bytes of a refusal's body, read
-// from ahead (bytes already received behind the head) and then r. It reads
-// only as far as the body's framing says; a body with no framing is read to
-// EOF only when the peer has said it will close, so a peer that keeps the
-// connection open cannot stall the caller.
-func readErrorBody(resp *http.Response, ahead []byte, r io.Reader) {
-	src := io.MultiReader(bytes.NewReader(ahead), r)
+// readBody reads the body of a refusal from ahead (bytes that arrived behind
+// its head) and then r, as far as the body's framing says and at most limit
+// bytes, and keeps the first maxErrorBody bytes as resp.Body. A body with no
+// framing is read to EOF only when the peer has said it will close, so that a
+// peer holding the connection open cannot stall the caller. It reports
+// whether the body was read to its exact end with nothing behind it, so that
+// the connection can carry another request.
+func readBody(resp *http.Response, ahead []byte, r io.Reader, limit int64) (complete bool) {
+	rest := bytes.NewReader(ahead)
+	// br reads r only as far as the body needs, in small steps: a peer that
+	// keeps the connection sends nothing more until the next request.
+	br := bufio.NewReaderSize(io.MultiReader(rest, r), 512)
+	chunked := resp.Header.Get("Transfer-Encoding") != ""
 	var body io.Reader
 	switch {
 	case resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified:
-		return
-	case resp.Header.Get("Transfer-Encoding") != "":
-		body = httputil.NewChunkedReader(src)
+		return len(ahead) == 0
+	case chunked:
+		body = httputil.NewChunkedReader(br)
 	case resp.ContentLength >= 0:
-		body = io.LimitReader(src, resp.ContentLength)
+		body = io.LimitReader(br, resp.ContentLength)
 	case resp.Close:
-		body = src
+		body = br
 	default:
-		body = bytes.NewReader(ahead)
+		body = rest
 	}
-	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBody))
-	resp.Body = io.NopCloser(bytes.NewReader(b))
+	var kept bytes.Buffer
+	n, err := io.Copy(&prefixWriter{&kept, maxErrorBody}, io.LimitReader(body, limit+1))
+	resp.Body = io.NopCloser(&kept)
+	if err != nil || n > limit || (!chunked && resp.ContentLength < 0) {
+		return false
+	}
+	if chunked && !skipTrailer(br) {
+		return false
+	}
+	return br.Buffered() == 0 && rest.Len() == 0
+}
+
+// skipTrailer reads the trailer section that ends a chunked body, which the
+// chunked reader leaves unread, up to its empty line.
+func skipTrailer(br *bufio.Reader) bool {
+	for range maxHeaderFields {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return false
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// prefixWriter keeps the first max bytes written to it and discards the rest.
+type prefixWriter struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (w *prefixWriter) Write(p []byte) (int, error) {
+	if room := w.max - w.buf.Len(); room > 0 {
+		w.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
 }

@@ -136,7 +136,7 @@ func FuzzResponseHead(f *testing.F) {
 		}
 		resp := h.response(nil)
 		if h.status != 101 {
-			readErrorBody(resp, buf[headLen:n], bytes.NewReader(data[n:]))
+			readBody(resp, buf[headLen:n], bytes.NewReader(data[n:]), maxDrainBody)
 			if b, _ := io.ReadAll(resp.Body); len(b) > maxErrorBody {
 				t.Fatalf("kept %d bytes of body", len(b))
 			}

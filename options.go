@@ -78,8 +78,16 @@ func (c *config) fail(err error) {
 
 // WithProxy sends every dial through the proxy at rawURL, whatever the
 // target, loopback included. The schemes are http, https, socks5 and socks5h;
-// a bare "host:port" means http. User information in the URL becomes Basic
-// proxy authentication (HTTP) or username/password authentication (SOCKS5).
+// a bare "host:port" means http, and the default ports are 80, 443 and 1080.
+// Any other scheme fails every dial with a *ProxyError of stage "resolve".
+// User information in the URL becomes Basic proxy authentication (HTTP) or
+// username/password authentication (SOCKS5).
+//
+// Through an http:// or https:// proxy every target, ws:// included, is
+// reached with a CONNECT tunnel; an https:// proxy is verified as
+// WithProxyTLSConfig says. Through socks5:// the target's name is resolved
+// locally, with the WithNetDialer resolver, and the proxy is sent an
+// address; through socks5h:// the proxy is sent the name.
 func WithProxy(rawURL string) Option {
 	return func(c *config) {
 		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFixed, rawURL, nil
@@ -98,6 +106,14 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 // WithProxyFromEnvironment takes the proxy from HTTP_PROXY, HTTPS_PROXY,
 // ALL_PROXY and NO_PROXY (or their lower-case forms), read once when New
 // runs. It is the default.
+//
+// The rules are those of golang.org/x/net/http/httpproxy, which net/http
+// follows too: ws:// targets take HTTP_PROXY and wss:// targets HTTPS_PROXY;
+// NO_PROXY lists hosts (each with its subdomains), host:port pairs, IP
+// addresses, CIDR ranges or "*"; localhost and loopback addresses are never
+// proxied; and in a CGI program (REQUEST_METHOD set) HTTP_PROXY is refused.
+// ALL_PROXY serves any scheme whose own variable is empty, under the same
+// NO_PROXY, which is how SOCKS proxies are usually given.
 func WithProxyFromEnvironment() Option {
 	return func(c *config) {
 		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromEnvironment, "", nil
@@ -112,7 +128,9 @@ func WithoutProxy() Option {
 }
 
 // WithProxyHeader adds h to every CONNECT request. These headers go only to
-// the proxy, never to the target.
+// the proxy, never to the target. Host is ignored, and a Proxy-Authorization
+// entry is sent only when no credentials come from the proxy URL or the
+// authenticator.
 func WithProxyHeader(h http.Header) Option {
 	return func(c *config) {
 		if err := checkHeader(h, nil); err != nil {
@@ -130,8 +148,10 @@ func WithProxyTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.proxyTLS = cloneTLS(cfg) }
 }
 
-// WithProxyAuthenticator answers the proxy's 407 challenges with a. Without
-// it, user information in the proxy URL is sent as Basic authentication.
+// WithProxyAuthenticator answers HTTP proxies' 407 challenges with a, for
+// schemes such as NTLM and Negotiate. Without it, user information in the
+// proxy URL is sent as Basic authentication with the first CONNECT request.
+// See ProxyAuthenticator.
 func WithProxyAuthenticator(a ProxyAuthenticator) Option {
 	return func(c *config) { c.proxyAuth = a }
 }
@@ -217,7 +237,7 @@ func WithCookieJar(jar http.CookieJar) Option {
 
 // WithReadLimit sets the largest message, in bytes, that a Conn accepts. A
 // message of exactly n bytes is allowed; a longer one ends the connection
-// with status 1009. The default is 32 MiB.
+// with status 1009. Zero or less removes the limit. The default is 32 MiB.
 func WithReadLimit(n int64) Option {
 	return func(c *config) { c.readLimit = n }
 }

@@ -2,27 +2,177 @@ package wsdial
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
-	"net/http"
 	"net/url"
+	"strings"
 )
 
-// ProxyAuthenticator answers an HTTP proxy's 407 challenges.
-type ProxyAuthenticator interface {
-	// Authorize returns the Proxy-Authorization value for the next CONNECT
-	// attempt through proxy. challenge is the proxy's last 407 reply, or nil
-	// before the first attempt. An empty value with a nil error sends no
-	// Proxy-Authorization; an error gives up.
-	Authorize(ctx context.Context, proxy *url.URL, challenge *http.Response) (string, error)
+// The proxy stage of a dial: setProxy decides which proxy, if any, serves
+// a target; dialVia reaches the target through it. Each kind of proxy has a
+// file of its own: proxy_env.go (the environment), proxy_connect.go (HTTP
+// CONNECT), proxy_auth.go (407 challenges) and proxy_socks.go (SOCKS5).
+
+// proxyKind is how one proxy URL scheme reaches a target.
+type proxyKind struct {
+	port string // the default port
+	tls  bool   // whether the proxy itself is spoken to over TLS
+	dial func(d *Dialer, ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error)
 }
 
-// newProxyFunc returns the function that resolves the proxy of each target
-// (given with scheme http or https), or nil when every dial is direct.
-func newProxyFunc(cfg *config) (func(*url.URL) (*url.URL, error), error) {
-	return nil, nil
+// proxyKinds maps each supported scheme to its way through, so that adding a
+// scheme is one line here rather than a switch in every function that cares.
+var proxyKinds = map[string]proxyKind{
+	"http":    {"80", false, (*Dialer).connectVia},
+	"https":   {"443", true, (*Dialer).connectVia},
+	"socks5":  {"1080", false, (*Dialer).socksVia},
+	"socks5h": {"1080", false, (*Dialer).socksVia},
+}
+
+// proxyTarget is a proxy URL checked and taken apart for one dial.
+type proxyTarget struct {
+	url      *url.URL
+	kind     proxyKind
+	host     string // without brackets: what TLS to an https proxy verifies
+	address  string // host:port, with the scheme's default port filled in
+	redacted string // for errors and logs
+	trace    dialTrace
+}
+
+// setProxy sets how the Dialer resolves the proxy of each target (given with
+// scheme http or https); d.proxy stays nil when every dial is direct. A
+// proxy named by WithProxy is checked here, so a bad one fails every dial
+// before any traffic.
+func (d *Dialer) setProxy(cfg *config) error {
+	switch cfg.proxyMode {
+	case proxyNone:
+	case proxyFixed:
+		u, err := parseProxyURL(cfg.proxyURL)
+		if err == nil {
+			_, err = checkProxy(u)
+		}
+		if err != nil {
+			return &ProxyError{Proxy: redactRaw(cfg.proxyURL), Stage: "resolve", Err: err}
+		}
+		d.proxy = func(*url.URL) (*url.URL, error) { return u, nil }
+	case proxyFromFunc:
+		d.proxy = cfg.proxyFunc
+	default:
+		d.proxy, d.envSource = proxyFromEnv()
+	}
+	return nil
 }
 
 // dialVia reaches address through proxy and returns the tunnelled stream.
-func (d *Dialer) dialVia(ctx context.Context, proxy *url.URL, network, address string) (net.Conn, error) {
-	panic("unreachable until the proxy stage exists")
+// Every failure is a *ProxyError.
+func (d *Dialer) dialVia(ctx context.Context, tr dialTrace, proxy *url.URL, network, address string) (net.Conn, error) {
+	px, err := checkProxy(proxy)
+	if err != nil {
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "resolve", Err: err}
+	}
+	px.trace = tr
+	return px.kind.dial(d, ctx, px, network, address)
+}
+
+// parseProxyURL parses a proxy URL as WithProxy and the environment accept it:
+// a bare "host:port" means http://host:port.
+func parseProxyURL(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the URL, which may hold a password: keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("invalid proxy URL: %w", err)
+	}
+	return u, nil
+}
+
+// checkProxy refuses a proxy URL that names no host or an unsupported
+// scheme, and works out where to dial. Even on failure px.redacted is set.
+func checkProxy(u *url.URL) (*proxyTarget, error) {
+	px := &proxyTarget{url: u, redacted: u.Redacted()}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "" {
+		scheme = "http" // a function may hand back a URL with only a host
+	}
+	kind, ok := proxyKinds[scheme]
+	switch {
+	case !ok:
+		return px, fmt.Errorf("proxy scheme %q is not supported; use http, https, socks5 or socks5h", u.Scheme)
+	case u.Hostname() == "" || u.Opaque != "":
+		return px, errors.New("proxy URL names no host")
+	case hasCTL(u.Host) || strings.ContainsAny(u.Host, " \t"):
+		return px, errors.New("proxy host holds a space or control character")
+	}
+	px.kind = kind
+	px.host = u.Hostname()
+	port := u.Port()
+	if port == "" {
+		port = kind.port
+	}
+	px.address = net.JoinHostPort(px.host, port)
+	return px, nil
+}
+
+// proxyReason says why a target is dialled through proxy, or directly when
+// proxy is nil: which option or environment variable decided. It runs only
+// for the log.
+func (d *Dialer) proxyReason(scheme string, proxy *url.URL) string {
+	switch d.cfg.proxyMode {
+	case proxyNone:
+		return "WithoutProxy"
+	case proxyFixed:
+		return "WithProxy"
+	case proxyFromFunc:
+		return "WithProxyFunc"
+	}
+	from := d.envSource[scheme]
+	switch {
+	case proxy != nil:
+		return "environment: " + from
+	case from == "":
+		return "environment: no proxy variable for " + scheme
+	}
+	return "environment: NO_PROXY, or a loopback target, excludes it from " + from
+}
+
+// redactRaw redacts the password of a proxy URL that may not parse. When it
+// does not, nothing of it is shown: it might hold a password that Redacted
+// cannot find.
+func redactRaw(raw string) string {
+	if u, err := parseProxyURL(raw); err == nil {
+		return u.Redacted()
+	}
+	return ""
+}
+
+// dialProxy opens the TCP connection to the proxy itself.
+func (d *Dialer) dialProxy(ctx context.Context, px *proxyTarget) (net.Conn, error) {
+	// The proxy is dialed over "tcp" whatever network the target asked for: a
+	// tcp6 target says nothing about how the proxy is reached.
+	px.trace.connectStart("tcp", px.address)
+	c, err := d.netDialer.DialContext(ctx, "tcp", px.address)
+	px.trace.connectDone(px.address, err)
+	if err != nil {
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "dial", Err: withContext(ctx, err)}
+	}
+	return c, nil
+}
+
+// withContext makes sure that err, which ended an exchange while ctx may have
+// been ending too, matches ctx's error with errors.Is. An interrupted read
+// reports only "i/o timeout"; the caller looks for context.Canceled or
+// context.DeadlineExceeded.
+func withContext(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cerr, err)
 }

@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptrace"
+	"net/url"
 )
 
 // dialTrace reports the stages of one dial to the context's httptrace hooks
 // and to the Dialer's logger, whichever are present. Its zero value reports
-// nothing, at no cost.
+// nothing. Each method checks for a listener before it builds a log record,
+// so a dial that nobody watches allocates nothing for it.
 type dialTrace struct {
 	ctx    context.Context
 	hooks  *httptrace.ClientTrace
@@ -25,24 +27,42 @@ func traceFor(ctx context.Context, logger *slog.Logger) dialTrace {
 	return t
 }
 
-func (t dialTrace) log(msg string, args ...any) {
-	if t.logger != nil {
-		t.logger.DebugContext(t.ctx, msg, args...)
+// route logs the proxy chosen for target, or none, and why.
+func (t dialTrace) route(d *Dialer, scheme, target string, proxy *url.URL) {
+	if t.logger == nil {
+		return
 	}
+	why := d.proxyReason(scheme, proxy)
+	if proxy == nil {
+		t.logger.DebugContext(t.ctx, "wsdial: direct", "target", target, "why", why)
+		return
+	}
+	t.logger.DebugContext(t.ctx, "wsdial: proxy", "proxy", proxy.Redacted(), "target", target, "why", why)
 }
 
 // connectStart and connectDone log the TCP dial to the proxy or target. The
 // httptrace hooks of the same name need no call here: net.Dialer fires them
 // itself from the context.
 func (t dialTrace) connectStart(network, addr string) {
-	t.log("wsdial: tcp connect", "network", network, "addr", addr)
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: tcp connect", "network", network, "addr", addr)
+	}
 }
 
 func (t dialTrace) connectDone(addr string, err error) {
-	if err != nil {
-		t.log("wsdial: tcp connect failed", "addr", addr, "err", err)
-	} else {
-		t.log("wsdial: tcp connected", "addr", addr)
+	switch {
+	case t.logger == nil:
+	case err != nil:
+		t.logger.DebugContext(t.ctx, "wsdial: tcp connect failed", "addr", addr, "err", err)
+	default:
+		t.logger.DebugContext(t.ctx, "wsdial: tcp connected", "addr", addr)
+	}
+}
+
+// proxyReply logs a proxy's answer: an HTTP status for CONNECT, a word for SOCKS.
+func (t dialTrace) proxyReply(proxy, reply string) {
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "proxy", proxy, "reply", reply)
 	}
 }
 
@@ -57,12 +77,14 @@ func (t dialTrace) tlsDone(state tls.ConnectionState, err error) {
 	if t.hooks != nil && t.hooks.TLSHandshakeDone != nil {
 		t.hooks.TLSHandshakeDone(state, err)
 	}
-	if err != nil {
-		t.log("wsdial: tls failed", "err", err)
-		return
+	switch {
+	case t.logger == nil:
+	case err != nil:
+		t.logger.DebugContext(t.ctx, "wsdial: tls failed", "err", err)
+	default:
+		t.logger.DebugContext(t.ctx, "wsdial: tls done", "version", tls.VersionName(state.Version),
+			"cipher", tls.CipherSuiteName(state.CipherSuite), "alpn", state.NegotiatedProtocol)
 	}
-	t.log("wsdial: tls done", "version", tls.VersionName(state.Version),
-		"cipher", tls.CipherSuiteName(state.CipherSuite), "alpn", state.NegotiatedProtocol)
 }
 
 // wroteHeaders reports the upgrade request sent.
@@ -70,7 +92,16 @@ func (t dialTrace) wroteHeaders() {
 	if t.hooks != nil && t.hooks.WroteHeaders != nil {
 		t.hooks.WroteHeaders()
 	}
-	t.log("wsdial: upgrade request sent")
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: upgrade request sent")
+	}
+}
+
+// upgraded logs the 101 that ended the handshake.
+func (t dialTrace) upgraded(status int, subprotocol string) {
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: upgraded", "status", status, "subprotocol", subprotocol)
+	}
 }
 
 // firstByte returns r, wrapped to report the first byte of the upgrade

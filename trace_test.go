@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestTraceHooksInOrder(t *testing.T) {
@@ -63,5 +64,54 @@ func TestLoggerStages(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Errorf("an info-level logger heard: %s", buf.String())
+	}
+}
+
+// TestLoggerProxyStages dials through an authenticating proxy and checks
+// that the log names the proxy, why it was chosen and what it answered, and
+// never the password.
+func TestLoggerProxyStages(t *testing.T) {
+	origin := serveUpgrade(t, "")
+	px := &connectProxy{user: "alice", pass: "s3cret-pw"}
+	proxyAddr := px.start(t)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := New(WithProxy("http://alice:s3cret-pw@"+proxyAddr), WithLogger(logger))
+	c, err := d.DialWebSocket(context.Background(), "ws://"+origin+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	log := buf.String()
+	for _, want := range []string{"msg=\"wsdial: proxy\"", "why=WithProxy", `msg="wsdial: tcp connected" addr=` + proxyAddr, "msg=\"wsdial: proxy replied\"", "reply=\"tunnel open\"", "upgraded"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "s3cret-pw") {
+		t.Errorf("log shows the password:\n%s", log)
+	}
+}
+
+func TestLoggerEnvironmentReason(t *testing.T) {
+	t.Setenv("HTTPS_PROXY", "")
+	t.Setenv("https_proxy", "")
+	t.Setenv("ALL_PROXY", "socks5h://127.0.0.1:1")
+	t.Setenv("all_proxy", "")
+	t.Setenv("NO_PROXY", "")
+	t.Setenv("no_proxy", "")
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := New(WithLogger(logger), WithHandshakeTimeout(time.Second))
+	// The SOCKS proxy at port 1 refuses; the route is logged before that.
+	d.DialWebSocket(context.Background(), "wss://ws.example.invalid/")
+	if want := `why="environment: ALL_PROXY"`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, buf.String())
+	}
+	buf.Reset()
+	// Loopback targets never go through an environment proxy.
+	d.DialWebSocket(context.Background(), "wss://127.0.0.1:1/")
+	if want := `msg="wsdial: direct"`; !strings.Contains(buf.String(), want) || !strings.Contains(buf.String(), "excludes it from ALL_PROXY") {
+		t.Errorf("log lacks the direct route and its reason:\n%s", buf.String())
 	}
 }

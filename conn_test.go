@@ -1,0 +1,406 @@
+package wsdial
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCloseHandshake has the client start the close with no read under
+// way: Close must send 1000, read the server's answer itself, and close.
+func TestCloseHandshake(t *testing.T) {
+	conn, p := newPair(t)
+	go p.c.Write(frame(fin|opTxt, []byte("unread"))) // Close discards it
+	ended := make(chan clientEnd, 1)
+	go func() {
+		end := p.readUntilClose()
+		p.c.Write(frame(fin|opCls, closePayload(1000, "ok")))
+		_, end.err = p.br.ReadByte() // then the client closes the stream
+		ended <- end
+	}()
+	if err := conn.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	end := <-ended
+	if end.closeCode != StatusNormalClosure {
+		t.Errorf("client sent close %d, want 1000", end.closeCode)
+	}
+	if end.err != io.EOF {
+		t.Errorf("after the close handshake the server read %v, want EOF", end.err)
+	}
+	_, _, err := conn.ReadMessage()
+	if ce := (*CloseError)(nil); !errors.As(err, &ce) || ce.Code != StatusNormalClosure || ce.Text != "ok" {
+		t.Errorf("read after Close: %v, want the server's close", err)
+	}
+	if err := conn.WriteMessage(TextMessage, nil); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write after Close: %v", err)
+	}
+	if err := conn.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestCloseWhileReading has another goroutine blocked in a read when Close
+// runs: that read must receive the server's close, and Close must return.
+func TestCloseWhileReading(t *testing.T) {
+	conn, p := newPair(t)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	ended := make(chan clientEnd, 1)
+	go func() {
+		end := p.readUntilClose()
+		p.c.Write(frame(fin|opCls, closePayload(4001, "")))
+		ended <- end
+	}()
+	if err := conn.CloseWithStatus(4000, "bye now"); err != nil {
+		t.Fatalf("CloseWithStatus: %v", err)
+	}
+	if end := <-ended; end.closeCode != 4000 || end.closeText != "bye now" {
+		t.Errorf("client sent close %d %q, want 4000 %q", end.closeCode, end.closeText, "bye now")
+	}
+	// Whether the read was under way when Close began or not, the server's
+	// close is what it reports.
+	err := <-readErr
+	if ce := (*CloseError)(nil); !errors.As(err, &ce) || ce.Code != 4001 {
+		t.Errorf("the read returned %v, want the server's close 4001", err)
+	}
+}
+
+// TestCloseUnanswered has a server that never answers the close: Close must
+// still return, within its bound (here the write deadline), and close.
+func TestCloseUnanswered(t *testing.T) {
+	conn, p := newPair(t)
+	conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	ended := make(chan clientEnd, 1)
+	go func() {
+		end := p.readUntilClose()
+		_, end.err = p.br.ReadByte()
+		ended <- end
+	}()
+	if err := conn.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	end := <-ended
+	if end.closeCode != StatusNormalClosure || end.err != io.EOF {
+		t.Fatalf("server saw close %d then %v, want 1000 then EOF", end.closeCode, end.err)
+	}
+	if _, _, err := conn.ReadMessage(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after Close: %v", err)
+	}
+}
+
+// TestCloseWithWriterHeld has a message writer that is never closed: Close
+// cannot send its frame, but must still end the connection.
+func TestCloseWithWriterHeld(t *testing.T) {
+	conn, p := newPair(t)
+	w, err := conn.NextWriter(BinaryMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	if err := conn.Close(); err == nil {
+		t.Error("Close with a writer held reported success")
+	}
+	if _, err := p.br.ReadByte(); err != io.EOF {
+		t.Errorf("server read %v, want EOF", err)
+	}
+	if _, err := w.Write(make([]byte, 2*writeBufSize)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("writer after Close: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("closing the writer after Close: %v", err)
+	}
+}
+
+func TestPongHandler(t *testing.T) {
+	conn, p := newPair(t)
+	pongs := make(chan string, 1)
+	conn.SetPongHandler(func(b []byte) { pongs <- string(b) })
+	if err := conn.Ping([]byte("tick")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.readFrame()
+	if err != nil || f.op != opPing {
+		t.Fatalf("server read %+v, %v", f, err)
+	}
+	go p.c.Write(join(frame(fin|opPog, f.payload), frame(fin|opTxt, []byte("after"))))
+	if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "after" {
+		t.Fatalf("ReadMessage: %q, %v", msg, err)
+	}
+	if got := <-pongs; got != "tick" {
+		t.Fatalf("pong handler got %q", got)
+	}
+}
+
+// TestPongWaitsForWriter checks that a pong never lands inside a message
+// that NextWriter is streaming: it goes out right after the last frame.
+func TestPongWaitsForWriter(t *testing.T) {
+	conn, p := newPair(t)
+	w, err := conn.NextWriter(BinaryMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(make([]byte, writeBufSize)) // one frame out, the rest buffered
+
+	// The ping comes before the message, so once the reader has the message
+	// it has seen the ping too, and found the writes held.
+	go p.c.Write(join(frame(fin|opPng, []byte("p")), frame(fin|opTxt, []byte("m"))))
+	if _, _, err := conn.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("tail"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var ops []byte
+	for {
+		f, err := p.readFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, f.op|map[bool]byte{true: 0x80}[f.fin])
+		if f.op == opPong {
+			break
+		}
+	}
+	want := []byte{opBin, fin | opCont, fin | opPong}
+	if !bytes.Equal(ops, want) {
+		t.Fatalf("frames % x, want % x", ops, want)
+	}
+}
+
+// TestConcurrentWrites has 8 goroutines write 1,000 messages each, through
+// WriteMessage, NextWriter and Ping, while the server pings: every frame must
+// arrive whole and in each goroutine's order, and every ping be answered.
+func TestConcurrentWrites(t *testing.T) {
+	const writers, perWriter, pings = 8, 1000, 200
+	conn, p := newPair(t)
+
+	var readErr error
+	readDone := make(chan struct{})
+	go func() { // answers the server's pings, as reads do
+		defer close(readDone)
+		for {
+			if _, _, readErr = conn.ReadMessage(); readErr != nil {
+				return
+			}
+		}
+	}()
+
+	pingErr := make(chan error, 1)
+	go func() {
+		for i := range pings {
+			if _, err := p.c.Write(frame(fin|opPng, binary.BigEndian.AppendUint32(nil, uint32(i)))); err != nil {
+				pingErr <- err
+				return
+			}
+		}
+		pingErr <- nil
+	}()
+
+	var wg sync.WaitGroup
+	writeErrs := make(chan error, writers)
+	for g := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				payload := fmt.Appendf(nil, "%d:%d:", g, i)
+				payload = append(payload, pattern(i%300)...)
+				var err error
+				switch i % 10 {
+				case 0:
+					var w io.WriteCloser
+					if w, err = conn.NextWriter(BinaryMessage); err == nil {
+						w.Write(payload[:3])
+						w.Write(payload[3:])
+						err = w.Close()
+					}
+				case 5:
+					if err = conn.Ping(payload[:min(len(payload), maxControl)]); err == nil {
+						err = conn.WriteMessage(BinaryMessage, payload)
+					}
+				default:
+					err = conn.WriteMessage(BinaryMessage, payload)
+				}
+				if err != nil {
+					writeErrs <- err
+					return
+				}
+			}
+		})
+	}
+
+	next := make([]int, writers)
+	var msg []byte
+	lastPong, got := -1, 0
+	for got < writers*perWriter || lastPong != pings-1 {
+		f, err := p.readFrame()
+		if err != nil {
+			t.Fatalf("after %d messages: %v", got, err)
+		}
+		if !f.masked || f.rsv != 0 {
+			t.Fatalf("bad frame %+v", f)
+		}
+		switch f.op {
+		case opPong:
+			n := int(binary.BigEndian.Uint32(f.payload))
+			if n <= lastPong {
+				t.Fatalf("pong %d after pong %d", n, lastPong)
+			}
+			lastPong = n
+			continue
+		case opPing:
+			continue
+		case opBin:
+			msg = append(msg[:0], f.payload...)
+		case opCont:
+			msg = append(msg, f.payload...)
+		default:
+			t.Fatalf("unexpected opcode %#x", f.op)
+		}
+		if !f.fin {
+			continue
+		}
+		var g, i int
+		if _, err := fmt.Sscanf(string(msg), "%d:%d:", &g, &i); err != nil {
+			t.Fatalf("message %q: %v", msg[:min(len(msg), 20)], err)
+		}
+		if i != next[g] {
+			t.Fatalf("writer %d: message %d arrived, want %d", g, i, next[g])
+		}
+		prefix := fmt.Appendf(nil, "%d:%d:", g, i)
+		if !bytes.Equal(msg[len(prefix):], pattern(i%300)) {
+			t.Fatalf("writer %d message %d: payload corrupt", g, i)
+		}
+		next[g]++
+		got++
+	}
+	wg.Wait()
+	close(writeErrs)
+	for err := range writeErrs {
+		t.Errorf("write: %v", err)
+	}
+	if err := <-pingErr; err != nil {
+		t.Fatal(err)
+	}
+
+	p.c.Write(frame(fin|opCls, closePayload(1000, "")))
+	<-readDone
+	if ce := (*CloseError)(nil); !errors.As(readErr, &ce) || ce.Code != StatusNormalClosure {
+		t.Fatalf("reader ended with %v", readErr)
+	}
+	if end := p.readUntilClose(); end.closeCode != StatusNormalClosure {
+		t.Fatalf("client echoed close %d", end.closeCode)
+	}
+}
+
+// TestConcurrentClose races Close against writers and a reader: nothing may
+// panic or hang, and every call after the close fails cleanly.
+func TestConcurrentClose(t *testing.T) {
+	conn, p := newPair(t)
+	go func() {
+		for {
+			f, err := p.readFrame()
+			if err != nil {
+				return
+			}
+			if f.op == opClose {
+				p.c.Write(frame(fin|opCls, closePayload(1000, "")))
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for conn.WriteMessage(TextMessage, []byte("x")) == nil {
+			}
+		})
+	}
+	wg.Go(func() {
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	closeErrs := make(chan error, 3)
+	for range 3 {
+		wg.Go(func() { closeErrs <- conn.Close() })
+	}
+	wg.Wait()
+	close(closeErrs)
+	for err := range closeErrs {
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Close: %v", err)
+		}
+	}
+	if err := conn.WriteMessage(TextMessage, nil); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write after Close: %v", err)
+	}
+}
+
+// TestCloseWrite half-closes: the replies to what was sent before the close
+// still reach the reader, then the server's close.
+func TestCloseWrite(t *testing.T) {
+	conn, p := newPair(t)
+	for _, m := range []string{"one", "two", "three"} {
+		if err := conn.WriteMessage(TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	if err := conn.WriteMessage(TextMessage, []byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write after CloseWrite: %v, want net.ErrClosed", err)
+	}
+	// The server echoes each message, then answers the close.
+	served := make(chan error, 1)
+	go func() {
+		for {
+			f, err := p.readFrame()
+			if err != nil {
+				served <- err
+				return
+			}
+			if f.op == opCls {
+				_, err = p.c.Write(frame(fin|opCls, f.payload))
+				served <- err
+				return
+			}
+			if _, err := p.c.Write(frame(fin|f.op, f.payload)); err != nil {
+				served <- err
+				return
+			}
+		}
+	}()
+	for _, want := range []string{"one", "two", "three"} {
+		_, got, err := conn.ReadMessage()
+		if err != nil || string(got) != want {
+			t.Fatalf("ReadMessage = %q, %v; want %q", got, err, want)
+		}
+	}
+	_, _, err := conn.ReadMessage()
+	if ce := (*CloseError)(nil); !errors.As(err, &ce) || ce.Code != StatusNormalClosure {
+		t.Errorf("after the replies the read returned %v, want the server's close 1000", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("server: %v", err)
+	}
+	if err := conn.CloseWrite(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("CloseWrite after the handshake: %v, want net.ErrClosed", err)
+	}
+}

@@ -1,0 +1,208 @@
+package wsdial
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// peer is the server end of a test connection: it writes crafted frames and
+// reads, unmasking, what the client sends.
+type peer struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+// acceptPeer accepts one connection on ln, answers its upgrade request with 101
+// and extra bytes behind the response, and returns the server end.
+func acceptPeer(ln net.Listener, extra []byte) (*peer, error) {
+	c, err := ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	// A test that goes wrong fails on this deadline rather than hanging.
+	c.SetDeadline(time.Now().Add(time.Minute))
+	p := &peer{c: c, br: bufio.NewReader(c)}
+	req, err := http.ReadRequest(p.br)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reading upgrade request: %w", err)
+	}
+	var accept [28]byte
+	acceptKey(&accept, []byte(req.Header.Get("Sec-WebSocket-Key")))
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + string(accept[:]) + "\r\n\r\n"
+	if _, err := c.Write(append([]byte(resp), extra...)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// newPair dials a loopback test server with DialWebSocket, the whole path a
+// user takes, and returns both ends. Both close when the test ends.
+func newPair(tb testing.TB, opts ...Option) (*Conn, *peer) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		p   *peer
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		p, err := acceptPeer(ln, nil)
+		ch <- result{p, err}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d := New(append([]Option{WithoutProxy()}, opts...)...)
+	conn, err := d.DialWebSocket(ctx, "ws://"+ln.Addr().String()+"/test")
+	if err != nil {
+		ln.Close() // ends the accept, should the dial have failed before it
+		<-ch
+		tb.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		tb.Fatal(r.err)
+	}
+	tb.Cleanup(func() {
+		conn.closeStream()
+		r.p.c.Close()
+	})
+	return conn, r.p
+}
+
+// frame builds an unmasked frame, as a server sends it, with first byte b0
+// (FIN, RSV bits and opcode).
+func frame(b0 byte, payload []byte) []byte {
+	return appendFrame(nil, b0, payload)
+}
+
+func appendFrame(b []byte, b0 byte, payload []byte) []byte {
+	b = append(b, b0)
+	switch n := len(payload); {
+	case n <= 125:
+		b = append(b, byte(n))
+	case n <= 0xFFFF:
+		b = append(b, 126)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
+}
+
+// closePayload builds the payload of a close frame.
+func closePayload(code StatusCode, reason string) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
+}
+
+// clientFrame is a frame as the client sent it, unmasked.
+type clientFrame struct {
+	fin     bool
+	rsv     byte
+	op      byte
+	masked  bool
+	key     [4]byte
+	payload []byte
+}
+
+// readFrame reads and unmasks one frame from the client.
+func (p *peer) readFrame() (clientFrame, error) {
+	var f clientFrame
+	var h [14]byte
+	if _, err := io.ReadFull(p.br, h[:2]); err != nil {
+		return f, err
+	}
+	f.fin, f.rsv, f.op, f.masked = h[0]&0x80 != 0, h[0]&0x70, h[0]&0x0F, h[1]&0x80 != 0
+	n := uint64(h[1] & 0x7F)
+	switch n {
+	case 126:
+		if _, err := io.ReadFull(p.br, h[:2]); err != nil {
+			return f, err
+		}
+		n = uint64(binary.BigEndian.Uint16(h[:2]))
+	case 127:
+		if _, err := io.ReadFull(p.br, h[:8]); err != nil {
+			return f, err
+		}
+		n = binary.BigEndian.Uint64(h[:8])
+	}
+	if n > 64<<20 {
+		return f, fmt.Errorf("client frame of %d bytes", n)
+	}
+	if f.masked {
+		if _, err := io.ReadFull(p.br, f.key[:]); err != nil {
+			return f, err
+		}
+	}
+	f.payload = make([]byte, n)
+	if _, err := io.ReadFull(p.br, f.payload); err != nil {
+		return f, err
+	}
+	if f.masked {
+		for i := range f.payload {
+			f.payload[i] ^= f.key[i%4]
+		}
+	}
+	return f, nil
+}
+
+// clientEnd is how the client ended the connection, as the server saw it.
+type clientEnd struct {
+	pongs     [][]byte
+	closeCode StatusCode // 0: no close frame; StatusNoStatusReceived: one without a code
+	closeText string
+	err       error // a malformed frame, or something other than EOF
+}
+
+// readUntilClose reads the client's frames until its close frame or the end
+// of the stream, keeping pongs and the close.
+func (p *peer) readUntilClose() clientEnd {
+	var end clientEnd
+	for {
+		f, err := p.readFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !isReset(err) {
+				end.err = err
+			}
+			return end
+		}
+		if !f.masked {
+			end.err = errors.New("client sent an unmasked frame")
+			return end
+		}
+		switch f.op {
+		case opPong:
+			end.pongs = append(end.pongs, f.payload)
+		case opClose:
+			end.closeCode = StatusNoStatusReceived
+			if len(f.payload) >= 2 {
+				end.closeCode = StatusCode(binary.BigEndian.Uint16(f.payload))
+				end.closeText = string(f.payload[2:])
+			}
+			return end
+		default:
+			end.err = fmt.Errorf("client sent opcode %#x", f.op)
+			return end
+		}
+	}
+}
+
+func isReset(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "connection reset")
+}

@@ -1,0 +1,229 @@
+package wsdial
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// maxDrainBody bounds the 407 body that is read off a connection to reuse it
+// for the next round. A longer body costs a new connection instead.
+const maxDrainBody = 64 << 10
+
+// noProxyTLS is the configuration for https:// proxies when the caller gave
+// none: the system roots, and the proxy's host verified. startTLS never
+// modifies it.
+var noProxyTLS = &tls.Config{}
+
+// connectVia opens an HTTP CONNECT tunnel to address through an http:// or
+// https:// proxy, answering 407 challenges as the Dialer's authenticator (or
+// the built-in Basic) directs. Every target is tunnelled, ws:// ones too: a
+// forward-proxied GET would let the proxy rewrite the upgrade request.
+func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error) {
+	fail := func(err error) (net.Conn, error) {
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err}
+	}
+	address, err := authority(address)
+	if err != nil {
+		return fail(err)
+	}
+	var auth ProxyAuthenticator = basicAuth{}
+	if d.cfg.proxyAuth != nil {
+		auth = d.cfg.proxyAuth
+	}
+	sess, err := auth.Start(ctx, px.url)
+	if err != nil {
+		return fail(fmt.Errorf("starting proxy authentication: %w", err))
+	}
+	authz, err := nextAuthorization(ctx, sess, nil)
+	if err != nil {
+		return fail(fmt.Errorf("proxy authentication: %w", err))
+	}
+
+	var c net.Conn
+	for round := 1; ; round++ {
+		if c == nil {
+			if c, err = d.openProxy(ctx, px); err != nil {
+				return nil, err
+			}
+		}
+		tunnel, resp, keep, err := connect(ctx, c, address, authz, d.cfg.proxyHeader, round < maxAuthRounds)
+		if tunnel != nil {
+			px.trace.proxyReply(px.redacted, "tunnel open")
+			return tunnel, nil
+		}
+		if resp != nil {
+			px.trace.proxyReply(px.redacted, resp.Status)
+		}
+		if !keep {
+			c.Close()
+			c = nil
+		}
+		if resp == nil {
+			return fail(err)
+		}
+		// Close tells the authenticator whether the next request shares
+		// this connection, whatever the reason it cannot.
+		resp.Close = !keep
+		perr := &ProxyError{Proxy: px.redacted, Stage: "connect", StatusCode: resp.StatusCode, Response: resp}
+		if resp.StatusCode != http.StatusProxyAuthRequired {
+			perr.Err = errors.New("proxy refused the tunnel")
+			return nil, closeAnd(c, perr)
+		}
+		perr.Err = ErrProxyAuthRequired
+		if round == maxAuthRounds {
+			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
+			return nil, closeAnd(c, perr)
+		}
+		authz, err = nextAuthorization(ctx, sess, resp)
+		switch {
+		case err != nil:
+			perr.Err = fmt.Errorf("%w: %w", ErrProxyAuthRequired, err)
+			return nil, closeAnd(c, perr)
+		case authz == "":
+			return nil, closeAnd(c, perr)
+		}
+	}
+}
+
+// nextAuthorization asks sess for the next Proxy-Authorization value, and
+// refuses one that could end the header line and smuggle another.
+func nextAuthorization(ctx context.Context, sess ProxyAuthSession, challenge *http.Response) (string, error) {
+	authz, err := sess.Next(ctx, challenge)
+	if err == nil && hasCTL(authz) {
+		err = errors.New("the authenticator's Proxy-Authorization value holds a control character")
+	}
+	return authz, err
+}
+
+// closeAnd closes c, if there is one, and returns err.
+func closeAnd(c net.Conn, err error) error {
+	if c != nil {
+		c.Close()
+	}
+	return err
+}
+
+// openProxy dials the proxy and, for an https:// proxy, runs TLS with it,
+// verified against the proxy's host with WithProxyTLSConfig's configuration.
+// The target's TLS configuration plays no part here.
+func (d *Dialer) openProxy(ctx context.Context, px *proxyTarget) (net.Conn, error) {
+	c, err := d.dialProxy(ctx, px)
+	if err != nil || !px.kind.tls {
+		return c, err
+	}
+	cfg := d.cfg.proxyTLS
+	if cfg == nil {
+		cfg = noProxyTLS
+	}
+	tc, err := startTLS(ctx, c, px.host, cfg)
+	if err != nil {
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "tls", Err: withContext(ctx, err)}
+	}
+	return tc, nil
+}
+
+// authority checks that address is a host:port that can stand in a request
+// line, and brackets an IPv6 host.
+func authority(address string) (string, error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", fmt.Errorf("target address: %w", err)
+	}
+	if host == "" || port == "" || strings.ContainsAny(address, " \t\r\n\x00/") {
+		return "", fmt.Errorf("target address %q cannot stand in a CONNECT request", clip(address))
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// connect runs one CONNECT request and reply on c, under ctx. On 2xx it
+// returns the tunnel: c itself, or c behind the bytes that came with the
+// reply. Otherwise it returns the refusal with at most 1 KiB of its body, and
+// keep says whether c is ready for another request: only for a 407 when
+// reuse is asked for and the proxy kept the connection open. With neither a
+// tunnel nor a response, err says what went wrong.
+func connect(ctx context.Context, c net.Conn, address, authz string, header http.Header, reuse bool) (tunnel net.Conn, resp *http.Response, keep bool, err error) {
+	release := watchContext(ctx, c)
+	bp := headBufs.Get().(*[]byte)
+	tunnel, resp, keep, err = exchangeConnect(c, address, authz, header, reuse, *bp)
+	cerr := release()
+	headBufs.Put(bp)
+	switch {
+	case cerr == nil:
+		return tunnel, resp, keep, err
+	case err == nil && resp == nil:
+		err = cerr // the tunnel opened, but too late
+	case err == nil:
+		err = fmt.Errorf("%w: while reading the refusal's body", cerr)
+	default:
+		err = fmt.Errorf("%w: %w", cerr, err)
+	}
+	return nil, nil, false, err
+}
+
+// exchangeConnect writes the request from buf, then reads the reply into it.
+func exchangeConnect(c net.Conn, address, authz string, header http.Header, reuse bool, buf []byte) (net.Conn, *http.Response, bool, error) {
+	req := appendConnect(buf[:0], address, authz, header)
+	if _, err := c.Write(req); err != nil {
+		return nil, nil, false, fmt.Errorf("writing CONNECT request: %w", err)
+	}
+	if cap(req) > cap(buf) {
+		buf = req[:cap(req)]
+	}
+	buf, headLen, n, err := readHead(c, buf[:cap(buf)])
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading CONNECT reply: %w", err)
+	}
+	var fieldArr [16]headerField
+	h, err := parseHead(string(buf[:headLen]), fieldArr[:])
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading CONNECT reply: %w", err)
+	}
+	ahead := buf[headLen:n]
+	if h.status/100 == 2 {
+		// Any 2xx opens the tunnel (RFC 9110 §9.3.6), and such a reply has no
+		// body: what came with it is the target's, a banner perhaps.
+		if len(ahead) > 0 {
+			return &prefixConn{Conn: c, pending: bytes.Clone(ahead)}, nil, false, nil
+		}
+		return c, nil, false, nil
+	}
+	resp := h.response(nil)
+	if reuse && resp.StatusCode == http.StatusProxyAuthRequired && !resp.Close {
+		// The next round may go on this connection, so the whole body must
+		// come off it, and nothing past it.
+		return nil, resp, readBody(resp, ahead, c, maxDrainBody), nil
+	}
+	readBody(resp, ahead, c, maxErrorBody)
+	return nil, resp, false, nil
+}
+
+func appendConnect(b []byte, address, authz string, header http.Header) []byte {
+	b = append(b, "CONNECT "...)
+	b = append(b, address...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, address...)
+	b = append(b, "\r\n"...)
+	if authz != "" {
+		b = appendField(b, "Proxy-Authorization", authz)
+	}
+	for name, values := range header {
+		switch http.CanonicalHeaderKey(name) {
+		case "Host":
+			continue // the request line fixes it
+		case "Proxy-Authorization":
+			if authz != "" {
+				continue // the authenticator's value wins over a fixed one
+			}
+		}
+		for _, v := range values {
+			b = appendField(b, name, v)
+		}
+	}
+	return append(b, "\r\n"...)
+}

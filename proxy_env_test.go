@@ -1,0 +1,156 @@
+package wsdial
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"testing"
+)
+
+// proxyEnvVars are every variable the environment lookup reads.
+var proxyEnvVars = []string{
+	"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+	"ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD",
+}
+
+// setEnv clears every proxy variable for the test, then sets env.
+func setEnv(t *testing.T, env map[string]string) {
+	for _, k := range proxyEnvVars {
+		t.Setenv(k, "")
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func TestProxyFromEnvironment(t *testing.T) {
+	type env = map[string]string
+	for _, tc := range []struct {
+		name    string
+		env     env
+		target  string // scheme://host:port, as reach asks
+		want    string // "" for a direct dial
+		wantErr bool
+	}{
+		{"nothing", env{}, "http://ws.example.invalid:80", "", false},
+		{"HTTP_PROXY", env{"HTTP_PROXY": "http://hp:1"}, "http://ws.example.invalid:80", "http://hp:1", false},
+		{"HTTP_PROXY not for https", env{"HTTP_PROXY": "http://hp:1"}, "https://ws.example.invalid:443", "", false},
+		{"HTTPS_PROXY", env{"HTTPS_PROXY": "https://sp:2"}, "https://ws.example.invalid:443", "https://sp:2", false},
+		{"HTTPS_PROXY not for http", env{"HTTPS_PROXY": "https://sp:2"}, "http://ws.example.invalid:80", "", false},
+		{"lower case", env{"http_proxy": "http://low:1"}, "http://ws.example.invalid:80", "http://low:1", false},
+		{"lower case wins", env{"http_proxy": "http://low:1", "HTTP_PROXY": "http://up:1"}, "http://ws.example.invalid:80", "http://low:1", false},
+		{"bare host:port", env{"HTTP_PROXY": "hp:3128"}, "http://ws.example.invalid:80", "http://hp:3128", false},
+		{"ALL_PROXY for http", env{"ALL_PROXY": "socks5h://ap:3"}, "http://ws.example.invalid:80", "socks5h://ap:3", false},
+		{"ALL_PROXY for https", env{"ALL_PROXY": "socks5h://ap:3"}, "https://ws.example.invalid:443", "socks5h://ap:3", false},
+		{"all_proxy", env{"all_proxy": "socks5://ap:3"}, "https://ws.example.invalid:443", "socks5://ap:3", false},
+		{"own variable before ALL_PROXY", env{"ALL_PROXY": "socks5h://ap:3", "HTTP_PROXY": "http://hp:1"}, "http://ws.example.invalid:80", "http://hp:1", false},
+		{"ALL_PROXY beside HTTP_PROXY", env{"ALL_PROXY": "socks5h://ap:3", "HTTP_PROXY": "http://hp:1"}, "https://ws.example.invalid:443", "socks5h://ap:3", false},
+		{"NO_PROXY domain", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": "ws.example.invalid"}, "http://ws.example.invalid:80", "", false},
+		{"NO_PROXY subdomain", env{"HTTP_PROXY": "http://hp:1", "no_proxy": "example.invalid"}, "http://ws.example.invalid:80", "", false},
+		{"NO_PROXY leading dot", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": ".example.invalid"}, "http://ws.example.invalid:80", "", false},
+		{"NO_PROXY other domain", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": "other.invalid,xample.invalid"}, "http://ws.example.invalid:80", "http://hp:1", false},
+		{"NO_PROXY port match", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": "ws.example.invalid:8080"}, "http://ws.example.invalid:8080", "", false},
+		{"NO_PROXY port mismatch", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": "ws.example.invalid:8080"}, "http://ws.example.invalid:9090", "http://hp:1", false},
+		{"NO_PROXY CIDR", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": "10.0.0.0/8"}, "http://10.1.2.3:80", "", false},
+		{"NO_PROXY CIDR miss", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": "10.0.0.0/8"}, "http://11.1.2.3:80", "http://hp:1", false},
+		{"NO_PROXY star", env{"HTTP_PROXY": "http://hp:1", "NO_PROXY": "*"}, "http://ws.example.invalid:80", "", false},
+		{"NO_PROXY covers ALL_PROXY", env{"ALL_PROXY": "socks5h://ap:3", "NO_PROXY": "example.invalid"}, "https://ws.example.invalid:443", "", false},
+		{"loopback never", env{"HTTP_PROXY": "http://hp:1", "ALL_PROXY": "socks5h://ap:3"}, "http://127.0.0.1:80", "", false},
+		{"localhost never", env{"ALL_PROXY": "socks5h://ap:3"}, "https://localhost:443", "", false},
+		{"IPv6 loopback never", env{"HTTP_PROXY": "http://hp:1"}, "http://[::1]:80", "", false},
+		{"CGI refuses HTTP_PROXY", env{"HTTP_PROXY": "http://hp:1", "REQUEST_METHOD": "GET"}, "http://ws.example.invalid:80", "", true},
+		{"CGI keeps HTTPS_PROXY", env{"HTTPS_PROXY": "http://sp:1", "REQUEST_METHOD": "GET"}, "https://ws.example.invalid:443", "http://sp:1", false},
+		{"CGI keeps ALL_PROXY", env{"ALL_PROXY": "socks5h://ap:3", "REQUEST_METHOD": "GET"}, "http://ws.example.invalid:80", "socks5h://ap:3", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			d := New()
+			u, _ := url.Parse(tc.target)
+			got, err := d.proxy(u)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want one: %v", err, tc.wantErr)
+			}
+			s := ""
+			if got != nil {
+				s = got.String()
+			}
+			if s != tc.want {
+				t.Errorf("proxy = %q, want %q", s, tc.want)
+			}
+		})
+	}
+}
+
+// TestProxyEnvironmentReadOnce checks that New reads the environment and
+// nothing later does, and that the options override it.
+func TestProxyEnvironmentReadOnce(t *testing.T) {
+	setEnv(t, map[string]string{"HTTP_PROXY": "http://first:1"})
+	d := New()
+	explicit := New(WithProxy("http://explicit:1"))
+	none := New(WithoutProxy())
+	t.Setenv("HTTP_PROXY", "http://second:1")
+	target := &url.URL{Scheme: "http", Host: "ws.example.invalid:80"}
+	if p, _ := d.proxy(target); p == nil || p.Host != "first:1" {
+		t.Errorf("proxy = %v, want the one set when New ran", p)
+	}
+	if p, _ := explicit.proxy(target); p == nil || p.Host != "explicit:1" {
+		t.Errorf("WithProxy: proxy = %v", p)
+	}
+	if none.proxy != nil {
+		t.Error("WithoutProxy still resolves proxies")
+	}
+	if p, _ := New(WithoutProxy(), WithProxyFromEnvironment()).proxy(target); p == nil || p.Host != "second:1" {
+		t.Errorf("WithProxyFromEnvironment: proxy = %v", p)
+	}
+}
+
+// TestProxyEnvironmentDial runs whole dials through the environment's
+// proxies, to a made-up name that the test proxies map to the loopback
+// origin, since the environment never proxies loopback itself.
+func TestProxyEnvironmentDial(t *testing.T) {
+	var origin wsOrigin
+	originAddr := origin.start(t, nil)
+	_, port, _ := net.SplitHostPort(originAddr)
+	target := "ws.example.invalid:" + port
+	connect := (&connectProxy{hosts: hosts{target: originAddr}}).start(t)
+	socks := &socksProxy{hosts: hosts{target: originAddr}}
+	socksAddr := socks.start(t)
+
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"HTTP_PROXY", map[string]string{"HTTP_PROXY": connect}},
+		{"ALL_PROXY socks5h", map[string]string{"ALL_PROXY": "socks5h://" + socksAddr}},
+		{"HTTP_PROXY before ALL_PROXY", map[string]string{"HTTP_PROXY": "http://" + connect, "ALL_PROXY": "socks5h://127.0.0.1:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			conn, err := New().DialWebSocket(context.Background(), "ws://"+target+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			echo(t, conn.NetConn())
+			conn.Close()
+		})
+	}
+
+	t.Run("loopback goes direct", func(t *testing.T) {
+		setEnv(t, map[string]string{"ALL_PROXY": "socks5h://127.0.0.1:1"})
+		conn, err := New().DialWebSocket(context.Background(), "ws://"+originAddr+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	})
+
+	t.Run("CGI", func(t *testing.T) {
+		setEnv(t, map[string]string{"HTTP_PROXY": connect, "REQUEST_METHOD": "POST"})
+		_, err := New().DialWebSocket(context.Background(), "ws://"+target+"/")
+		var pe *ProxyError
+		if !errors.As(err, &pe) || pe.Stage != "resolve" {
+			t.Fatalf("err = %v, want a resolve *ProxyError", err)
+		}
+	})
+}

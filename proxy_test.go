@@ -1,0 +1,225 @@
+package wsdial
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestProxyURLs checks which proxy URLs are accepted, where each is dialed,
+// and that a refused one is a resolve *ProxyError that hides the password.
+func TestProxyURLs(t *testing.T) {
+	for _, tc := range []struct {
+		raw      string
+		wantAddr string // "" when refused
+		wantErr  string
+	}{
+		{raw: "http://proxy.example:3128", wantAddr: "proxy.example:3128"},
+		{raw: "proxy.example:3128", wantAddr: "proxy.example:3128"},
+		{raw: "http://proxy.example", wantAddr: "proxy.example:80"},
+		{raw: "HTTPS://proxy.example", wantAddr: "proxy.example:443"},
+		{raw: "socks5://proxy.example", wantAddr: "proxy.example:1080"},
+		{raw: "socks5h://u:" + testPassword + "@[::1]", wantAddr: "[::1]:1080"},
+		{raw: "ftp://u:" + testPassword + "@proxy.example", wantErr: `scheme "ftp" is not supported`},
+		{raw: "socks4://proxy.example", wantErr: `scheme "socks4" is not supported`},
+		{raw: "http://", wantErr: "names no host"},
+		{raw: "", wantErr: "names no host"},
+		{raw: "http://u:" + testPassword + "@proxy example", wantErr: "invalid proxy URL"},
+	} {
+		t.Run(tc.raw, func(t *testing.T) {
+			d := New(WithProxy(tc.raw))
+			if tc.wantAddr != "" {
+				u, err := d.proxy(&url.URL{Scheme: "http", Host: "x:80"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				px, err := checkProxy(u)
+				if err != nil || px.address != tc.wantAddr {
+					t.Fatalf("address %q, %v; want %q", px.address, err, tc.wantAddr)
+				}
+				return
+			}
+			_, err := d.DialContext(context.Background(), "tcp", "127.0.0.1:1")
+			checkResolveError(t, err, tc.wantErr)
+		})
+	}
+}
+
+func checkResolveError(t *testing.T, err error, want string) {
+	t.Helper()
+	var pe *ProxyError
+	if !errors.As(err, &pe) || pe.Stage != "resolve" || !errors.Is(err, ErrProxy) {
+		t.Fatalf("err = %v, want a resolve *ProxyError", err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want it to say %q", err, want)
+	}
+	if strings.Contains(err.Error(), testPassword) {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// TestProxyFunc checks that WithProxyFunc sees each target with the scheme
+// its kind of dial is looked up as, and that its answers are checked.
+func TestProxyFunc(t *testing.T) {
+	var asked []string
+	fail := errors.New("no proxy for you")
+	d := New(WithProxyFunc(func(u *url.URL) (*url.URL, error) {
+		asked = append(asked, u.String())
+		switch u.Hostname() {
+		case "bad-scheme.example":
+			return url.Parse("gopher://u:" + testPassword + "@proxy.example")
+		case "failing.example":
+			return nil, fail
+		}
+		return nil, nil // direct, which the refused port then ends
+	}))
+	ctx := context.Background()
+	d.DialContext(ctx, "tcp", "127.0.0.1:1")
+	d.DialContext(ctx, "tcp", "127.0.0.1:443")
+	d.DialTLSContext(ctx, "tcp", "127.0.0.1:1")
+	d.DialWebSocket(ctx, "ws://127.0.0.1:1/")
+	d.DialWebSocket(ctx, "wss://127.0.0.1:1/")
+	want := []string{"http://127.0.0.1:1", "https://127.0.0.1:443", "https://127.0.0.1:1", "http://127.0.0.1:1", "https://127.0.0.1:1"}
+	if strings.Join(asked, " ") != strings.Join(want, " ") {
+		t.Errorf("asked for %v, want %v", asked, want)
+	}
+
+	_, err := d.DialContext(ctx, "tcp", "bad-scheme.example:80")
+	checkResolveError(t, err, `scheme "gopher" is not supported`)
+	_, err = d.DialContext(ctx, "tcp", "failing.example:80")
+	checkResolveError(t, err, "no proxy for you")
+	if !errors.Is(err, fail) {
+		t.Errorf("err = %v lost its cause", err)
+	}
+}
+
+// TestProxyDialFailure checks a proxy that cannot be reached: a dial
+// *ProxyError, with the password hidden.
+func TestProxyDialFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	for _, scheme := range []string{"http", "https", "socks5", "socks5h"} {
+		d := New(WithProxy(scheme + "://u:" + testPassword + "@" + addr))
+		_, err := d.DialContext(context.Background(), "tcp", "127.0.0.1:1")
+		var pe *ProxyError
+		if !errors.As(err, &pe) || pe.Stage != "dial" || pe.Proxy != scheme+"://u:xxxxx@"+addr {
+			t.Errorf("%s: err = %v, want a dial *ProxyError", scheme, err)
+		}
+		if err != nil && strings.Contains(err.Error(), testPassword) {
+			t.Errorf("%s: the error shows the password: %v", scheme, err)
+		}
+	}
+}
+
+// TestProxyContext leaves proxies that stall at each point of each exchange.
+// The proxy cancels the dial's context once the dial is stuck there; the dial
+// must return at once with context.Canceled and leave no goroutine behind.
+func TestProxyContext(t *testing.T) {
+	proxyCert, proxyPool := newCert(t, "127.0.0.1")
+	// readSome reads until the client has sent n bytes.
+	readSome := func(c net.Conn, n int) bool {
+		_, err := io.ReadFull(c, make([]byte, n))
+		return err == nil
+	}
+	for _, tc := range []struct {
+		name   string
+		scheme string
+		tls    bool
+		// stall plays the proxy up to where it stalls, and reports whether
+		// it got there.
+		stall func(c net.Conn) bool
+	}{
+		{"connect never answers", "http", false, func(c net.Conn) bool { return readSome(c, 10) }},
+		{"connect answers halfway", "http", false, func(c net.Conn) bool {
+			_, err := io.WriteString(c, "HTTP/1.1 200 Connection")
+			return readSome(c, 10) && err == nil
+		}},
+		{"connect 407 body cut short", "http", false, func(c net.Conn) bool {
+			_, err := io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 100\r\n\r\nten bytes.")
+			return readSome(c, 10) && err == nil
+		}},
+		{"proxy TLS never answers", "https", false, func(c net.Conn) bool { return readSome(c, 5) }},
+		{"connect over TLS never answers", "https", true, func(c net.Conn) bool { return readSome(c, 10) }},
+		{"socks greeting never answered", "socks5h", false, func(c net.Conn) bool { return readSome(c, 3) }},
+		{"socks request never answered", "socks5h", false, func(c net.Conn) bool {
+			if !readSome(c, 3) {
+				return false
+			}
+			_, err := c.Write([]byte{5, 0})
+			return err == nil && readSome(c, 5)
+		}},
+		{"socks auth never answered", "socks5h", false, func(c net.Conn) bool {
+			if !readSome(c, 4) {
+				return false
+			}
+			_, err := c.Write([]byte{5, 2})
+			return err == nil && readSome(c, 3)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGoroutines(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wrap func(net.Listener) net.Listener
+			if tc.tls {
+				wrap = func(ln net.Listener) net.Listener {
+					return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*proxyCert}})
+				}
+			}
+			addr, _ := serve(t, wrap, func(c net.Conn) {
+				if tc.stall(c) {
+					cancel()
+				}
+				io.Copy(io.Discard, c) // until the client or the cleanup closes c
+			})
+			d := New(WithProxy(tc.scheme+"://u:"+testPassword+"@"+addr), WithProxyTLSConfig(&tls.Config{RootCAs: proxyPool}))
+			done := make(chan error, 1)
+			go func() {
+				c, err := d.DialContext(ctx, "tcp", "target.example:443")
+				if c != nil {
+					c.Close()
+				}
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the dial is still stuck 5s after its context ended")
+			}
+			if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrProxy) {
+				t.Errorf("err = %v, want context.Canceled and ErrProxy", err)
+			}
+			if strings.Contains(err.Error(), testPassword) {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestProxyDeadline checks that a timed-out proxy exchange matches
+// context.DeadlineExceeded, whichever way the stage noticed it.
+func TestProxyDeadline(t *testing.T) {
+	for _, scheme := range []string{"http", "socks5h"} {
+		t.Run(scheme, func(t *testing.T) {
+			checkGoroutines(t)
+			addr, _ := serve(t, nil, func(c net.Conn) { io.Copy(io.Discard, c) })
+			d := New(WithProxy(scheme+"://"+addr), WithHandshakeTimeout(20*time.Millisecond))
+			_, err := d.DialContext(context.Background(), "tcp", "target.example:80")
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrProxy) {
+				t.Errorf("err = %v, want context.DeadlineExceeded and ErrProxy", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package wsdial
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// TestWriteMasked unmasks everything the client sends and checks the
+// payloads, the headers, and that every frame has a key of its own.
+func TestWriteMasked(t *testing.T) {
+	conn, p := newPair(t)
+	type sent struct {
+		fin     bool
+		op      byte
+		payload []byte
+	}
+	var want []sent
+	sizes := []int{0, 1, 7, 8, 125, 126, 65535, 65536, 100003}
+	for _, n := range sizes {
+		want = append(want, sent{true, opBin, pattern(n)})
+	}
+	want = append(want, sent{true, opTxt, []byte("héllo")}, sent{true, opPing, []byte("are you there")})
+	// NextWriter: small writes gather into one buffer-sized frame; a large
+	// write with nothing buffered goes out as a frame of its own.
+	room := writeBufSize - maxHeader
+	streamed := pattern(room + 10)
+	big := pattern(3 * writeBufSize)
+	want = append(want,
+		sent{false, opTxt, text(room)},
+		sent{false, opCont, big},
+		sent{true, opCont, text(10)},
+		sent{true, opBin, streamed[:5]},
+	)
+
+	errc := make(chan error, 1)
+	go func() {
+		for _, n := range sizes {
+			if err := conn.WriteMessage(BinaryMessage, pattern(n)); err != nil {
+				errc <- err
+				return
+			}
+		}
+		if err := conn.WriteMessage(TextMessage, []byte("héllo")); err != nil {
+			errc <- err
+			return
+		}
+		if err := conn.Ping([]byte("are you there")); err != nil {
+			errc <- err
+			return
+		}
+		w, err := conn.NextWriter(TextMessage)
+		if err != nil {
+			errc <- err
+			return
+		}
+		for range room / 100 {
+			w.Write(text(100))
+		}
+		w.Write(text(room % 100))
+		w.Write(big)
+		w.Write(text(10))
+		w.Write(nil)
+		if err := w.Close(); err != nil {
+			errc <- err
+			return
+		}
+		if err := w.Close(); err == nil {
+			errc <- errors.New("closing a message writer twice succeeded")
+			return
+		}
+		if _, err := w.Write([]byte("x")); err == nil {
+			errc <- errors.New("writing to a closed message writer succeeded")
+			return
+		}
+		w, _ = conn.NextWriter(BinaryMessage)
+		w.Write(streamed[:5])
+		errc <- w.Close()
+	}()
+
+	keys := make(map[[4]byte]int)
+	for i, w := range want {
+		f, err := p.readFrame()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if !f.masked || f.rsv != 0 || f.fin != w.fin || f.op != w.op {
+			t.Errorf("frame %d: masked=%v rsv=%#x fin=%v op=%#x, want masked, no rsv, fin=%v op=%#x",
+				i, f.masked, f.rsv, f.fin, f.op, w.fin, w.op)
+		}
+		if !bytes.Equal(f.payload, w.payload) {
+			t.Errorf("frame %d: payload of %d bytes differs from the %d sent", i, len(f.payload), len(w.payload))
+		}
+		if j, ok := keys[f.key]; ok {
+			t.Errorf("frames %d and %d share the masking key % x", j, i, f.key)
+		}
+		keys[f.key] = i
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriteRefusals(t *testing.T) {
+	conn, _ := newPair(t)
+	if err := conn.WriteMessage(MessageType(8), nil); err == nil {
+		t.Error("WriteMessage with a close opcode succeeded")
+	}
+	if _, err := conn.NextWriter(MessageType(0)); err == nil {
+		t.Error("NextWriter with a continuation opcode succeeded")
+	}
+	if err := conn.Ping(make([]byte, 126)); err == nil {
+		t.Error("Ping of 126 bytes succeeded")
+	}
+	for _, c := range []struct {
+		code   StatusCode
+		reason string
+	}{{1005, ""}, {1006, ""}, {1015, ""}, {999, ""}, {5000, ""}, {1000, string(text(124))}, {1000, "\xFF"}} {
+		if err := conn.CloseWithStatus(c.code, c.reason); err == nil || errors.Is(err, errClosed) {
+			t.Errorf("CloseWithStatus(%d, %d bytes): %v, want a refusal", c.code, len(c.reason), err)
+		}
+	}
+	// None of the refusals touched the connection.
+	if err := conn.WriteMessage(TextMessage, []byte("still open")); err != nil {
+		t.Fatal(err)
+	}
+}
