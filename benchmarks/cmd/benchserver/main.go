@@ -6,12 +6,14 @@
 package main
 
 import (
+	"bufio"
 	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -23,7 +25,14 @@ import (
 func main() {
 	configPath := flag.String("config", "", "write the addresses here (JSON), once listening")
 	delayMS := flag.Int("delay", 10, "one-way delay of the relays, in milliseconds")
+	shard := flag.String("shard", "", "serve only a CONNECT proxy on this shared address (started by benchserver itself)")
 	flag.Parse()
+	if *shard != "" {
+		if err := runShard(*shard); err != nil {
+			log.Fatalf("benchserver shard: %v", err)
+		}
+		return
+	}
 	if *configPath == "" {
 		log.Fatal("benchserver: -config is required")
 	}
@@ -84,6 +93,13 @@ func run(configPath string, delay time.Duration) error {
 		*s.addr = addr
 		s.serve(ln)
 	}
+	holdAddr, stopShards, err := startShards(holdShards)
+	if err != nil {
+		return err
+	}
+	defer stopShards()
+	cfg.HoldConnect = holdAddr
+
 	relays := []struct {
 		addr     *string
 		upstream string
@@ -108,6 +124,75 @@ func run(configPath string, delay time.Duration) error {
 		return err
 	}
 	defer os.Remove(configPath)
+	<-sig
+	return nil
+}
+
+// holdShards is how many processes serve the hold proxy. With a limit of
+// 20,000 descriptors a process, 10,000 tunnels need at least two; three
+// leave room for the kernel's uneven spread.
+const holdShards = 3
+
+// startShards starts n copies of this program serving a CONNECT proxy on
+// one shared loopback address, and returns that address and the function
+// that stops them and waits for them to exit.
+func startShards(n int) (string, func(), error) {
+	// Holding a shared listener while the shards start keeps the port ours.
+	reserve, err := server.ListenShared("127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("hold proxy: %w", err)
+	}
+	defer reserve.Close()
+	addr := reserve.Addr().String()
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, fmt.Errorf("hold proxy: %w", err)
+	}
+	var cmds []*exec.Cmd
+	stop := func() {
+		for _, c := range cmds {
+			c.Process.Signal(syscall.SIGTERM)
+		}
+		for _, c := range cmds {
+			c.Wait()
+		}
+	}
+	for range n {
+		cmd := exec.Command(self, "-shard", addr)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			stop()
+			return "", nil, fmt.Errorf("hold proxy: %w", err)
+		}
+		if err := cmd.Start(); err != nil {
+			stop()
+			return "", nil, fmt.Errorf("hold proxy: %w", err)
+		}
+		cmds = append(cmds, cmd)
+		// The shard says "ready" once it listens; until then, connections
+		// would land on the reserving listener and never be served.
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || line != "ready\n" {
+			stop()
+			return "", nil, fmt.Errorf("hold proxy shard did not start: %q %w", line, err)
+		}
+	}
+	return addr, stop, nil
+}
+
+// runShard serves a CONNECT proxy on the shared address addr until SIGTERM.
+func runShard(addr string) error {
+	ln, err := server.ListenShared(addr)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	g := server.NewGroup()
+	defer g.Close()
+	server.ServeConnect(g, ln)
+	fmt.Println("ready")
 	<-sig
 	return nil
 }

@@ -35,10 +35,13 @@ type IdleResult struct {
 func idleMemory(dial lib.DialFunc, n int) (IdleResult, error) {
 	var res IdleResult
 	conns := make([]lib.Conn, 0, n)
+	var wg sync.WaitGroup // the readers
 	defer func() {
+		// Aborting ends every Read, so the readers can be waited for.
 		for _, c := range conns {
 			c.Abort()
 		}
+		wg.Wait()
 	}()
 	base, g0 := liveMem()
 	ctx := context.Background()
@@ -53,9 +56,7 @@ func idleMemory(dial lib.DialFunc, n int) (IdleResult, error) {
 	res.NoReader = (m1 - base) / float64(n)
 	res.GoroutinesNoReader = float64(g1-g0) / float64(n)
 
-	var wg sync.WaitGroup
 	got := make(chan error, 1)
-	defer wg.Wait() // after the deferred Aborts above have ended every Read
 	for i, c := range conns {
 		wg.Add(1)
 		go func() {

@@ -6,6 +6,7 @@ package server
 
 import (
 	"errors"
+	"log"
 	"net"
 	"sync"
 )
@@ -41,7 +42,10 @@ func (g *Group) Serve(ln net.Listener, handle func(net.Conn)) {
 					continue
 				}
 				// Closed by Close, or out of descriptors; either way this
-				// listener is done, and the error shows up as failed dials.
+				// listener is done. Say so, since dials will now hang.
+				if !errors.Is(err, net.ErrClosed) {
+					log.Printf("benchserver: stop accepting on %v: %v", ln.Addr(), err)
+				}
 				return
 			}
 			g.Go(c, func() { handle(c) })

@@ -33,6 +33,10 @@ type Config struct {
 
 	Connect string `json:"connect"` // HTTP CONNECT proxy
 	SOCKS5  string `json:"socks5"`  // SOCKS5 proxy, no authentication
+	// HoldConnect is a CONNECT proxy for the many-connections case: one
+	// address, served by several processes, since each process may open
+	// only so many descriptors and every tunnel takes two.
+	HoldConnect string `json:"hold_connect"`
 
 	// Delay relays, each forwarding to one of the above with DelayMS of
 	// latency in each direction.

@@ -1,5 +1,3 @@
-//go:build wsdialmsg
-
 package lib
 
 import "github.com/wsdial/wsdial"
