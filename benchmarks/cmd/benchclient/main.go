@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -47,8 +48,12 @@ func main() {
 	rounds := flag.Int("rounds", 0, "override the mode's rounds")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at the end")
+	memProfileRate := flag.Int("memprofilerate", 0, "set runtime.MemProfileRate (1 records every allocation)")
 	flag.Parse()
 
+	if *memProfileRate > 0 {
+		runtime.MemProfileRate = *memProfileRate
+	}
 	m, ok := modes[*modeName]
 	if !ok {
 		log.Fatalf("benchclient: unknown mode %q", *modeName)
