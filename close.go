@@ -197,10 +197,23 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 		case <-ctx.Done():
 		}
 	}
-	if cerr := c.closeStream(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+	// Once the peer's close has come, the handshake is complete and nothing
+	// is lost, whatever tearing the stream down says: a TLS tunnel through a
+	// proxy that dropped it already answers close_notify with a reset.
+	if cerr := c.closeStream(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) && !c.peerCloseCame() {
 		err = fmt.Errorf("wsdial: close: %w", cerr)
 	}
 	return err
+}
+
+// peerCloseCame reports whether the peer's close frame has arrived.
+func (c *Conn) peerCloseCame() bool {
+	select {
+	case <-c.closeRecv:
+		return true
+	default:
+		return false
+	}
 }
 
 // CloseWrite starts the closing handshake and leaves the rest to the reader:

@@ -2,6 +2,7 @@ package wsdial
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -402,5 +403,53 @@ func TestCloseWrite(t *testing.T) {
 	}
 	if err := conn.CloseWrite(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("CloseWrite after the handshake: %v, want net.ErrClosed", err)
+	}
+}
+
+// failingClose is a stream whose Close reports an error after closing, as a
+// TLS tunnel does when the proxy has already dropped it.
+type failingClose struct{ net.Conn }
+
+func (f failingClose) Close() error {
+	f.Conn.Close()
+	return errors.New("tls: failed to send closeNotify alert: broken pipe")
+}
+
+// TestCloseIgnoresTeardownAfterHandshake: once the server's close frame has
+// come, Close succeeds, whatever closing the stream says.
+func TestCloseIgnoresTeardownAfterHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan *peer, 1)
+	go func() {
+		p, err := acceptPeer(ln, nil)
+		if err != nil {
+			close(peers)
+			return
+		}
+		peers <- p
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := Handshake(context.Background(), failingClose{nc}, "h.example", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-peers
+	if p == nil {
+		t.Fatal("the server did not accept")
+	}
+	defer p.c.Close()
+	go func() {
+		p.readUntilClose()
+		p.c.Write(frame(fin|opCls, closePayload(1000, "")))
+	}()
+	if err := conn.Close(); err != nil {
+		t.Errorf("Close after a complete handshake: %v", err)
 	}
 }

@@ -194,13 +194,8 @@ type target struct {
 
 func parseTarget(rawURL string) (target, error) {
 	var t target
-	u, err := url.Parse(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
-		// url.Error quotes the URL, which may hold a password: report only the cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		return t, fmt.Errorf("wsdial: invalid URL: %w", err)
 	}
 	var port string
@@ -228,4 +223,15 @@ func parseTarget(rawURL string) (target, error) {
 	t.hostHeader = u.Host
 	t.target = u.RequestURI()
 	return t, nil
+}
+
+// parseURL is url.Parse with errors that leave the URL out: url.Error quotes
+// it whole, and it may hold a password.
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return u, err
 }

@@ -67,9 +67,9 @@ func TestDialWebSocketIPv6(t *testing.T) {
 
 // serveTLSUpgrade runs a TLS WebSocket endpoint that reports the SNI and ALPN
 // protocol of each client.
-func serveTLSUpgrade(t *testing.T, cert tls.Certificate, nextProtos []string) (addr string, seen chan tls.ConnectionState) {
+func serveTLSUpgrade(t *testing.T, cert *tls.Certificate, nextProtos []string) (addr string, seen chan tls.ConnectionState) {
 	seen = make(chan tls.ConnectionState, 4)
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: nextProtos}
+	cfg := &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: nextProtos}
 	addr = serveRaw(t, "tcp", func(c net.Conn) {
 		tc := tls.Server(c, cfg)
 		if err := tc.Handshake(); err != nil {
@@ -87,7 +87,7 @@ func serveTLSUpgrade(t *testing.T, cert tls.Certificate, nextProtos []string) (a
 }
 
 func TestDialWebSocketTLS(t *testing.T) {
-	cert, pool := testCert(t)
+	cert, pool := newCert(t, "localhost", "127.0.0.1", "::1")
 	// The server prefers h2, as nginx with "http2" on its listener does.
 	addr, seen := serveTLSUpgrade(t, cert, []string{"h2", "http/1.1"})
 	_, port, _ := net.SplitHostPort(addr)
@@ -114,7 +114,7 @@ func TestDialWebSocketTLS(t *testing.T) {
 }
 
 func TestDialWebSocketTLSVerifies(t *testing.T) {
-	cert, _ := testCert(t)
+	cert, _ := newCert(t, "localhost", "127.0.0.1", "::1")
 	addr, _ := serveTLSUpgrade(t, cert, nil)
 	_, err := New(WithoutProxy()).DialWebSocket(context.Background(), "wss://"+addr+"/")
 	if !errors.Is(err, ErrTLS) {
@@ -130,7 +130,7 @@ func TestDialWebSocketTLSVerifies(t *testing.T) {
 }
 
 func TestDialTLSContext(t *testing.T) {
-	cert, pool := testCert(t)
+	cert, pool := newCert(t, "localhost", "127.0.0.1", "::1")
 	addr, seen := serveTLSUpgrade(t, cert, nil)
 	_, port, _ := net.SplitHostPort(addr)
 	d := New(WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool}))

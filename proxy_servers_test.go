@@ -7,126 +7,19 @@ package wsdial
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/binary"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
-
-// checkGoroutines fails t if, once every later cleanup has run (the servers'
-// included), more goroutines are left than when it was called. Call it
-// before starting any server.
-func checkGoroutines(t testing.TB) {
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		// Goroutines that have been told to end may still be unwinding;
-		// give them a generous while, yielding rather than sleeping.
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > base {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<16)
-				t.Errorf("%d goroutines left behind, %d before:\n%s",
-					runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			runtime.Gosched()
-		}
-	})
-}
-
-// tracker owns the goroutines and connections of one test server.
-type tracker struct {
-	mu     sync.Mutex
-	conns  map[io.Closer]struct{}
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func newTracker(t testing.TB) *tracker {
-	tr := &tracker{conns: map[io.Closer]struct{}{}}
-	t.Cleanup(func() {
-		tr.mu.Lock()
-		tr.closed = true
-		for c := range tr.conns {
-			c.Close()
-		}
-		tr.mu.Unlock()
-		tr.wg.Wait()
-	})
-	return tr
-}
-
-// add puts c in the tracker's care; after cleanup began it is closed at once.
-func (tr *tracker) add(c io.Closer) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.closed {
-		c.Close()
-		return
-	}
-	tr.conns[c] = struct{}{}
-}
-
-// done releases c, closed by its owner.
-func (tr *tracker) done(c io.Closer) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	delete(tr.conns, c)
-}
-
-func (tr *tracker) goFunc(f func()) {
-	tr.wg.Add(1)
-	go func() {
-		defer tr.wg.Done()
-		f()
-	}()
-}
-
-// serve accepts on a fresh 127.0.0.1 listener (wrapped by wrap, if not nil)
-// and runs handle for each connection.
-func serve(t testing.TB, wrap func(net.Listener) net.Listener, handle func(net.Conn)) (addr string, tr *tracker) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr = newTracker(t)
-	tr.add(ln)
-	if wrap != nil {
-		ln = wrap(ln)
-	}
-	tr.goFunc(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tr.add(c)
-			tr.goFunc(func() {
-				defer tr.done(c)
-				defer c.Close()
-				handle(c)
-			})
-		}
-	})
-	return ln.Addr().String(), tr
-}
 
 // pipe joins a and b both ways until either side ends. r stands in for a's
 // reads, for a caller that has buffered some of them.
@@ -406,44 +299,6 @@ func (o *wsOrigin) start(t testing.TB, cert *tls.Certificate) string {
 	}
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
-}
-
-// newCert makes a self-signed certificate for names (DNS names or IP
-// addresses), and a pool that trusts it.
-func newCert(t testing.TB, names ...string) (*tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: names[0]},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
 // rawProxy runs handle for each connection after reading the request head,

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -18,53 +19,6 @@ import (
 	"testing"
 	"time"
 )
-
-// serveRaw runs handle on every connection accepted on a loopback listener
-// until the test ends, and returns the listener's address. The test waits
-// for every handler to return, so none outlives it.
-func serveRaw(t testing.TB, network string, handle func(net.Conn)) string {
-	t.Helper()
-	addr := "127.0.0.1:0"
-	if network == "tcp6" {
-		addr = "[::1]:0"
-	}
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
 
 // readUpgrade reads one HTTP request from c.
 func readUpgrade(c net.Conn) (*http.Request, *bufio.Reader, error) {
@@ -104,39 +58,6 @@ type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
-// testCert makes a self-signed certificate for loopback names and returns it
-// with a pool that trusts it.
-func testCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "wsdial test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost", "ws.example.invalid"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
-
 // settleGoroutines waits, for at most five seconds, until no more goroutines
 // run than base, and fails the test if that never happens. Goroutines that a
 // dial ended may take a moment to leave the scheduler's count.
@@ -150,4 +71,157 @@ func settleGoroutines(t testing.TB, base int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// checkGoroutines fails t if, once every later cleanup has run (the servers'
+// included), more goroutines are left than when it was called. Call it
+// before starting any server.
+func checkGoroutines(t testing.TB) {
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() { settleGoroutines(t, base) })
+}
+
+// tracker owns the goroutines and connections of one test server.
+type tracker struct {
+	mu     sync.Mutex
+	conns  map[io.Closer]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newTracker(t testing.TB) *tracker {
+	tr := &tracker{conns: map[io.Closer]struct{}{}}
+	t.Cleanup(func() {
+		tr.mu.Lock()
+		tr.closed = true
+		for c := range tr.conns {
+			c.Close()
+		}
+		tr.mu.Unlock()
+		tr.wg.Wait()
+	})
+	return tr
+}
+
+// add puts c in the tracker's care; after cleanup began it is closed at once.
+func (tr *tracker) add(c io.Closer) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.closed {
+		c.Close()
+		return
+	}
+	tr.conns[c] = struct{}{}
+}
+
+// done releases c, closed by its owner.
+func (tr *tracker) done(c io.Closer) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	delete(tr.conns, c)
+}
+
+func (tr *tracker) goFunc(f func()) {
+	tr.wg.Add(1)
+	go func() {
+		defer tr.wg.Done()
+		f()
+	}()
+}
+
+// serve accepts on a fresh 127.0.0.1 listener (wrapped by wrap, if not nil)
+// and runs handle for each connection.
+func serve(t testing.TB, wrap func(net.Listener) net.Listener, handle func(net.Conn)) (addr string, tr *tracker) {
+	t.Helper()
+	ln := listen(t, "tcp")
+	tr = newTracker(t)
+	tr.add(ln)
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	serveListener(tr, ln, handle)
+	return ln.Addr().String(), tr
+}
+
+// serveRaw runs handle on every connection accepted on a loopback listener
+// of network ("tcp" or "tcp6") until the test ends, and returns the
+// listener's address. The test waits for every handler to return, so none
+// outlives it.
+func serveRaw(t testing.TB, network string, handle func(net.Conn)) string {
+	t.Helper()
+	ln := listen(t, network)
+	tr := newTracker(t)
+	tr.add(ln)
+	serveListener(tr, ln, handle)
+	return ln.Addr().String()
+}
+
+func listen(t testing.TB, network string) net.Listener {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "tcp6" {
+		addr = "[::1]:0"
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// serveListener accepts on ln, in tr's care, and runs handle for each
+// connection until ln closes.
+func serveListener(tr *tracker, ln net.Listener, handle func(net.Conn)) {
+	tr.goFunc(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tr.add(c)
+			tr.goFunc(func() {
+				defer tr.done(c)
+				defer c.Close()
+				handle(c)
+			})
+		}
+	})
+}
+
+// newCert makes a self-signed certificate for names (DNS names or IP
+// addresses), and a pool that trusts it.
+func newCert(t testing.TB, names ...string) (*tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: names[0]},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func TestTraceHooksInOrder(t *testing.T) {
-	cert, pool := testCert(t)
+	cert, pool := newCert(t, "localhost", "127.0.0.1", "::1")
 	addr, _ := serveTLSUpgrade(t, cert, []string{"http/1.1"})
 	var mu sync.Mutex
 	var got []string
@@ -42,7 +42,7 @@ func TestTraceHooksInOrder(t *testing.T) {
 }
 
 func TestLoggerStages(t *testing.T) {
-	cert, pool := testCert(t)
+	cert, pool := newCert(t, "localhost", "127.0.0.1", "::1")
 	addr, _ := serveTLSUpgrade(t, cert, []string{"http/1.1"})
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wsdial/wsdial/internal/demoserver"
 )
 
 // cliPath is the command, built once for every test.
@@ -53,13 +55,13 @@ func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 
 // startServers runs the demo's echo server and proxy for a test.
 func startServers(t *testing.T) (echo, proxy string) {
-	var s demoServers
-	t.Cleanup(s.stop)
-	echo, err := s.listen(http.HandlerFunc(serveEcho))
+	var s demoserver.Servers
+	t.Cleanup(s.Stop)
+	echo, err := s.Listen(http.HandlerFunc(demoserver.Echo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err = s.listen(http.HandlerFunc(s.serveConnect))
+	proxy, err = s.Listen(http.HandlerFunc(s.Proxy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the trace lacks %q:\n%s", want, stderr)
 		}
 	}
-	if strings.Contains(stderr, demoPassword) {
+	if strings.Contains(stderr, demoserver.Password) {
 		t.Errorf("the trace shows the proxy password:\n%s", stderr)
 	}
 }
@@ -88,7 +90,7 @@ func TestEchoDirectAndThroughProxy(t *testing.T) {
 	echo, proxy := startServers(t)
 	for name, args := range map[string][]string{
 		"direct":      {"-no-proxy"},
-		"proxy":       {"-proxy", "http://" + demoUser + ":" + demoPassword + "@" + proxy},
+		"proxy":       {"-proxy", "http://" + demoserver.User + ":" + demoserver.Password + "@" + proxy},
 		"environment": {}, // loopback targets never take an environment proxy
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -151,14 +153,14 @@ func upgradeAndClose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
-	writeServerFrame(c, true, 0x2, []byte{0xde, 0xad, 0xbe, 0xef})
+	demoserver.WriteServerFrame(c, true, 0x2, []byte{0xde, 0xad, 0xbe, 0xef})
 	for {
-		_, op, payload, err := readClientFrame(brw.Reader)
+		_, op, payload, err := demoserver.ReadClientFrame(brw.Reader)
 		if err != nil {
 			return
 		}
 		if op == 0x8 {
-			writeServerFrame(c, true, 0x8, payload)
+			demoserver.WriteServerFrame(c, true, 0x8, payload)
 			return
 		}
 	}
@@ -177,7 +179,7 @@ func TestBinaryOutput(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(serveEcho))
+	srv := httptest.NewTLSServer(http.HandlerFunc(demoserver.Echo))
 	defer srv.Close()
 	u := "wss" + strings.TrimPrefix(srv.URL, "https") + "/"
 	ca := filepath.Join(t.TempDir(), "ca.pem")
@@ -197,7 +199,7 @@ func TestTLS(t *testing.T) {
 // that names the stage.
 func TestExitCodes(t *testing.T) {
 	echo, proxy := startServers(t)
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(serveEcho))
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(demoserver.Echo))
 	defer tlsSrv.Close()
 	notWS := httptest.NewServer(http.NotFoundHandler())
 	defer notWS.Close()

@@ -1,0 +1,65 @@
+// Command httptransport plugs a wsdial Dialer into net/http, so that plain
+// HTTP requests take the same proxies as the WebSocket dials. Transport.Proxy
+// stays nil: the Dialer tunnels every connection itself, through CONNECT or
+// SOCKS5, which also works for https:// proxies that net/http alone cannot
+// give headers or challenge-response authentication.
+//
+//	go run ./examples/httptransport [-proxy URL] [URL]
+//
+// With no URL it fetches a page from a server it starts on loopback, through
+// an authenticating proxy it also starts.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+
+	"github.com/wsdial/wsdial"
+	"github.com/wsdial/wsdial/internal/demoserver"
+)
+
+func main() {
+	proxy := flag.String("proxy", "", "proxy URL; the environment's proxy when empty")
+	flag.Parse()
+	target := flag.Arg(0)
+
+	var opts []wsdial.Option
+	if *proxy != "" {
+		opts = append(opts, wsdial.WithProxy(*proxy))
+	}
+	if target == "" {
+		var s demoserver.Servers
+		defer s.Stop()
+		page, err := s.Listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, "hello through the tunnel")
+		}))
+		if err != nil {
+			log.Fatal(err)
+		}
+		px, err := s.Listen(http.HandlerFunc(s.Proxy))
+		if err != nil {
+			log.Fatal(err)
+		}
+		target = "http://" + page + "/"
+		opts = append(opts, wsdial.WithProxy("http://"+demoserver.User+":"+demoserver.Password+"@"+px))
+	}
+
+	d := wsdial.New(opts...)
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:    d.DialContext,
+		DialTLSContext: d.DialTLSContext,
+	}}
+	resp, err := client.Get(target)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s\n%s", resp.Status, body)
+}
