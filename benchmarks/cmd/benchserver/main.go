@@ -98,7 +98,7 @@ func run(configPath string, delay time.Duration) error {
 		return err
 	}
 	defer stopShards()
-	cfg.HoldConnect = holdAddr
+	cfg.HoldConnect, cfg.HoldShards = holdAddr, holdShards
 
 	relays := []struct {
 		addr     *string

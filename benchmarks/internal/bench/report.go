@@ -8,8 +8,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
-
-	"github.com/wsdial/wsdial/benchmarks/internal/lib"
 )
 
 // Settings describe the run, for the report's header.
@@ -194,7 +192,7 @@ func (t *Timed) notes(p printf) {
 				continue
 			}
 			seen[key] = true
-			p("- %s, %s: %s\n", l.Name(), c.Route.Path(), oneLine(fmt.Errorf("%s", ce.how)))
+			p("- %s, %s: %s\n", l.Name(), c.Route.Path(), cell1(ce.how))
 		}
 	}
 	p("\nFailures, as the libraries reported them (no workaround is applied):\n\n")
@@ -217,7 +215,12 @@ func oneLine(err error) string {
 	if err == nil {
 		return ""
 	}
-	s := strings.ReplaceAll(err.Error(), "\n", " ")
+	return cell1(err.Error())
+}
+
+// cell1 makes s fit one Markdown table cell on one line.
+func cell1(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
 	s = strings.ReplaceAll(s, "|", "\\|")
 	if len(s) > 300 {
 		s = s[:300] + "…"
@@ -246,13 +249,4 @@ func modules() string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-// Libraries names libs, for filtering.
-func Libraries(libs []lib.Library) []string {
-	names := make([]string, len(libs))
-	for i, l := range libs {
-		names[i] = l.Name()
-	}
-	return names
 }

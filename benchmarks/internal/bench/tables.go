@@ -79,6 +79,7 @@ func (m *Idle) table(p printf) {
 
 // Hold holds the many-connections results.
 type Hold struct {
+	Shards  int // processes behind the proxy's address
 	Libs    []lib.Library
 	Results []HoldResult
 	How     []string
@@ -88,7 +89,7 @@ type Hold struct {
 // library in turn. The proxy is the server's sharded one: one address,
 // several processes behind it.
 func RunHold(e *Env, libs []lib.Library, n, workers int) *Hold {
-	res := &Hold{Libs: libs, Results: make([]HoldResult, len(libs)), How: make([]string, len(libs))}
+	res := &Hold{Shards: e.Cfg.HoldShards, Libs: libs, Results: make([]HoldResult, len(libs)), How: make([]string, len(libs))}
 	r := e.route(false, lib.Connect, wire.PathEcho, false)
 	r.ProxyAddr = e.Cfg.HoldConnect
 	for j, l := range libs {
@@ -109,7 +110,7 @@ func (h *Hold) table(p printf) {
 		n = h.Results[0].Want
 	}
 	p("## %d connections held through one CONNECT proxy (ws)\n\n", n)
-	p("The proxy is one address served by %d processes sharing it with SO_REUSEPORT, because this machine caps each process at 20,000 descriptors and every tunnel takes two. ", 3)
+	p("The proxy is one address served by %d processes sharing it with SO_REUSEPORT, because this machine caps each process at 20,000 descriptors and every tunnel takes two. ", h.Shards)
 	p("All dialled, then measured (heap + stacks per connection, as above), then a 14-byte echo on every one to show it is usable.\n\n")
 	p("| library | dialled | usable | dial all | echo all | memory/conn | how | error |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for j, l := range h.Libs {

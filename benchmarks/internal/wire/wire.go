@@ -37,6 +37,7 @@ type Config struct {
 	// address, served by several processes, since each process may open
 	// only so many descriptors and every tunnel takes two.
 	HoldConnect string `json:"hold_connect"`
+	HoldShards  int    `json:"hold_shards"` // how many processes serve HoldConnect
 
 	// Delay relays, each forwarding to one of the above with DelayMS of
 	// latency in each direction.
