@@ -46,6 +46,7 @@ func main() {
 	casesFlag := flag.String("cases", "", "run only timed cases whose name contains this")
 	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, rtt")
 	rounds := flag.Int("rounds", 0, "override the mode's rounds")
+	benchTime := flag.String("benchtime", "", "override the mode's benchtime (a duration, or 100x for fixed iterations)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at the end")
 	memProfileRate := flag.Int("memprofilerate", 0, "set runtime.MemProfileRate (1 records every allocation)")
@@ -60,6 +61,9 @@ func main() {
 	}
 	if *rounds > 0 {
 		m.rounds = *rounds
+	}
+	if *benchTime != "" {
+		m.benchTime = *benchTime
 	}
 	if err := flag.Set("test.benchtime", m.benchTime); err != nil {
 		log.Fatalf("benchclient: %v", err)

@@ -13,6 +13,7 @@ import (
 // sample is one testing.Benchmark result, per op.
 type sample struct {
 	ns, bytes, allocs, mbps, cpu float64
+	n                            int // b.N of the final run, for the log
 }
 
 // cell is one library in one case, over all rounds.
@@ -74,8 +75,8 @@ func RunTimed(cases []Case, libs []lib.Library, rounds int, log io.Writer) *Time
 					continue
 				}
 				ce.samples = append(ce.samples, s)
-				fmt.Fprintf(log, "round %d  %-26s %-8s %12s %10s %6.0f allocs %9.1f MB/s\n",
-					r+1, c.Name, l.Name(), fmtDur(s.ns), fmtBytes(s.bytes), s.allocs, s.mbps)
+				fmt.Fprintf(log, "round %d  %-26s %-8s %12s %10s %6.0f allocs %9.1f MB/s  N=%d\n",
+					r+1, c.Name, l.Name(), fmtDur(s.ns), fmtBytes(s.bytes), s.allocs, s.mbps, s.n)
 			}
 		}
 	}
@@ -153,6 +154,7 @@ func runOne(c Case, dial lib.DialFunc) (sample, error) {
 		bytes:  float64(res.AllocedBytesPerOp()),
 		allocs: float64(res.AllocsPerOp()),
 		cpu:    res.Extra["cpu-ns/op"],
+		n:      res.N,
 	}
 	if res.Bytes > 0 && res.T > 0 {
 		s.mbps = float64(res.Bytes) * float64(res.N) / res.T.Seconds() / 1e6
