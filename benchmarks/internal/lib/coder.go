@@ -61,10 +61,12 @@ func coderDial(target string, tr *http.Transport) DialFunc {
 
 type coderConn struct{ c *websocket.Conn }
 
+// Write sends p as one message of type t.
 func (c *coderConn) Write(t MsgType, p []byte) error {
 	return c.c.Write(context.Background(), websocket.MessageType(t), p)
 }
 
+// Read reads the next message into buf through coder's Reader.
 func (c *coderConn) Read(buf []byte) ([]byte, error) {
 	_, r, err := c.c.Reader(context.Background())
 	if err != nil {

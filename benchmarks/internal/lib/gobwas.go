@@ -60,10 +60,13 @@ func newGobwasConn(c net.Conn, br *bufio.Reader) *gobwasConn {
 	return g
 }
 
+// Write sends p as one masked message of type t.
 func (g *gobwasConn) Write(t MsgType, p []byte) error {
 	return wsutil.WriteClientMessage(g.c, ws.OpCode(t), p)
 }
 
+// Read reads the next data message into buf, answering control frames
+// on the way as gobwas's handler does.
 func (g *gobwasConn) Read(buf []byte) ([]byte, error) {
 	for {
 		hdr, err := g.rd.NextFrame()
@@ -80,4 +83,5 @@ func (g *gobwasConn) Read(buf []byte) ([]byte, error) {
 	}
 }
 
+// Abort closes the stream.
 func (g *gobwasConn) Abort() error { return g.c.Close() }

@@ -39,8 +39,10 @@ func (Gorilla) Dialer(r Route) (Dialer, error) {
 
 type gorillaConn struct{ c *websocket.Conn }
 
+// Write sends p as one message of type t.
 func (g gorillaConn) Write(t MsgType, p []byte) error { return g.c.WriteMessage(int(t), p) }
 
+// Read reads the next message into buf through NextReader.
 func (g gorillaConn) Read(buf []byte) ([]byte, error) {
 	_, r, err := g.c.NextReader()
 	if err != nil {

@@ -57,6 +57,8 @@ func (GWS) Dialer(r Route) (Dialer, error) {
 // ctxDialer is a proxy.Dialer (what gws takes) over a context dial function.
 type ctxDialer func(ctx context.Context, network, address string) (net.Conn, error)
 
+// Dial connects to address with no deadline of its own: gws bounds the
+// handshake with HandshakeTimeout.
 func (d ctxDialer) Dial(network, address string) (net.Conn, error) {
 	return d(context.Background(), network, address)
 }
@@ -72,6 +74,8 @@ type gwsConn struct {
 	err  error         // why ReadLoop returned; read after done
 }
 
+// OnMessage hands m to the reader, or drops it once the connection is
+// being torn down.
 func (g *gwsConn) OnMessage(_ *gws.Conn, m *gws.Message) {
 	select {
 	case g.msgs <- m:
@@ -80,12 +84,16 @@ func (g *gwsConn) OnMessage(_ *gws.Conn, m *gws.Message) {
 	}
 }
 
+// OnClose keeps why the read loop ended, for the next Read.
 func (g *gwsConn) OnClose(_ *gws.Conn, err error) { g.err = err }
 
+// Write sends p as one message of type t.
 func (g *gwsConn) Write(t MsgType, p []byte) error {
 	return g.c.WriteMessage(gws.Opcode(t), p)
 }
 
+// Read starts the read loop on first use, then takes the next message
+// from it and copies it into buf, so the pooled message can go back.
 func (g *gwsConn) Read(buf []byte) ([]byte, error) {
 	g.once.Do(func() {
 		go func() {

@@ -104,6 +104,7 @@ func (r *rawConn) writeSmall(p []byte) error {
 	return err
 }
 
+// Read reads the next frame into buf.
 func (r *rawConn) Read(buf []byte) ([]byte, error) {
 	if r.br == nil {
 		r.br = bufio.NewReaderSize(r.c, 4096)
@@ -111,4 +112,5 @@ func (r *rawConn) Read(buf []byte) ([]byte, error) {
 	return wire.ReadRawFrame(r.br, &r.rhdr, buf)
 }
 
+// Abort closes the stream.
 func (r *rawConn) Abort() error { return r.c.Close() }
