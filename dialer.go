@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"time"
 
 	"golang.org/x/net/proxy"
 )
@@ -172,15 +171,6 @@ func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (ne
 		return nil, &stageError{stage: "dial", err: err}
 	}
 	return c, nil
-}
-
-// bound gives ctx the deadline timeout from now, unless it already has an
-// earlier one or timeout is not positive.
-func bound(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if timeout <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, timeout)
 }
 
 // target is a WebSocket URL taken apart for the stages of a dial.

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 )
 
 // websocketGUID is the fixed string of RFC 6455 §1.3 that the server appends
@@ -60,10 +59,10 @@ func handshake(ctx context.Context, c net.Conn, host, target string, cfg *config
 		}
 	}
 
-	release := watchContext(ctx, c)
+	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
 	conn, err := exchange(c, traceFor(ctx, cfg.logger), host, target, key[:], cfg, cookieURL, *bp)
-	cerr := release()
+	cerr := w.release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {
 		return conn, nil
@@ -234,33 +233,4 @@ func checkResponse(h *responseHead, key []byte, offered []string) (string, error
 		return false
 	})
 	return protocol, ext
-}
-
-// aLongTimeAgo is a deadline in the past, which makes blocked I/O on a
-// net.Conn return at once.
-var aLongTimeAgo = time.Unix(1, 0)
-
-// watchContext makes ctx bound I/O on c until release is called: when ctx
-// ends, by cancellation or its deadline, any blocked read or write returns at
-// once. release returns ctx's error if ctx ended first, having waited for the
-// interruption and cleared it, so that nothing touches c afterwards.
-//
-// The context alone interrupts: giving c the context's deadline as well would
-// race with it and could surface an i/o timeout where the caller looks for
-// context.DeadlineExceeded.
-func watchContext(ctx context.Context, c net.Conn) (release func() error) {
-	done := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		c.SetDeadline(aLongTimeAgo)
-		close(done)
-	})
-	return func() error {
-		if !stop() {
-			<-done
-			c.SetDeadline(time.Time{})
-			return ctx.Err()
-		}
-		c.SetDeadline(time.Time{})
-		return nil
-	}
 }

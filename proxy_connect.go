@@ -148,10 +148,10 @@ func authority(address string) (string, error) {
 // reuse is asked for and the proxy kept the connection open. With neither a
 // tunnel nor a response, err says what went wrong.
 func connect(ctx context.Context, c net.Conn, address, authz string, header http.Header, reuse bool) (tunnel net.Conn, resp *http.Response, keep bool, err error) {
-	release := watchContext(ctx, c)
+	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
 	tunnel, resp, keep, err = exchangeConnect(c, address, authz, header, reuse, *bp)
-	cerr := release()
+	cerr := w.release()
 	headBufs.Put(bp)
 	switch {
 	case cerr == nil:
