@@ -164,11 +164,9 @@ func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (ne
 		}
 	}
 	tr.route(d, scheme, address, nil)
-	tr.connectStart(network, address)
-	c, err := d.netDialer.DialContext(ctx, network, address)
-	tr.connectDone(address, err)
+	c, err := d.dialTCP(ctx, tr, network, address)
 	if err != nil {
-		return nil, &stageError{stage: "dial", err: err}
+		return nil, &stageError{stage: "dial", err: withCause(ctx.Err(), err)}
 	}
 	return c, nil
 }

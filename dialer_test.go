@@ -395,3 +395,21 @@ func TestWithNetDialer(t *testing.T) {
 		t.Errorf("the dialer's Control saw %q, want one tcp4 %s", controlled, addr)
 	}
 }
+
+// TestTimeoutInConnect bounds a connect that the kernel never completes by
+// the handshake timeout alone, with a context that cannot be cancelled, for
+// an address and for a name to resolve.
+func TestTimeoutInConnect(t *testing.T) {
+	addr := fullBacklog(t)
+	_, port, _ := net.SplitHostPort(addr)
+	for _, u := range []string{"ws://" + addr + "/", "ws://localhost:" + port + "/"} {
+		start := time.Now()
+		_, err := New(WithoutProxy(), WithHandshakeTimeout(100*time.Millisecond)).DialWebSocket(context.Background(), u)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: error %v, want context.DeadlineExceeded", u, err)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("%s: the dial took %v", u, time.Since(start))
+		}
+	}
+}

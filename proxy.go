@@ -151,23 +151,9 @@ func redactRaw(raw string) string {
 func (d *Dialer) dialProxy(ctx context.Context, px *proxyTarget) (net.Conn, error) {
 	// The proxy is dialed over "tcp" whatever network the target asked for: a
 	// tcp6 target says nothing about how the proxy is reached.
-	px.trace.connectStart("tcp", px.address)
-	c, err := d.netDialer.DialContext(ctx, "tcp", px.address)
-	px.trace.connectDone(px.address, err)
+	c, err := d.dialTCP(ctx, px.trace, "tcp", px.address)
 	if err != nil {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "dial", Err: withContext(ctx, err)}
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "dial", Err: withCause(ctx.Err(), err)}
 	}
 	return c, nil
-}
-
-// withContext makes sure that err, which ended an exchange while ctx may have
-// been ending too, matches ctx's error with errors.Is. An interrupted read
-// reports only "i/o timeout"; the caller looks for context.Canceled or
-// context.DeadlineExceeded.
-func withContext(ctx context.Context, err error) error {
-	cerr := ctx.Err()
-	if cerr == nil || errors.Is(err, cerr) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", cerr, err)
 }

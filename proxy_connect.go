@@ -123,7 +123,7 @@ func (d *Dialer) openProxy(ctx context.Context, px *proxyTarget) (net.Conn, erro
 	}
 	tc, err := startTLS(ctx, c, px.host, cfg)
 	if err != nil {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "tls", Err: withContext(ctx, err)}
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "tls", Err: withCause(ctx.Err(), err)}
 	}
 	return tc, nil
 }

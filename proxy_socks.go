@@ -23,7 +23,7 @@ type socksConnector interface {
 // proxy URL becomes username/password authentication (RFC 1929).
 func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "socks", Err: withContext(ctx, err)}
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "socks", Err: withCause(ctx.Err(), err)}
 	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
@@ -53,16 +53,15 @@ func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address
 	if err != nil {
 		return nil, err
 	}
-	// DialWithConn watches its context itself, interrupting a stalled
-	// exchange at once and ending the watch before it returns. But it also
-	// gives the connection the context's deadline, and a read that times out
-	// that way can beat the context's own timer and report a bare i/o
-	// timeout. Handing it a context with no deadline, cancelled once ctx has
-	// ended, means it interrupts only when ctx.Err() is already set.
-	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	defer stop()
-	defer context.AfterFunc(ctx, stop)()
-	if _, err := sc.DialWithConn(sctx, c, network, address); err != nil {
+	// DialWithConn is given no context of ours: watchContext puts the
+	// deadline on the connection and interrupts it on cancellation, where
+	// x/net would start a goroutine to watch any context but Background, and
+	// could report a bare i/o timeout from a deadline that beat the
+	// context's own timer.
+	w := watchContext(ctx, c)
+	_, err = sc.DialWithConn(context.Background(), c, network, address)
+	err = withCause(w.release(), err)
+	if err != nil {
 		c.Close()
 		return fail(err)
 	}
