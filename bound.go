@@ -12,29 +12,71 @@ import (
 // dialCtx is the context of one dial, bounded by WithHandshakeTimeout.
 //
 // When the caller's context can be cancelled, the stages get a timer context
-// derived from it. When it cannot (context.Background, the common case),
-// nothing but the deadline can end the dial, and each stage applies that to
-// its connection itself: net.Dialer to the connect, watchContext to every
-// other exchange. Such a dialCtx has a deadline but no Done channel, so that
-// no timer, watcher or goroutine is paid for; it never leaves the package,
-// and dialTCP gives the resolver a real timer context before any name is
-// looked up.
+// derived from it, and dialCtx only remembers the parent and the deadline for
+// watchContext. When it cannot (context.Background, the common case), nothing
+// but the deadline can end the dial, and the dial pays for no timer and no
+// watcher: every stage puts the deadline on its connection itself. net.Dialer
+// does so for the connect whenever the context has a Done channel, so such a
+// dialCtx has one that never closes, and answers context.AfterFunc (which
+// net.Dialer calls to watch for cancellation) without a watcher, since no
+// cancellation can come. It never leaves the package: dialTCP gives a name
+// lookup a timer context, startTLS and watchContext apply the deadline
+// themselves, and the SOCKS exchange is given no context.
 type dialCtx struct {
 	context.Context
-	parent   context.Context // the caller's: watched for cancellation, if it can be cancelled
-	deadline time.Time
+	parent    context.Context
+	deadline  time.Time
+	timerless bool // the parent cannot be cancelled, and no timer runs
 }
+
+// neverDone is the Done channel of every timerless dialCtx.
+var neverDone = make(chan struct{})
 
 func (c *dialCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
+func (c *dialCtx) Done() <-chan struct{} {
+	if c.timerless {
+		return neverDone
+	}
+	return c.Context.Done()
+}
+
 func (c *dialCtx) Err() error {
-	if err := c.Context.Err(); err != nil {
-		return err
+	if !c.timerless {
+		return c.Context.Err()
 	}
 	if !time.Now().Before(c.deadline) {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+// AfterFunc is what context.AfterFunc calls on a context that has it. A
+// timerless dialCtx is never cancelled, so f never runs.
+func (c *dialCtx) AfterFunc(f func()) (stop func() bool) {
+	if c.timerless {
+		return stopped
+	}
+	return context.AfterFunc(c.Context, f)
+}
+
+func stopped() bool { return true }
+
+// outside returns the context to hand to code that may watch only its Done
+// channel: ctx itself, or for a timerless dialCtx a timer context with its
+// deadline.
+func outside(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dc, ok := ctx.(*dialCtx); ok && dc.timerless {
+		return context.WithDeadline(dc.parent, dc.deadline)
+	}
+	return ctx, func() {}
+}
+
+// timerlessDial reports whether ctx is a dial's context that nothing but its
+// deadline can end, which the stage must then apply to its connection.
+func timerlessDial(ctx context.Context) bool {
+	dc, ok := ctx.(*dialCtx)
+	return ok && dc.timerless
 }
 
 // bound gives ctx the deadline timeout from now, unless it already has an
@@ -48,24 +90,21 @@ func bound(ctx context.Context, timeout time.Duration) (context.Context, context
 		return ctx, func() {}
 	}
 	if ctx.Done() == nil {
-		return &dialCtx{Context: ctx, parent: ctx, deadline: deadline}, func() {}
+		return &dialCtx{Context: ctx, parent: ctx, deadline: deadline, timerless: true}, func() {}
 	}
 	tctx, cancel := context.WithDeadline(ctx, deadline)
 	return &dialCtx{Context: tctx, parent: ctx, deadline: deadline}, cancel
 }
 
 // dialTCP opens the TCP connection of a dial, to the proxy or the target,
-// under ctx. A deadline-only dialCtx bounds the connect through its deadline;
-// a name to resolve gets a timer context, since a resolver (cgo's) may watch
-// only cancellation.
+// under ctx. A name to resolve gets a timer context in place of a timerless
+// one, since a resolver (cgo's) may watch only cancellation.
 func (d *Dialer) dialTCP(ctx context.Context, tr dialTrace, network, address string) (net.Conn, error) {
-	if dc, ok := ctx.(*dialCtx); ok && dc.Done() == nil {
-		host, _, err := net.SplitHostPort(address)
-		if _, perr := netip.ParseAddr(host); err != nil || perr != nil {
-			tctx, cancel := context.WithDeadline(ctx, dc.deadline)
-			defer cancel()
-			ctx = tctx
-		}
+	host, _, err := net.SplitHostPort(address)
+	if _, perr := netip.ParseAddr(host); err != nil || perr != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = outside(ctx)
+		defer cancel()
 	}
 	tr.connectStart(network, address)
 	c, err := d.netDialer.DialContext(ctx, network, address)

@@ -33,14 +33,19 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 		return fail(err)
 	}
 	var auth ProxyAuthenticator = basicAuth{}
+	authCtx := ctx
 	if d.cfg.proxyAuth != nil {
 		auth = d.cfg.proxyAuth
+		// The authenticator is the caller's code, which may watch only Done.
+		var cancel context.CancelFunc
+		authCtx, cancel = outside(ctx)
+		defer cancel()
 	}
-	sess, err := auth.Start(ctx, px.url)
+	sess, err := auth.Start(authCtx, px.url)
 	if err != nil {
 		return fail(fmt.Errorf("starting proxy authentication: %w", err))
 	}
-	authz, err := nextAuthorization(ctx, sess, nil)
+	authz, err := nextAuthorization(authCtx, sess, nil)
 	if err != nil {
 		return fail(fmt.Errorf("proxy authentication: %w", err))
 	}
@@ -80,7 +85,7 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
 			return nil, closeAnd(c, perr)
 		}
-		authz, err = nextAuthorization(ctx, sess, resp)
+		authz, err = nextAuthorization(authCtx, sess, resp)
 		switch {
 		case err != nil:
 			perr.Err = fmt.Errorf("%w: %w", ErrProxyAuthRequired, err)

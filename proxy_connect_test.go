@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const testPassword = "s3cret"
@@ -573,5 +574,30 @@ func TestConnectRefusesSmuggling(t *testing.T) {
 	case head := <-heads:
 		t.Errorf("the proxy was sent:\n%s", head)
 	default:
+	}
+}
+
+// waitingAuth blocks in Start until its context ends, as an authenticator
+// that calls out to a slow ticket service would.
+type waitingAuth struct{}
+
+func (waitingAuth) Start(ctx context.Context, _ *url.URL) (ProxyAuthSession, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestAuthenticatorContextEnds checks that the authenticator is given a
+// context that the handshake timeout ends, even when the caller's cannot be
+// cancelled.
+func TestAuthenticatorContextEnds(t *testing.T) {
+	proxy := serveRaw(t, "tcp", stall)
+	d := New(WithProxy("http://"+proxy), WithProxyAuthenticator(waitingAuth{}), WithHandshakeTimeout(100*time.Millisecond))
+	start := time.Now()
+	_, err := d.DialWebSocket(context.Background(), "ws://127.0.0.1:1/")
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrProxy) {
+		t.Errorf("error %v, want ErrProxy and context.DeadlineExceeded", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the dial took %v", time.Since(start))
 	}
 }

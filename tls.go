@@ -15,7 +15,7 @@ func startTLS(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*t
 	}
 	tc := tls.Client(c, cfg)
 	var err error
-	if ctx.Done() == nil {
+	if ctx.Done() == nil || timerlessDial(ctx) {
 		// Nothing can cancel ctx, and crypto/tls watches only cancellation:
 		// the deadline, if any, goes on the connection.
 		w := watchContext(ctx, c)

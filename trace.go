@@ -20,6 +20,9 @@ type dialTrace struct {
 }
 
 func traceFor(ctx context.Context, logger *slog.Logger) dialTrace {
+	if dc, ok := ctx.(*dialCtx); ok {
+		ctx = dc.parent // the logger's handler is given the caller's own context
+	}
 	t := dialTrace{ctx: ctx, hooks: httptrace.ContextClientTrace(ctx)}
 	if logger != nil && logger.Enabled(ctx, slog.LevelDebug) {
 		t.logger = logger
