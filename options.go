@@ -51,8 +51,9 @@ type config struct {
 	origin       string
 	jar          http.CookieJar
 
-	readLimit int64
-	logger    *slog.Logger
+	readLimit   int64
+	compression *compression // nil: no permessage-deflate
+	logger      *slog.Logger
 
 	// err is the first invalid option; every dial reports it.
 	err error
@@ -240,6 +241,43 @@ func WithCookieJar(jar http.CookieJar) Option {
 // with status 1009. Zero or less removes the limit. The default is 32 MiB.
 func WithReadLimit(n int64) Option {
 	return func(c *config) { c.readLimit = n }
+}
+
+// WithCompression offers permessage-deflate (RFC 7692) in the handshake,
+// with the settings of c; see Compression for each and its default. When the
+// server accepts, messages of at least c.Threshold bytes go out compressed
+// and compressed messages from the server are decompressed, the read limit
+// counting their decompressed length. When it declines, the connection works
+// uncompressed. A Level out of range fails every dial. The offer is
+// "permessage-deflate; client_max_window_bits", plus the no-context-takeover
+// parameters that c asks for.
+//
+// A window the server sets with client_max_window_bits below 15 is honoured
+// although compress/flate always compresses within 32 KiB: each message is
+// compressed in independent pieces no longer than the window, at
+// flate.BestSpeed, so no back-reference can reach further. That costs some
+// ratio; python-websockets, for one, sets 12 bits.
+//
+// Memory: an idle connection holds only the state that context takeover
+// needs, and a write or read borrows the rest from pools for its duration.
+// Measured on linux/amd64 with Go 1.26, over 200 idle connections after one
+// compressed message each way, the heap held per connection beyond an
+// uncompressed one:
+//
+//	MEMORY_TABLE
+//
+// Keeping the client's context means keeping a flate.Writer, most of which
+// is compress/flate's fixed hash tables; ClientNoContextTakeover is the
+// setting for a process that holds many connections.
+func WithCompression(c Compression) Option {
+	return func(cfg *config) {
+		z, err := newCompression(c)
+		if err != nil {
+			cfg.fail(err)
+			return
+		}
+		cfg.compression = z
+	}
 }
 
 // WithLogger logs each stage of a dial to l at debug level. Passwords and
