@@ -8,16 +8,19 @@ import (
 )
 
 // Compression configures permessage-deflate (RFC 7692), which WithCompression
-// turns on. The zero value is the RFC's default: context takeover both ways,
-// the flate.BestSpeed level, and messages of 128 bytes or more compressed.
+// turns on. The zero value compresses messages of 128 bytes or more at
+// flate.BestSpeed, each on its own, and lets the server keep its context.
 type Compression struct {
 	// Level is the compress/flate level of outgoing messages, from
 	// flate.HuffmanOnly (-2) to flate.BestCompression (9), with
 	// flate.DefaultCompression (-1) meaning 6. Zero means flate.BestSpeed,
 	// which is the default: it is several times faster than level 6 and
 	// loses little on the JSON and text that WebSocket messages mostly are.
-	// When the server limits the client's window below 15 bits, levels
-	// above flate.BestSpeed fall back to it (see WithCompression).
+	// Levels above it clear some 640 KiB of tables each time a pooled
+	// compressor is taken up, that is for every message unless
+	// ClientContextTakeover is set. When the server limits the client's
+	// window below 15 bits, they fall back to flate.BestSpeed (see
+	// WithCompression).
 	Level int
 
 	// Threshold is the length below which an outgoing message goes out
@@ -28,15 +31,16 @@ type Compression struct {
 	// above that acts as 16 KiB for streamed messages.
 	Threshold int
 
-	// ClientNoContextTakeover compresses each outgoing message on its own,
-	// and says so to the server (client_no_context_takeover), which may
-	// then free its decompression window between messages. The compressor
-	// is then lent from a pool for one message at a time instead of being
-	// held by the connection, which saves the most memory of all the
-	// settings (see WithCompression), at the cost of compressing short,
-	// similar messages less well. The server may also ask for this, and is
-	// obeyed.
-	ClientNoContextTakeover bool
+	// ClientContextTakeover keeps the compressor, and with it the last 32
+	// KiB of what was sent, from one message to the next, so that a
+	// message can refer back to earlier ones. That helps most on short,
+	// similar messages, but a compress/flate compressor holds about 1.2
+	// MiB, which each connection then keeps while idle. By default each
+	// message is compressed on its own by a compressor borrowed from a
+	// pool, and the offer says so (client_no_context_takeover), which
+	// lets the server free its window between messages too. A server may
+	// impose client_no_context_takeover itself, and is obeyed.
+	ClientContextTakeover bool
 
 	// ServerNoContextTakeover asks the server to compress each message on
 	// its own (server_no_context_takeover), so that the connection need not
@@ -63,7 +67,7 @@ func newCompression(c Compression) (*compression, error) {
 	z := &compression{
 		level:                c.Level,
 		threshold:            c.Threshold,
-		clientNoContext:      c.ClientNoContextTakeover,
+		clientNoContext:      !c.ClientContextTakeover,
 		serverNoContext:      c.ServerNoContextTakeover,
 		offerClientMaxWindow: true,
 	}

@@ -130,11 +130,11 @@ func TestDeflateHandshake(t *testing.T) {
 		c    Compression
 		want string
 	}{
-		{Compression{}, "permessage-deflate; client_max_window_bits"},
-		{Compression{ClientNoContextTakeover: true}, "permessage-deflate; client_max_window_bits; client_no_context_takeover"},
-		{Compression{ServerNoContextTakeover: true}, "permessage-deflate; client_max_window_bits; server_no_context_takeover"},
-		{Compression{ClientNoContextTakeover: true, ServerNoContextTakeover: true},
-			"permessage-deflate; client_max_window_bits; client_no_context_takeover; server_no_context_takeover"},
+		{Compression{}, "permessage-deflate; client_max_window_bits; client_no_context_takeover"},
+		{Compression{ClientContextTakeover: true}, "permessage-deflate; client_max_window_bits"},
+		{Compression{ServerNoContextTakeover: true}, "permessage-deflate; client_max_window_bits; client_no_context_takeover; server_no_context_takeover"},
+		{Compression{ClientContextTakeover: true, ServerNoContextTakeover: true},
+			"permessage-deflate; client_max_window_bits; server_no_context_takeover"},
 	}
 	for _, o := range offers {
 		conn, p := newPairWith(t, "Sec-WebSocket-Extensions: permessage-deflate\r\n", WithCompression(o.c))

@@ -404,16 +404,18 @@ func TestDeflateWrite(t *testing.T) {
 		noContext bool // the client must not rely on earlier messages
 		window    int  // the client's back-references must stay within it
 	}{
-		{name: "context takeover", writes: standard},
-		{name: "client_no_context_takeover asked", c: Compression{ClientNoContextTakeover: true}, params: "; client_no_context_takeover",
+		{name: "context takeover", c: Compression{ClientContextTakeover: true}, writes: standard},
+		{name: "default, client_no_context_takeover answered", params: "; client_no_context_takeover", writes: standard, noContext: true},
+		{name: "default, client_no_context_takeover not answered", writes: standard, noContext: true},
+		{name: "client_no_context_takeover imposed", c: Compression{ClientContextTakeover: true}, params: "; client_no_context_takeover",
 			writes: standard, noContext: true},
-		{name: "client_no_context_takeover imposed", params: "; client_no_context_takeover", writes: standard, noContext: true},
 		{name: "client window 9 bits", params: "; client_max_window_bits=9", writes: standard, noContext: true, window: 1 << 9},
 		{name: "client window 12 bits, level 9", params: "; client_max_window_bits=12", c: Compression{Level: 9}, writes: standard,
 			noContext: true, window: 1 << 12},
-		{name: "level 9", c: Compression{Level: 9}, writes: standard},
-		{name: "huffman only", c: Compression{Level: flate.HuffmanOnly}, writes: standard},
-		{name: "threshold 5000", c: Compression{Threshold: 5000}, writes: []write{
+		{name: "level 9", c: Compression{Level: 9, ClientContextTakeover: true}, writes: standard},
+		{name: "level 9 without context", c: Compression{Level: 9}, writes: standard, noContext: true},
+		{name: "huffman only", c: Compression{Level: flate.HuffmanOnly, ClientContextTakeover: true}, writes: standard},
+		{name: "threshold 5000", c: Compression{Threshold: 5000}, noContext: true, writes: []write{
 			{data: text4k}, {data: text4k, stream: 100}, {data: textLike(5000, 1), deflate: true}, {data: textLike(5000, 1), stream: 1, deflate: true}}},
 		{name: "threshold 100000 streams at 16 KiB", c: Compression{Threshold: 100000}, writes: []write{
 			{data: textLike(99999, 1)}, {data: textLike(16<<10, 1), stream: 1000, deflate: true}, {data: textLike(16000, 1), stream: 1000}}},
@@ -536,5 +538,70 @@ func TestDeflateNextReaderDiscard(t *testing.T) {
 	_, got, err := conn.ReadMessage()
 	if err != nil || !bytes.Equal(got, msgs[2]) {
 		t.Fatalf("last message: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestDeflateIdleMemory measures the heap that an idle connection holds
+// after one compressed message each way, beyond an uncompressed one, for
+// each setting of context takeover. The figures in WithCompression's
+// documentation come from here (go test -run IdleMemory -v).
+func TestDeflateIdleMemory(t *testing.T) {
+	const conns = 40
+	msg := textLike(2000, 9)
+	compressed := deflated(msg)
+	perConn := func(t *testing.T, header string, opts ...Option) int64 {
+		keep := make([]*Conn, 0, conns)
+		runtime.GC()
+		runtime.GC() // and again, to empty the pools' victim caches
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range conns {
+			conn, p := newPairWith(t, header, opts...)
+			f := frame(fin|rsv1|opBin, compressed)
+			if header == "" {
+				f = frame(fin|opBin, msg)
+			}
+			if _, err := p.c.Write(f); err != nil {
+				t.Fatal(err)
+			}
+			if _, got, err := conn.ReadMessage(); err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("read %d bytes, %v", len(got), err)
+			}
+			if err := conn.WriteMessage(BinaryMessage, msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.readMessage(); err != nil {
+				t.Fatal(err)
+			}
+			keep = append(keep, conn)
+		}
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(keep)
+		return (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / conns
+	}
+	plain := perConn(t, "")
+	cases := []struct {
+		name   string
+		params string
+		c      Compression
+		max    int64 // beyond an uncompressed connection
+	}{
+		{"no context takeover", "; client_no_context_takeover; server_no_context_takeover",
+			Compression{ServerNoContextTakeover: true}, 4 << 10},
+		{"server context takeover (the default)", "; client_no_context_takeover", Compression{}, 40 << 10},
+		{"server context, window of 12 bits", "; client_no_context_takeover; server_max_window_bits=12", Compression{}, 8 << 10},
+		{"client context takeover only", "; server_no_context_takeover",
+			Compression{ClientContextTakeover: true, ServerNoContextTakeover: true}, 2 << 20},
+		{"context takeover both ways", "", Compression{ClientContextTakeover: true}, 2 << 20},
+	}
+	t.Logf("uncompressed: %d bytes per idle connection (both ends of the test pair)", plain)
+	for _, tc := range cases {
+		extra := perConn(t, acceptDeflate(tc.params), WithCompression(tc.c)) - plain
+		t.Logf("%-36s %7d bytes more per idle connection", tc.name+":", extra)
+		if extra > tc.max {
+			t.Errorf("%s: an idle connection holds %d bytes more than an uncompressed one, over %d", tc.name, extra, tc.max)
+		}
 	}
 }
