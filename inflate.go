@@ -57,10 +57,6 @@ func (c *Conn) beginInflate() {
 	// them to the output.
 	z.text, r.text = r.text, false
 	z.out, z.tail = 0, 0
-	var dict []byte
-	if !z.noContext {
-		dict = z.hist.linear()
-	}
 	if z.fr == nil {
 		if fr, ok := inflaters.Get().(io.ReadCloser); ok {
 			z.fr = fr
@@ -68,7 +64,15 @@ func (c *Conn) beginInflate() {
 			z.fr = flate.NewReader(noInput)
 		}
 	}
+	var dict []byte
+	var lent *[32 << 10]byte
+	if !z.noContext {
+		dict, lent = z.hist.dict()
+	}
 	z.fr.(flate.Resetter).Reset(z, dict)
+	if lent != nil {
+		dictBufs.Put(lent)
+	}
 }
 
 // release gives the decompressor back once the message is over.
@@ -146,7 +150,8 @@ func (c *Conn) endInflate() error {
 // allocated.
 func (c *Conn) readInflatedMessage() ([]byte, error) {
 	limit := c.readLimit.Load()
-	capacity := min(max(2*c.rd.remain, 512), maxPrealloc)
+	// Text, the common case, inflates three to five times.
+	capacity := min(max(4*c.rd.remain, 512), maxPrealloc)
 	if limit > 0 {
 		capacity = min(capacity, limit+1)
 	}
@@ -302,8 +307,7 @@ func (z *inflater) startTail() {
 	}
 }
 
-// window keeps the last size bytes written to it, in a ring that is laid
-// out in order again when the decompressor needs it as a dictionary.
+// window keeps the last size bytes written to it, in a ring.
 type window struct {
 	size int
 	buf  []byte // nil until the first write
@@ -329,17 +333,22 @@ func (w *window) write(p []byte) {
 	}
 }
 
-// linear returns the bytes kept, oldest first, rotating the ring in place
-// so that it costs no memory of its own.
-func (w *window) linear() []byte {
+// dictBufs lends the buffers that a wrapped window is laid out in, in
+// order, for the decompressor to copy its dictionary from.
+var dictBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// dict returns the bytes kept, oldest first. When the ring has wrapped,
+// they are copied in order to a buffer from dictBufs, which the caller
+// gives back with putDict once the decompressor has taken its copy.
+func (w *window) dict() (d []byte, lent *[32 << 10]byte) {
 	if !w.full {
-		return w.buf[:w.pos]
+		return w.buf[:w.pos], nil
 	}
-	if w.pos > 0 {
-		slices.Reverse(w.buf[:w.pos])
-		slices.Reverse(w.buf[w.pos:])
-		slices.Reverse(w.buf)
-		w.pos = 0
+	if w.pos == 0 {
+		return w.buf, nil
 	}
-	return w.buf
+	lent = dictBufs.Get().(*[32 << 10]byte)
+	n := copy(lent[:], w.buf[w.pos:])
+	copy(lent[n:], w.buf[:w.pos])
+	return lent[:w.size], lent
 }
