@@ -210,3 +210,6 @@ func TestCompressionOption(t *testing.T) {
 		}
 	}
 }
+
+// fuzzOffer is the offer FuzzResponseHead checks responses against.
+var fuzzOffer, _ = newCompression(Compression{})
