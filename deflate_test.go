@@ -378,7 +378,7 @@ func TestDeflateWrite(t *testing.T) {
 	}
 	small := []byte("short message")
 	text4k := textLike(4000, 2)
-	big := textLike(300<<10, 3)
+	big := textLike(80<<10, 3) // more than a frame and than BestSpeed's 64 KiB block
 	rnd := noise(70000, 4)
 	standard := []write{
 		{data: small},
