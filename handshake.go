@@ -107,11 +107,18 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 		return nil, &HandshakeError{StatusCode: h.status, Response: resp, Err: ErrUpgradeDeclined}
 	}
 	subprotocol, err := checkResponse(&h, key, cfg.subprotocols)
+	var deflate deflateParams
+	if err == nil {
+		deflate, err = negotiateDeflate(&h, cfg.compression)
+	}
 	if err != nil {
 		return nil, &HandshakeError{StatusCode: h.status, Response: h.response(nil), Err: err}
 	}
 	tr.upgraded(h.status, subprotocol)
 	conn := newConn(c, head, subprotocol, cfg)
+	if deflate.on {
+		conn.useCompression(deflate, cfg.compression)
+	}
 	if len(ahead) > 0 {
 		conn.setPending(append([]byte(nil), ahead...))
 	}
@@ -170,6 +177,9 @@ func appendRequest(b []byte, host, target string, key []byte, cfg *config, cooki
 	if len(cfg.subprotocols) > 0 {
 		b = appendField(b, "Sec-WebSocket-Protocol", strings.Join(cfg.subprotocols, ", "))
 	}
+	if cfg.compression != nil {
+		b = appendField(b, "Sec-WebSocket-Extensions", cfg.compression.offer)
+	}
 	if cookieURL != nil {
 		if cookies := cfg.jar.Cookies(cookieURL); len(cookies) > 0 {
 			r := http.Request{Header: http.Header{}}
@@ -198,7 +208,8 @@ func appendField(b []byte, name, value string) []byte {
 }
 
 // checkResponse applies the rules of RFC 6455 §4.1 to a 101 response, in the
-// order of DESIGN.md's sentinels, and returns the chosen subprotocol.
+// order of DESIGN.md's sentinels, and returns the chosen subprotocol. The
+// last rule, on extensions, is negotiateDeflate's.
 func checkResponse(h *responseHead, key []byte, offered []string) (string, error) {
 	if h.major != 1 || h.minor != 1 {
 		return "", ErrBadHTTPVersion
@@ -227,10 +238,5 @@ func checkResponse(h *responseHead, key []byte, offered []string) (string, error
 			return "", fmt.Errorf("%w: %q", ErrBadSubprotocol, clip(protocol))
 		}
 	}
-	var ext error
-	h.values("Sec-WebSocket-Extensions", func(v string) bool {
-		ext = fmt.Errorf("%w: %q", ErrBadExtension, clip(v))
-		return false
-	})
-	return protocol, ext
+	return protocol, nil
 }

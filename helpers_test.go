@@ -17,13 +17,20 @@ import (
 // peer is the server end of a test connection: it writes crafted frames and
 // reads, unmasking, what the client sends.
 type peer struct {
-	c  net.Conn
-	br *bufio.Reader
+	c   net.Conn
+	br  *bufio.Reader
+	req *http.Request // the client's upgrade request
 }
 
 // acceptPeer accepts one connection on ln, answers its upgrade request with 101
 // and extra bytes behind the response, and returns the server end.
 func acceptPeer(ln net.Listener, extra []byte) (*peer, error) {
+	return acceptPeerWith(ln, "", extra)
+}
+
+// acceptPeerWith is acceptPeer with header, whole "Name: value\r\n" lines,
+// added to the 101 response: the way to have the server accept an extension.
+func acceptPeerWith(ln net.Listener, header string, extra []byte) (*peer, error) {
 	c, err := ln.Accept()
 	if err != nil {
 		return nil, err
@@ -36,10 +43,11 @@ func acceptPeer(ln net.Listener, extra []byte) (*peer, error) {
 		c.Close()
 		return nil, fmt.Errorf("reading upgrade request: %w", err)
 	}
+	p.req = req
 	var accept [28]byte
 	acceptKey(&accept, []byte(req.Header.Get("Sec-WebSocket-Key")))
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + string(accept[:]) + "\r\n\r\n"
+		"Sec-WebSocket-Accept: " + string(accept[:]) + "\r\n" + header + "\r\n"
 	if _, err := c.Write(append([]byte(resp), extra...)); err != nil {
 		c.Close()
 		return nil, err
@@ -50,6 +58,13 @@ func acceptPeer(ln net.Listener, extra []byte) (*peer, error) {
 // newPair dials a loopback test server with DialWebSocket, the whole path a
 // user takes, and returns both ends. Both close when the test ends.
 func newPair(tb testing.TB, opts ...Option) (*Conn, *peer) {
+	tb.Helper()
+	return newPairWith(tb, "", opts...)
+}
+
+// newPairWith is newPair with header added to the server's 101 response, as
+// acceptPeerWith adds it.
+func newPairWith(tb testing.TB, header string, opts ...Option) (*Conn, *peer) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,7 +77,7 @@ func newPair(tb testing.TB, opts ...Option) (*Conn, *peer) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := acceptPeer(ln, nil)
+		p, err := acceptPeerWith(ln, header, nil)
 		ch <- result{p, err}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

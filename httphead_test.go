@@ -111,6 +111,7 @@ func FuzzResponseHead(f *testing.F) {
 		"HTTP/1.1 101 OK\r\nX: a\r\n b\r\n\r\n",
 		"HTTP/1.1 101 OK\r\nX : a\r\n\r\n",
 		"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"HTTP/1.1 101 OK\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=\"10\"; client_no_context_takeover, x\r\n\r\n",
 	} {
 		f.Add([]byte(s), uint8(7))
 	}
@@ -143,6 +144,10 @@ func FuzzResponseHead(f *testing.F) {
 			return
 		}
 		checkResponse(&h, key, []string{"chat"})
+		if p, err := negotiateDeflate(&h, fuzzOffer); err == nil && p.on &&
+			(p.serverBits < 8 || p.serverBits > 15 || p.clientBits < 8 || p.clientBits > 15) {
+			t.Fatalf("accepted windows of %d and %d bits", p.serverBits, p.clientBits)
+		}
 	})
 }
 

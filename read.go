@@ -37,10 +37,14 @@ type readState struct {
 	utf8      utf8State
 
 	// rsvAllowed holds the reserved bits that a negotiated extension gives a
-	// meaning to. No extension is negotiated yet, so it is zero; a
-	// permessage-deflate reader would allow RSV1 on a message's first frame
-	// and put a decompressor between the frames and messageReader.
+	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
 	rsvAllowed byte
+	// inflate is permessage-deflate's reading side, nil when it was not
+	// negotiated. While compressed is set, the current message's frames
+	// carry compressed data, and the message lasts until the decompressor
+	// has given all its output, which may be after its last frame is read.
+	inflate    *inflater
+	compressed bool
 
 	ctrl [maxControl]byte // the payload of the last control frame
 }
@@ -68,6 +72,13 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	t, err := c.nextMessage()
 	if err != nil {
 		return 0, nil, err
+	}
+	if c.rd.compressed {
+		p, err := c.readInflatedMessage()
+		if err != nil {
+			return 0, nil, err
+		}
+		return t, p, nil
 	}
 	r := &c.rd
 	p := []byte{}
@@ -97,6 +108,16 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	defer c.unlockRead()
 	if err := c.readable(); err != nil {
 		return 0, err
+	}
+	if c.rd.compressed {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		n, err := c.readInflated(p)
+		if err == nil && !c.rd.compressed {
+			err = io.EOF
+		}
+		return n, err
 	}
 	if !c.rd.inMessage {
 		return 0, io.EOF
@@ -137,6 +158,11 @@ func (c *Conn) nextMessage() (MessageType, error) {
 		return 0, err
 	}
 	r := &c.rd
+	if r.compressed {
+		if err := c.discardInflated(); err != nil {
+			return 0, err
+		}
+	}
 	for r.inMessage {
 		if err := c.discard(); err != nil {
 			return 0, err
@@ -145,6 +171,9 @@ func (c *Conn) nextMessage() (MessageType, error) {
 	op, err := c.nextFrame()
 	if err != nil {
 		return 0, err
+	}
+	if r.compressed {
+		c.beginInflate()
 	}
 	return MessageType(op), nil
 }
@@ -243,8 +272,8 @@ func (c *Conn) nextFrame() (byte, error) {
 		switch {
 		case h.masked:
 			return 0, c.fail(StatusProtocolError, "server sent a masked frame")
-		case h.rsv&^r.rsvAllowed != 0:
-			return 0, c.fail(StatusProtocolError, fmt.Sprintf("reserved bits %#x set without an extension", h.rsv>>4))
+		case h.rsv != 0 && (h.rsv&^r.rsvAllowed != 0 || isControl(h.op) || h.op == opContinuation):
+			return 0, c.fail(StatusProtocolError, rsvError(h, r.rsvAllowed))
 		}
 
 		switch h.op {
@@ -268,6 +297,7 @@ func (c *Conn) nextFrame() (byte, error) {
 				return 0, c.fail(StatusProtocolError, "new message before the last one ended")
 			}
 			r.inMessage, r.text, r.length, r.utf8 = true, h.op == opText, 0, utf8State{}
+			r.compressed = h.rsv != 0
 		case opContinuation:
 			if !r.inMessage {
 				return 0, c.fail(StatusProtocolError, "continuation frame outside a message")
@@ -276,7 +306,7 @@ func (c *Conn) nextFrame() (byte, error) {
 			return 0, c.fail(StatusProtocolError, fmt.Sprintf("unknown opcode %#x", h.op))
 		}
 
-		if limit := c.readLimit.Load(); limit > 0 && h.length > limit-r.length {
+		if limit := c.readLimit.Load(); limit > 0 && h.length > limit-r.length && !c.compressedWithin(h.length, limit) {
 			return 0, c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
 		}
 		r.length += h.length

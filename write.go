@@ -25,6 +25,7 @@ var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
 // writeState is the writing side of a Conn, guarded by Conn.writeSem.
 type writeState struct {
 	wb        *writeBuf // lent while writeSem is held
+	deflate   *deflater // permessage-deflate's writing side; nil when not negotiated
 	closeSent bool
 	err       error // the first failure; every later write returns it
 }
@@ -39,7 +40,12 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 	if err := c.lockWrite(); err != nil {
 		return err
 	}
-	err := c.writeFrame(byte(t), true, data)
+	var err error
+	if d := c.wr.deflate; d != nil && len(data) >= d.threshold {
+		err = c.writeDeflated(byte(t), data)
+	} else {
+		err = c.writeFrame(byte(t), true, data)
+	}
 	c.unlockWrite()
 	return err
 }
@@ -55,6 +61,9 @@ func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	}
 	if err := c.lockWrite(); err != nil {
 		return nil, err
+	}
+	if c.wr.deflate != nil {
+		return c.newDeflateWriter(byte(t)), nil
 	}
 	return &messageWriter{c: c, op: byte(t)}, nil
 }

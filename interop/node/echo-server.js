@@ -1,6 +1,7 @@
 // The npm ws echo server of the wsdial interop suite. It listens on
 // 127.0.0.1 only: once plain (ws://) and once with TLS (wss://). Each text or
-// binary message comes back unchanged, with its type kept. Of the offered
+// binary message comes back unchanged, with its type kept, and compressed when
+// the client offered permessage-deflate. Of the offered
 // subprotocols it selects "chat", and none when "chat" is not offered.
 //
 // Usage: node echo-server.js WS_PORT WSS_PORT CERT_FILE KEY_FILE
@@ -32,7 +33,9 @@ function serve(server, port, name) {
   const wss = new WebSocketServer({
     server,
     handleProtocols: selectProtocol,
-    perMessageDeflate: false,
+    // ws' defaults: messages of 1 KiB or more compressed, context takeover
+    // unless the client asks otherwise; used only when the client offers it.
+    perMessageDeflate: true,
     maxPayload: 16 * 1024 * 1024,
   });
   wss.on('connection', echo);
