@@ -190,7 +190,7 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 		// peer's answer, reading it here when no one else is reading.
 		err = nil
 		select {
-		case <-c.closeRecv:
+		case <-c.closeRecvChan():
 		case c.readSem <- struct{}{}:
 			c.awaitPeerClose(deadline)
 			c.unlockRead()
@@ -208,12 +208,24 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 
 // peerCloseCame reports whether the peer's close frame has arrived.
 func (c *Conn) peerCloseCame() bool {
-	select {
-	case <-c.closeRecv:
-		return true
-	default:
-		return false
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	return c.peerClose != nil
+}
+
+// closeRecvChan returns the channel that closes when the peer's close frame
+// comes. It is made only when someone waits, so that a connection costs one
+// channel fewer until it closes.
+func (c *Conn) closeRecvChan() <-chan struct{} {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if c.closeRecv == nil {
+		c.closeRecv = make(chan struct{})
+		if c.peerClose != nil {
+			close(c.closeRecv)
+		}
 	}
+	return c.closeRecv
 }
 
 // CloseWrite starts the closing handshake and leaves the rest to the reader:
@@ -257,7 +269,9 @@ func (c *Conn) peerClosed(ce *CloseError) error {
 	c.stateMu.Lock()
 	if c.peerClose == nil {
 		c.peerClose = ce
-		close(c.closeRecv)
+		if c.closeRecv != nil {
+			close(c.closeRecv)
+		}
 	}
 	c.stateMu.Unlock()
 	c.rd.err = ce

@@ -58,11 +58,11 @@ type Conn struct {
 	pongMu      sync.Mutex
 	pongPending bool
 	pongLen     int
-	pongBuf     [maxControl]byte
+	pongBuf     *[maxControl]byte
 
 	stateMu   sync.Mutex
 	peerClose *CloseError   // the peer's close frame, once it came
-	closeRecv chan struct{} // closed when the peer's close frame came
+	closeRecv chan struct{} // closed when the peer's close frame came; made by closeRecvChan
 
 	closed    atomic.Bool // the stream has been closed
 	closeOnce sync.Once
@@ -77,7 +77,6 @@ func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 		subprotocol: subprotocol,
 		readSem:     make(chan struct{}, 1),
 		writeSem:    make(chan struct{}, 1),
-		closeRecv:   make(chan struct{}),
 	}
 	conn.readLimit.Store(cfg.readLimit)
 	conn.mr.c = conn

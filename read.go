@@ -46,7 +46,6 @@ type readState struct {
 	inflate    *inflater
 	compressed bool
 
-	ctrl [maxControl]byte // the payload of the last control frame
 }
 
 // NextReader waits for the next data message and returns its type and a
@@ -284,9 +283,18 @@ func (c *Conn) nextFrame() (byte, error) {
 			case h.length > maxControl:
 				return 0, c.fail(StatusProtocolError, fmt.Sprintf("control frame of %d bytes", h.length))
 			}
-			p := r.ctrl[:h.length]
-			if err := c.readFull(p); err != nil {
-				return 0, c.ioFailed(err)
+			// The payload is handled in place, in the read buffer: whoever
+			// keeps any of it copies it first.
+			var p []byte
+			if h.length > 0 {
+				if err := c.fill(int(h.length)); err != nil {
+					if errors.Is(err, io.EOF) {
+						err = io.ErrUnexpectedEOF
+					}
+					return 0, c.ioFailed(err)
+				}
+				p = r.buf[r.pos : r.pos+int(h.length)]
+				r.pos += len(p)
 			}
 			if err := c.handleControl(h.op, p); err != nil {
 				return 0, err
@@ -363,18 +371,6 @@ func (c *Conn) fill(n int) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// readFull fills p, which holds at most readBufSize bytes, from the stream.
-func (c *Conn) readFull(p []byte) error {
-	if err := c.fill(len(p)); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	c.rd.pos += copy(p, c.rd.buf[c.rd.pos:])
 	return nil
 }
 

@@ -133,6 +133,9 @@ func (c *Conn) unlockWrite() {
 // answered when several arrive meanwhile, as RFC 6455 §5.5.3 allows.
 func (c *Conn) queuePong(payload []byte) {
 	c.pongMu.Lock()
+	if c.pongBuf == nil {
+		c.pongBuf = new([maxControl]byte) // only once a ping has come
+	}
 	c.pongLen = copy(c.pongBuf[:], payload)
 	c.pongPending = true
 	c.pongMu.Unlock()
