@@ -16,6 +16,15 @@ const readBufSize = 4096
 // none.
 var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 
+// waitBufSize is the size of the buffer a read waits in while nothing is
+// buffered: enough for the header and payload of a small message, so that
+// one system call still takes it whole.
+const waitBufSize = 256
+
+// waitBufs lends wait buffers. A reader parked on an idle connection holds
+// one of these rather than a whole read buffer.
+var waitBufs = sync.Pool{New: func() any { return new([waitBufSize]byte) }}
+
 // maxPrealloc bounds what ReadMessage allocates on the word of a frame
 // header alone, before the bytes have arrived.
 const maxPrealloc = 4 << 20
@@ -355,7 +364,9 @@ func (c *Conn) fill(n int) error {
 		return nil
 	}
 	if r.buf == nil {
-		r.buf, r.pos, r.end = readBufs.Get().(*[readBufSize]byte), 0, 0
+		if err := c.await(); err != nil {
+			return err
+		}
 	}
 	if readBufSize-r.pos < n {
 		r.end = copy(r.buf[:], r.buf[r.pos:r.end])
@@ -372,6 +383,27 @@ func (c *Conn) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+// await waits for the next bytes of the stream when none are buffered, in a
+// wait buffer, and only once some have come borrows a read buffer for them.
+func (c *Conn) await() error {
+	wb := waitBufs.Get().(*[waitBufSize]byte)
+	defer waitBufs.Put(wb)
+	for {
+		m, err := c.raw.Read(wb[:])
+		if m > 0 {
+			// An error that came with the bytes comes again from the next
+			// read of the stream, once these are consumed.
+			r := &c.rd
+			r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
+			r.end = copy(r.buf[:], wb[:m])
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // readPayload reads at least one byte and at most len(p) of the stream.
