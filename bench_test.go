@@ -43,11 +43,17 @@ func BenchmarkWriteMessage(b *testing.B) {
 }
 
 // serveFrames has the server send frames, each a binary message of size
-// bytes, until the client closes. It writes them in blocks of at least 64 KiB.
+// bytes, until the client closes.
 func serveFrames(p *peer, size int) (done chan struct{}) {
+	return serveRepeated(p, frame(fin|opBin, pattern(size)))
+}
+
+// serveRepeated has the server send f over and over until the client
+// closes, in blocks of at least 64 KiB.
+func serveRepeated(p *peer, f []byte) (done chan struct{}) {
 	var block []byte
 	for len(block) < 64<<10 {
-		block = appendFrame(block, fin|opBin, pattern(size))
+		block = append(block, f...)
 	}
 	done = make(chan struct{})
 	go func() {

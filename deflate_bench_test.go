@@ -46,21 +46,7 @@ func BenchmarkWriteCompressed(b *testing.B) {
 // serveCompressed has the server send the same compressed message, made on
 // its own so that it is valid under any context, until the client closes.
 func serveCompressed(p *peer, msg []byte) (done chan struct{}) {
-	f := frame(fin|rsv1|opTxt, deflated(msg))
-	var block []byte
-	for len(block) < 64<<10 {
-		block = append(block, f...)
-	}
-	done = make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if _, err := p.c.Write(block); err != nil {
-				return
-			}
-		}
-	}()
-	return done
+	return serveRepeated(p, frame(fin|rsv1|opTxt, deflated(msg)))
 }
 
 func BenchmarkReadCompressed(b *testing.B) {
