@@ -54,7 +54,6 @@ type readState struct {
 	// has given all its output, which may be after its last frame is read.
 	inflate    *inflater
 	compressed bool
-
 }
 
 // NextReader waits for the next data message and returns its type and a
