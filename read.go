@@ -362,7 +362,13 @@ func (c *Conn) fill(n int) error {
 	if r.end-r.pos >= n {
 		return nil
 	}
-	if r.buf == nil {
+	switch {
+	case r.buf != nil:
+	case r.inMessage:
+		// More of the message is on its way: read it through a whole buffer,
+		// not in steps of a wait buffer.
+		r.buf, r.pos, r.end = readBufs.Get().(*[readBufSize]byte), 0, 0
+	default:
 		if err := c.await(); err != nil {
 			return err
 		}
