@@ -81,7 +81,7 @@ func serveTLSUpgrade(t *testing.T, cert *tls.Certificate, nextProtos []string) (
 			return
 		}
 		tc.Write([]byte(upgradeResponse(req, "")))
-		br.WriteTo(discard{})
+		answerClose(tc, br)
 	})
 	return addr, seen
 }

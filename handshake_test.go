@@ -374,7 +374,7 @@ func TestBytesBehindResponse(t *testing.T) {
 			return
 		}
 		c.Write([]byte(upgradeResponse(req, "") + frame))
-		br.WriteTo(discard{})
+		answerClose(c, br)
 	})
 	c, err := New(WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if err != nil {

@@ -45,7 +45,7 @@ func answer(resp string) func(net.Conn) {
 			return
 		}
 		c.Write([]byte(strings.ReplaceAll(resp, "{accept}", acceptFor(req.Header.Get("Sec-WebSocket-Key")))))
-		br.WriteTo(discard{})
+		answerClose(c, br)
 	}
 }
 

@@ -57,13 +57,9 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 				return nil, err
 			}
 		}
-		tunnel, resp, keep, err := connect(ctx, c, address, authz, d.cfg.proxyHeader, round < maxAuthRounds)
+		tunnel, resp, keep, err := connect(ctx, px.trace, c, address, authz, d.cfg.proxyHeader, round < maxAuthRounds)
 		if tunnel != nil {
-			px.trace.proxyReply(px.redacted, "tunnel open")
 			return tunnel, nil
-		}
-		if resp != nil {
-			px.trace.proxyReply(px.redacted, resp.Status)
 		}
 		if !keep {
 			c.Close()
@@ -152,10 +148,10 @@ func authority(address string) (string, error) {
 // keep says whether c is ready for another request: only for a 407 when
 // reuse is asked for and the proxy kept the connection open. With neither a
 // tunnel nor a response, err says what went wrong.
-func connect(ctx context.Context, c net.Conn, address, authz string, header http.Header, reuse bool) (tunnel net.Conn, resp *http.Response, keep bool, err error) {
+func connect(ctx context.Context, tr dialTrace, c net.Conn, address, authz string, header http.Header, reuse bool) (tunnel net.Conn, resp *http.Response, keep bool, err error) {
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	tunnel, resp, keep, err = exchangeConnect(c, address, authz, header, reuse, *bp)
+	tunnel, resp, keep, err = exchangeConnect(c, tr, address, authz, header, reuse, *bp)
 	cerr := w.release()
 	headBufs.Put(bp)
 	switch {
@@ -172,7 +168,7 @@ func connect(ctx context.Context, c net.Conn, address, authz string, header http
 }
 
 // exchangeConnect writes the request from buf, then reads the reply into it.
-func exchangeConnect(c net.Conn, address, authz string, header http.Header, reuse bool, buf []byte) (net.Conn, *http.Response, bool, error) {
+func exchangeConnect(c net.Conn, tr dialTrace, address, authz string, header http.Header, reuse bool, buf []byte) (net.Conn, *http.Response, bool, error) {
 	req := appendConnect(buf[:0], address, authz, header)
 	if _, err := c.Write(req); err != nil {
 		return nil, nil, false, fmt.Errorf("writing CONNECT request: %w", err)
@@ -190,6 +186,7 @@ func exchangeConnect(c net.Conn, address, authz string, header http.Header, reus
 		return nil, nil, false, fmt.Errorf("reading CONNECT reply: %w", err)
 	}
 	ahead := buf[headLen:n]
+	tr.proxyReply(&h)
 	if h.status/100 == 2 {
 		// Any 2xx opens the tunnel (RFC 9110 §9.3.6), and such a reply has no
 		// body: what came with it is the target's, a banner perhaps.

@@ -521,7 +521,7 @@ func FuzzConnectReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, reply []byte) {
 		c := &replyConn{r: bytes.NewReader(reply)}
 		buf := make([]byte, 2048)
-		tunnel, resp, _, err := exchangeConnect(c, "example.com:443", "", nil, true, buf)
+		tunnel, resp, _, err := exchangeConnect(c, dialTrace{}, "example.com:443", "", nil, true, buf)
 		switch {
 		case tunnel != nil:
 			if resp != nil || err != nil {

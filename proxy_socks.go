@@ -65,7 +65,7 @@ func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address
 		c.Close()
 		return fail(err)
 	}
-	px.trace.proxyReply(px.redacted, "SOCKS5 request granted")
+	px.trace.socksGranted()
 	return c, nil
 }
 

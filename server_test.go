@@ -42,7 +42,7 @@ func upgradeResponse(req *http.Request, extra string) string {
 }
 
 // serveUpgrade answers every handshake with a valid 101 plus extra, then
-// waits for the client to close.
+// reads until the client's close and answers it, as a server does.
 func serveUpgrade(t testing.TB, extra string) string {
 	return serveRaw(t, "tcp", func(c net.Conn) {
 		req, br, err := readUpgrade(c)
@@ -50,13 +50,18 @@ func serveUpgrade(t testing.TB, extra string) string {
 			return
 		}
 		c.Write([]byte(upgradeResponse(req, extra)))
-		br.WriteTo(discard{})
+		answerClose(c, br)
 	})
 }
 
-type discard struct{}
-
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
+// answerClose reads the client's frames from br until its close frame, and
+// answers that, as a server does.
+func answerClose(c net.Conn, br *bufio.Reader) {
+	p := &peer{c: c, br: br}
+	if end := p.readUntilClose(); end.closeCode != 0 {
+		c.Write(frame(fin|opCls, closePayload(StatusNormalClosure, "")))
+	}
+}
 
 // settleGoroutines waits, for at most five seconds, until no more goroutines
 // run than base, and fails the test if that never happens. Goroutines that a

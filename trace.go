@@ -3,6 +3,7 @@ package wsdial
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptrace"
@@ -62,10 +63,18 @@ func (t dialTrace) connectDone(addr string, err error) {
 	}
 }
 
-// proxyReply logs a proxy's answer: an HTTP status for CONNECT, a word for SOCKS.
-func (t dialTrace) proxyReply(proxy, reply string) {
+// proxyReply logs the status line of a proxy's CONNECT reply.
+func (t dialTrace) proxyReply(h *responseHead) {
 	if t.logger != nil {
-		t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "proxy", proxy, "reply", reply)
+		t.logger.DebugContext(t.ctx, "wsdial: proxy replied",
+			"reply", fmt.Sprintf("HTTP/%d.%d %d %s", h.major, h.minor, h.status, h.reason))
+	}
+}
+
+// socksGranted logs a SOCKS5 proxy's grant of the connection.
+func (t dialTrace) socksGranted() {
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "reply", "SOCKS5 succeeded")
 	}
 }
 

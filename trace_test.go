@@ -83,7 +83,7 @@ func TestLoggerProxyStages(t *testing.T) {
 	}
 	c.Close()
 	log := buf.String()
-	for _, want := range []string{"msg=\"wsdial: proxy\"", "why=WithProxy", `msg="wsdial: tcp connected" addr=` + proxyAddr, "msg=\"wsdial: proxy replied\"", "reply=\"tunnel open\"", "upgraded"} {
+	for _, want := range []string{"msg=\"wsdial: proxy\"", "why=WithProxy", `msg="wsdial: tcp connected" addr=` + proxyAddr, "msg=\"wsdial: proxy replied\"", `reply="HTTP/1.1 200 Connection established"`, "upgraded"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
