@@ -5,78 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"time"
 )
 
-// dialCtx is the context of one dial, bounded by WithHandshakeTimeout.
-//
-// When the caller's context can be cancelled, the stages get a timer context
-// derived from it, and dialCtx only remembers the parent and the deadline for
-// watchContext. When it cannot (context.Background, the common case), nothing
-// but the deadline can end the dial, and the dial pays for no timer and no
-// watcher: every stage puts the deadline on its connection itself. net.Dialer
-// does so for the connect whenever the context has a Done channel, so such a
-// dialCtx has one that never closes, and answers context.AfterFunc (which
-// net.Dialer calls to watch for cancellation) without a watcher, since no
-// cancellation can come. It never leaves the package: dialTCP gives a name
-// lookup a timer context, startTLS and watchContext apply the deadline
-// themselves, and the SOCKS exchange is given no context.
+// dialCtx is the context of one dial, bounded by WithHandshakeTimeout: a
+// timer context derived from the caller's, for the stages that take a
+// context, which also remembers the caller's context and the deadline. With
+// those, watchContext bounds I/O on a connection by the deadline directly and
+// watches the caller's context only when it can be cancelled, instead of
+// arming a watcher on the timer context for every exchange of the dial.
 type dialCtx struct {
 	context.Context
-	parent    context.Context
-	deadline  time.Time
-	timerless bool // the parent cannot be cancelled, and no timer runs
-}
-
-// neverDone is the Done channel of every timerless dialCtx.
-var neverDone = make(chan struct{})
-
-func (c *dialCtx) Deadline() (time.Time, bool) { return c.deadline, true }
-
-func (c *dialCtx) Done() <-chan struct{} {
-	if c.timerless {
-		return neverDone
-	}
-	return c.Context.Done()
-}
-
-func (c *dialCtx) Err() error {
-	if !c.timerless {
-		return c.Context.Err()
-	}
-	if !time.Now().Before(c.deadline) {
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
-// AfterFunc is what context.AfterFunc calls on a context that has it. A
-// timerless dialCtx is never cancelled, so f never runs.
-func (c *dialCtx) AfterFunc(f func()) (stop func() bool) {
-	if c.timerless {
-		return stopped
-	}
-	return context.AfterFunc(c.Context, f)
-}
-
-func stopped() bool { return true }
-
-// outside returns the context to hand to code that may watch only its Done
-// channel: ctx itself, or for a timerless dialCtx a timer context with its
-// deadline.
-func outside(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dc, ok := ctx.(*dialCtx); ok && dc.timerless {
-		return context.WithDeadline(dc.parent, dc.deadline)
-	}
-	return ctx, func() {}
-}
-
-// timerlessDial reports whether ctx is a dial's context that nothing but its
-// deadline can end, which the stage must then apply to its connection.
-func timerlessDial(ctx context.Context) bool {
-	dc, ok := ctx.(*dialCtx)
-	return ok && dc.timerless
+	parent   context.Context // the caller's
+	deadline time.Time
 }
 
 // bound gives ctx the deadline timeout from now, unless it already has an
@@ -89,23 +30,12 @@ func bound(ctx context.Context, timeout time.Duration) (context.Context, context
 	if dl, ok := ctx.Deadline(); ok && !dl.After(deadline) {
 		return ctx, func() {}
 	}
-	if ctx.Done() == nil {
-		return &dialCtx{Context: ctx, parent: ctx, deadline: deadline, timerless: true}, func() {}
-	}
 	tctx, cancel := context.WithDeadline(ctx, deadline)
 	return &dialCtx{Context: tctx, parent: ctx, deadline: deadline}, cancel
 }
 
-// dialTCP opens the TCP connection of a dial, to the proxy or the target,
-// under ctx. A name to resolve gets a timer context in place of a timerless
-// one, since a resolver (cgo's) may watch only cancellation.
+// dialTCP opens the TCP connection of a dial, to the proxy or the target.
 func (d *Dialer) dialTCP(ctx context.Context, tr dialTrace, network, address string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(address)
-	if _, perr := netip.ParseAddr(host); err != nil || perr != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = outside(ctx)
-		defer cancel()
-	}
 	tr.connectStart(network, address)
 	c, err := d.netDialer.DialContext(ctx, network, address)
 	tr.connectDone(address, err)
@@ -167,6 +97,19 @@ func (w *connWatch) release() error {
 		err = context.DeadlineExceeded
 	}
 	return err
+}
+
+// ctxErr is ctx's error, or context.DeadlineExceeded once ctx's deadline has
+// passed: I/O that ctx's deadline ended may return before ctx's own timer has
+// fired, and the caller looks for the context's error.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // withCause joins cerr, the error of a context that ended, and err, the

@@ -166,7 +166,7 @@ func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (ne
 	tr.route(d, scheme, address, nil)
 	c, err := d.dialTCP(ctx, tr, network, address)
 	if err != nil {
-		return nil, &stageError{stage: "dial", err: withCause(ctx.Err(), err)}
+		return nil, &stageError{stage: "dial", err: withCause(ctxErr(ctx), err)}
 	}
 	return c, nil
 }

@@ -153,7 +153,7 @@ func (d *Dialer) dialProxy(ctx context.Context, px *proxyTarget) (net.Conn, erro
 	// tcp6 target says nothing about how the proxy is reached.
 	c, err := d.dialTCP(ctx, px.trace, "tcp", px.address)
 	if err != nil {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "dial", Err: withCause(ctx.Err(), err)}
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "dial", Err: withCause(ctxErr(ctx), err)}
 	}
 	return c, nil
 }

@@ -33,19 +33,14 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 		return fail(err)
 	}
 	var auth ProxyAuthenticator = basicAuth{}
-	authCtx := ctx
 	if d.cfg.proxyAuth != nil {
 		auth = d.cfg.proxyAuth
-		// The authenticator is the caller's code, which may watch only Done.
-		var cancel context.CancelFunc
-		authCtx, cancel = outside(ctx)
-		defer cancel()
 	}
-	sess, err := auth.Start(authCtx, px.url)
+	sess, err := auth.Start(ctx, px.url)
 	if err != nil {
 		return fail(fmt.Errorf("starting proxy authentication: %w", err))
 	}
-	authz, err := nextAuthorization(authCtx, sess, nil)
+	authz, err := nextAuthorization(ctx, sess, nil)
 	if err != nil {
 		return fail(fmt.Errorf("proxy authentication: %w", err))
 	}
@@ -81,7 +76,7 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
 			return nil, closeAnd(c, perr)
 		}
-		authz, err = nextAuthorization(authCtx, sess, resp)
+		authz, err = nextAuthorization(ctx, sess, resp)
 		switch {
 		case err != nil:
 			perr.Err = fmt.Errorf("%w: %w", ErrProxyAuthRequired, err)
@@ -124,7 +119,7 @@ func (d *Dialer) openProxy(ctx context.Context, px *proxyTarget) (net.Conn, erro
 	}
 	tc, err := startTLS(ctx, c, px.host, cfg)
 	if err != nil {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "tls", Err: withCause(ctx.Err(), err)}
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "tls", Err: withCause(ctxErr(ctx), err)}
 	}
 	return tc, nil
 }

@@ -23,7 +23,7 @@ type socksConnector interface {
 // proxy URL becomes username/password authentication (RFC 1929).
 func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "socks", Err: withCause(ctx.Err(), err)}
+		return nil, &ProxyError{Proxy: px.redacted, Stage: "socks", Err: withCause(ctxErr(ctx), err)}
 	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/proxy"
 )
@@ -119,5 +120,25 @@ func TestSOCKS5ConnectorHolds(t *testing.T) {
 	}
 	if _, ok := d.(socksConnector); !ok {
 		t.Fatalf("%T has no DialWithConn", d)
+	}
+}
+
+// TestSocksResolveBounded stalls the local name lookup that socks5:// makes
+// and checks that the handshake timeout ends it, with a caller's context
+// that cannot be cancelled.
+func TestSocksResolveBounded(t *testing.T) {
+	stalled := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	proxy := serveRaw(t, "tcp", stall)
+	d := New(WithProxy("socks5://"+proxy), WithNetDialer(&net.Dialer{Resolver: stalled}), WithHandshakeTimeout(200*time.Millisecond))
+	start := time.Now()
+	_, err := d.DialWebSocket(context.Background(), "ws://ws.example.invalid/")
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrProxy) {
+		t.Errorf("error %v, want ErrProxy and context.DeadlineExceeded", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the dial took %v", time.Since(start))
 	}
 }

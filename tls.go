@@ -14,18 +14,7 @@ func startTLS(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*t
 		cfg.ServerName = host
 	}
 	tc := tls.Client(c, cfg)
-	var err error
-	if ctx.Done() == nil || timerlessDial(ctx) {
-		// Nothing can cancel ctx, and crypto/tls watches only cancellation:
-		// the deadline, if any, goes on the connection.
-		w := watchContext(ctx, c)
-		err = tc.Handshake()
-		if cerr := w.release(); err != nil {
-			err = withCause(cerr, err)
-		}
-	} else {
-		err = tc.HandshakeContext(ctx)
-	}
+	err := tc.HandshakeContext(ctx)
 	if err != nil {
 		c.Close()
 		return nil, err
