@@ -316,5 +316,9 @@ func (c *Conn) sendClose(code StatusCode, reason string, done <-chan struct{}) e
 		binary.BigEndian.PutUint16(p[:], uint16(code))
 		n = 2 + copy(p[2:], reason)
 	}
+	// A peer that has stopped reading must not hold the close, nor a read
+	// that fails the connection, past the close's own bound.
+	c.capWriteDeadline(time.Now().Add(closeTimeout))
+	defer c.restoreWriteDeadline()
 	return c.writeFrame(opClose, true, p[:n])
 }

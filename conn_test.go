@@ -453,3 +453,48 @@ func TestCloseIgnoresTeardownAfterHandshake(t *testing.T) {
 		t.Errorf("Close after a complete handshake: %v", err)
 	}
 }
+
+// pipePair runs the handshake over net.Pipe, whose writes block until the
+// other end reads: a peer that stops reading, at will.
+func pipePair(t *testing.T) (*Conn, net.Conn) {
+	t.Helper()
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	go func() {
+		req, _, err := readUpgrade(server)
+		if err == nil {
+			server.Write([]byte(upgradeResponse(req, "")))
+		}
+	}()
+	conn, err := Handshake(context.Background(), client, "pipe.example", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, server
+}
+
+// TestCloseBoundedWhenPeerStopsReading: the close frame's write is bounded,
+// so Close returns although the peer never reads it.
+func TestCloseBoundedWhenPeerStopsReading(t *testing.T) {
+	conn, _ := pipePair(t)
+	start := time.Now()
+	conn.Close()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Close took %v against a peer that does not read", took)
+	}
+}
+
+// TestPongBoundedWhenPeerStopsReading: a read that answers a ping does not
+// hang on the pong when the peer has stopped reading.
+func TestPongBoundedWhenPeerStopsReading(t *testing.T) {
+	conn, server := pipePair(t)
+	go server.Write(frame(fin|opPng, []byte("are you there")))
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	start := time.Now()
+	if _, _, err := conn.ReadMessage(); err == nil {
+		t.Fatal("ReadMessage succeeded with nothing to read")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the read took %v, held by the pong to a peer that does not read", took)
+	}
+}

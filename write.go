@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 // writeBufSize is the size of the buffer frames are masked into on their
@@ -141,9 +142,34 @@ func (c *Conn) queuePong(payload []byte) {
 	c.pongMu.Unlock()
 	select {
 	case c.writeSem <- struct{}{}:
+		// The reader sends the pong itself. A peer that has stopped reading
+		// must not hold the read for longer than a second, as no writer's
+		// deadline covers this write.
+		c.capWriteDeadline(time.Now().Add(closeTimeout))
+		c.sendPong()
+		c.restoreWriteDeadline()
 		c.unlockWrite()
 	default:
 	}
+}
+
+// capWriteDeadline bounds writes by d, or by the application's write
+// deadline if that is sooner, until restoreWriteDeadline. The caller holds
+// writeSem.
+func (c *Conn) capWriteDeadline(d time.Time) {
+	if ns := c.writeDeadline.Load(); ns != 0 && ns < d.UnixNano() {
+		d = time.Unix(0, ns)
+	}
+	c.conn.SetWriteDeadline(d)
+}
+
+// restoreWriteDeadline puts the application's write deadline back.
+func (c *Conn) restoreWriteDeadline() {
+	var d time.Time
+	if ns := c.writeDeadline.Load(); ns != 0 {
+		d = time.Unix(0, ns)
+	}
+	c.conn.SetWriteDeadline(d)
 }
 
 // sendPong sends the pending pong, if any. The caller holds writeSem.
