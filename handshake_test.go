@@ -506,3 +506,28 @@ func BenchmarkHandshake(b *testing.B) {
 		}
 	}
 }
+
+// TestLowerCaseHostHeader: a "host" key replaces the Host header as "Host"
+// does, rather than sending two.
+func TestLowerCaseHostHeader(t *testing.T) {
+	got := make(chan []string, 1)
+	addr := serveRaw(t, "tcp", func(c net.Conn) {
+		br := bufio.NewReader(c)
+		var hosts []string
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
+			}
+			if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "host") {
+				hosts = append(hosts, strings.TrimSpace(value))
+			}
+		}
+		got <- hosts
+	})
+	d := New(WithoutProxy(), WithHeader(http.Header{"host": {"virtual.example"}}), WithHandshakeTimeout(time.Second))
+	d.DialWebSocket(context.Background(), "ws://"+addr+"/")
+	if hosts := <-got; len(hosts) != 1 || hosts[0] != "virtual.example" {
+		t.Errorf("Host fields sent: %q, want one: virtual.example", hosts)
+	}
+}

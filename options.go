@@ -129,7 +129,7 @@ func WithoutProxy() Option {
 }
 
 // WithProxyHeader adds h to every CONNECT request. These headers go only to
-// the proxy, never to the target. Host is ignored, and a Proxy-Authorization
+// the proxy, never to the target. A later WithProxyHeader replaces h. Host is ignored, and a Proxy-Authorization
 // entry is sent only when no credentials come from the proxy URL or the
 // authenticator.
 func WithProxyHeader(h http.Header) Option {
@@ -138,7 +138,7 @@ func WithProxyHeader(h http.Header) Option {
 			c.fail(err)
 			return
 		}
-		c.proxyHeader = h.Clone()
+		c.proxyHeader = canonicalHeader(h)
 	}
 }
 
@@ -158,7 +158,8 @@ func WithProxyAuthenticator(a ProxyAuthenticator) Option {
 }
 
 // WithNetDialer sets the dialer used for TCP connections to the proxy or the
-// target. Its Timeout, KeepAlive, LocalAddr and Control apply.
+// target, and its Resolver for the names that socks5:// resolves here. Its
+// Timeout, KeepAlive, LocalAddr, Control and ControlContext apply.
 func WithNetDialer(d *net.Dialer) Option {
 	return func(c *config) {
 		if d == nil {
@@ -184,17 +185,18 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
 
-// WithHeader adds h to the opening handshake request. A Host entry replaces
-// the Host header. Headers that the handshake itself owns (Upgrade,
-// Connection and the Sec-WebSocket-* fields) are refused, as is any name or
-// value that holds CR, LF or NUL.
+// WithHeader adds h to the opening handshake request; a later WithHeader
+// replaces h. A Host entry, whatever its case, replaces the Host header.
+// Headers that the handshake itself owns (Upgrade, Connection and the
+// Sec-WebSocket-* fields) are refused, as is any name or value that holds
+// CR, LF or NUL.
 func WithHeader(h http.Header) Option {
 	return func(c *config) {
 		if err := checkHeader(h, handshakeOwned); err != nil {
 			c.fail(err)
 			return
 		}
-		c.header = h.Clone()
+		c.header = canonicalHeader(h)
 	}
 }
 
@@ -295,6 +297,18 @@ func WithCompression(c Compression) Option {
 // Proxy-Authorization values never appear in the log.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// canonicalHeader copies h with its keys in canonical form, so that "host"
+// replaces the Host header as "Host" does, rather than adding a second one.
+func canonicalHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		for _, v := range vs {
+			out.Add(k, v)
+		}
+	}
+	return out
 }
 
 func cloneTLS(cfg *tls.Config) *tls.Config {
