@@ -18,7 +18,7 @@ import (
 // loopback for the examples; stop ends them.
 func startDemo() (echo, proxy string, stop func()) {
 	s := new(demoserver.Servers)
-	echo, err := s.Listen(http.HandlerFunc(demoserver.Echo))
+	echo, err := s.Listen(http.HandlerFunc(s.Echo))
 	if err != nil {
 		log.Fatal(err)
 	}

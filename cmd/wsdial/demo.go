@@ -18,7 +18,7 @@ const demoInput = "hello, world\nthrough an authenticating proxy\nbye\n"
 func demo(ctx context.Context, f flags, stdout, stderr io.Writer) int {
 	var servers demoserver.Servers
 	defer servers.Stop()
-	echo, err := servers.Listen(http.HandlerFunc(demoserver.Echo))
+	echo, err := servers.Listen(http.HandlerFunc(servers.Echo))
 	if err != nil {
 		fmt.Fprintf(stderr, "wsdial: demo: %v\n", err)
 		return exitFailure

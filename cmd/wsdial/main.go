@@ -184,6 +184,11 @@ func session(ctx context.Context, url string, opts []wsdial.Option, raw bool, st
 		return exitCode(err)
 	}
 
+	// An interrupt closes the connection even while a write is blocked on a
+	// server that does not read: the close gives up on the writer after a
+	// second and ends the stream, which ends the write.
+	defer context.AfterFunc(ctx, func() { c.CloseWithStatus(wsdial.StatusGoingAway, "interrupted") })()
+
 	// The reader owns stdout, and ends when the connection does.
 	readDone := make(chan int, 1)
 	go func() { readDone <- printMessages(c, raw, stdout, stderr) }()
@@ -230,8 +235,7 @@ func session(ctx context.Context, url string, opts []wsdial.Option, raw bool, st
 			c.Close()
 			return code
 		case <-ctx.Done():
-			c.CloseWithStatus(wsdial.StatusGoingAway, "interrupted")
-			<-readDone
+			<-readDone // the interrupt's close ends the reader
 			return exitFailure
 		}
 	}

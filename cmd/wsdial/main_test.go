@@ -57,7 +57,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 func startServers(t *testing.T) (echo, proxy string) {
 	var s demoserver.Servers
 	t.Cleanup(s.Stop)
-	echo, err := s.Listen(http.HandlerFunc(demoserver.Echo))
+	echo, err := s.Listen(http.HandlerFunc(s.Echo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestBinaryOutput(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(demoserver.Echo))
+	srv := httptest.NewTLSServer(http.HandlerFunc(new(demoserver.Servers).Echo))
 	defer srv.Close()
 	u := "wss" + strings.TrimPrefix(srv.URL, "https") + "/"
 	ca := filepath.Join(t.TempDir(), "ca.pem")
@@ -199,7 +199,7 @@ func TestTLS(t *testing.T) {
 // that names the stage.
 func TestExitCodes(t *testing.T) {
 	echo, proxy := startServers(t)
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(demoserver.Echo))
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(new(demoserver.Servers).Echo))
 	defer tlsSrv.Close()
 	notWS := httptest.NewServer(http.NotFoundHandler())
 	defer notWS.Close()

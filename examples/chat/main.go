@@ -32,7 +32,7 @@ func main() {
 	} else {
 		var s demoserver.Servers
 		defer s.Stop()
-		echo, err := s.Listen(http.HandlerFunc(demoserver.Echo))
+		echo, err := s.Listen(http.HandlerFunc(s.Echo))
 		if err != nil {
 			log.Fatal(err)
 		}

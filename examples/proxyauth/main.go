@@ -57,7 +57,7 @@ func (s *tokenSession) Next(_ context.Context, challenge *http.Response) (string
 func main() {
 	var s demoserver.Servers
 	defer s.Stop()
-	echo, err := s.Listen(http.HandlerFunc(demoserver.Echo))
+	echo, err := s.Listen(http.HandlerFunc(s.Echo))
 	if err != nil {
 		log.Fatal(err)
 	}

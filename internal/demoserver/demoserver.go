@@ -169,7 +169,7 @@ func parseProxyBasic(v string) (user, password string, ok bool) {
 
 // Echo is a minimal RFC 6455 server handler that echoes every frame it is
 // sent, answers pings, and answers a close with the same status.
-func Echo(w http.ResponseWriter, r *http.Request) {
+func (s *Servers) Echo(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Sec-WebSocket-Key")
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
 		http.Error(w, "this endpoint speaks WebSocket only", http.StatusUpgradeRequired)
@@ -179,7 +179,10 @@ func Echo(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer c.Close()
+	defer func() {
+		s.release(c)
+		c.Close()
+	}()
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
 	if brw.Flush() != nil {
