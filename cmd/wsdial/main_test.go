@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsdial/wsdial/internal/demoserver"
 )
@@ -234,4 +235,74 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInterruptDuringBlockedWrite sends an endless input to a server that
+// accepts the upgrade and then reads nothing, so that writes block, and
+// checks that an interrupt still ends the command.
+func TestInterruptDuringBlockedWrite(t *testing.T) {
+	upgraded := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		// The first byte of a frame: the client is done with the
+		// handshake and writing. From here on, read nothing.
+		if _, err := brw.ReadByte(); err == nil {
+			upgraded <- struct{}{}
+		}
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	cmd := exec.Command(cliPath, "-no-proxy", "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
+	cmd.Stdin = endlessLines{}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Once connected the command writes until the buffers fill and the
+	// write blocks; the interrupt must end it then, or before.
+	select {
+	case <-upgraded:
+		cmd.Process.Signal(os.Interrupt)
+	case err := <-done:
+		t.Fatalf("the command ended before it was interrupted: %v; stderr:\n%s", err, stderr.String())
+	}
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
+			t.Errorf("exit %v, want code %d; stderr:\n%s", err, exitFailure, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("the interrupt did not end the command; stderr:\n%s", stderr.String())
+	}
+}
+
+// endlessLines is an input that never ends.
+type endlessLines struct{}
+
+func (endlessLines) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+		if i%64 == 63 {
+			p[i] = '\n'
+		}
+	}
+	return len(p), nil
 }
