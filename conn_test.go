@@ -498,3 +498,57 @@ func TestPongBoundedWhenPeerStopsReading(t *testing.T) {
 		t.Errorf("the read took %v, held by the pong to a peer that does not read", took)
 	}
 }
+
+// TestSteadyStateAllocations holds the message layer to what its docs say:
+// WriteMessage and a read through NextReader into the caller's buffer
+// allocate nothing, and ReadMessage only the slice it returns.
+func TestSteadyStateAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts; .ci/run runs this test without it")
+	}
+	const size = 1 << 10
+	conn, p := newPair(t)
+	done := serveFrames(p, size)
+	defer func() {
+		conn.closeStream()
+		p.c.Close()
+		<-done
+	}()
+	buf := make([]byte, size)
+	if n := testing.AllocsPerRun(200, func() {
+		_, r, err := conn.NextReader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(r, buf); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("a read through NextReader allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 1 {
+		t.Errorf("ReadMessage allocates %v times, want 1", n)
+	}
+
+	wconn, wp := newPair(t)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		io.Copy(io.Discard, wp.br)
+	}()
+	msg := make([]byte, size)
+	if n := testing.AllocsPerRun(200, func() {
+		if err := wconn.WriteMessage(BinaryMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("WriteMessage allocates %v times", n)
+	}
+	wconn.closeStream()
+	wp.c.Close()
+	<-drained
+}

@@ -49,8 +49,6 @@ func (s *serverDeflater) compress(p []byte) []byte {
 	return b[:len(b)-len(syncMarker)]
 }
 
-func (s *serverDeflater) reset() { s.fw.Reset(&s.out) }
-
 // deflated compresses p on its own, as a message's payload.
 func deflated(p []byte) []byte { return newServerDeflater(flate.BestCompression).compress(p) }
 

@@ -232,9 +232,6 @@ func (z *inflater) more() error {
 	}
 	if r.pos == r.end {
 		if err := c.fill(1); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
 			return c.ioFailed(err)
 		}
 	}
@@ -339,7 +336,7 @@ var dictBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
 
 // dict returns the bytes kept, oldest first. When the ring has wrapped,
 // they are copied in order to a buffer from dictBufs, which the caller
-// gives back with putDict once the decompressor has taken its copy.
+// puts back once the decompressor has taken its copy.
 func (w *window) dict() (d []byte, lent *[32 << 10]byte) {
 	if !w.full {
 		return w.buf[:w.pos], nil

@@ -296,9 +296,6 @@ func (c *Conn) nextFrame() (byte, error) {
 			var p []byte
 			if h.length > 0 {
 				if err := c.fill(int(h.length)); err != nil {
-					if errors.Is(err, io.EOF) {
-						err = io.ErrUnexpectedEOF
-					}
 					return 0, c.ioFailed(err)
 				}
 				p = r.buf[r.pos : r.pos+int(h.length)]
@@ -381,9 +378,6 @@ func (c *Conn) fill(n int) error {
 		m, err := c.raw.Read(r.buf[r.end:])
 		r.end += m
 		if err != nil && r.end-r.pos < n {
-			if errors.Is(err, io.EOF) && r.end > r.pos {
-				err = io.ErrUnexpectedEOF
-			}
 			return err
 		}
 	}
@@ -415,16 +409,9 @@ func (c *Conn) await() error {
 func (c *Conn) readPayload(p []byte) (int, error) {
 	r := &c.rd
 	if r.pos == r.end && len(p) >= readBufSize {
-		n, err := c.raw.Read(p)
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return n, err
+		return c.raw.Read(p)
 	}
 	if err := c.fill(1); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
 		return 0, err
 	}
 	n := copy(p, r.buf[r.pos:r.end])
@@ -433,7 +420,9 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 }
 
 // ioFailed records err, a failure of the stream, as the error of every
-// later read, and returns what the reader should see.
+// later read, and returns what the reader should see. Every read of the
+// stream ends here on failure: an EOF, at a frame's edge or inside one, is
+// the stream ending without a close frame.
 func (c *Conn) ioFailed(err error) error {
 	switch {
 	case c.closed.Load():

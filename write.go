@@ -31,9 +31,10 @@ type writeState struct {
 	err       error // the first failure; every later write returns it
 }
 
-// WriteMessage sends data as one message of type t, in a single frame. It
-// is safe to call concurrently with other writes; the message is never
-// interleaved with another.
+// WriteMessage sends data as one message of type t: in a single frame, or
+// when compression was negotiated and the message is compressed, in as many
+// as the compressed bytes need. It is safe to call concurrently with other
+// writes; the message is never interleaved with another.
 func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 	if t != TextMessage && t != BinaryMessage {
 		return fmt.Errorf("wsdial: write: invalid message type %d", int(t))
