@@ -14,7 +14,14 @@ func startTLS(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*t
 		cfg.ServerName = host
 	}
 	tc := tls.Client(c, cfg)
-	err := tc.HandshakeContext(ctx)
+	// watchContext bounds the handshake as HandshakeContext would, by the
+	// deadline and the caller's cancellation, without the goroutine that
+	// HandshakeContext starts for every handshake.
+	w := watchContext(ctx, c)
+	err := tc.Handshake()
+	if cerr := w.release(); err != nil {
+		err = withCause(cerr, err)
+	}
 	if err != nil {
 		c.Close()
 		return nil, err
