@@ -91,17 +91,11 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 	if cap(req) > cap(buf) {
 		buf = req[:cap(req)] // the request outgrew buf; reuse what it grew into
 	}
-	buf, headLen, n, err := readHead(tr.firstByte(c), buf[:cap(buf)])
+	var fields [16]headerField
+	head, h, ahead, err := readResponse(tr.firstByte(c), buf[:cap(buf)], fields[:])
 	if err != nil {
 		return nil, err
 	}
-	head := string(buf[:headLen])
-	var fieldArr [16]headerField
-	h, err := parseHead(head, fieldArr[:])
-	if err != nil {
-		return nil, err
-	}
-	ahead := buf[headLen:n]
 	if h.status != http.StatusSwitchingProtocols {
 		resp := h.response(nil)
 		readBody(resp, ahead, c, maxErrorBody)

@@ -62,6 +62,19 @@ func readHead(r io.Reader, buf []byte) (b []byte, headLen, n int, err error) {
 	}
 }
 
+// readResponse reads a response head from r into buf, growing it within
+// maxHeadBytes, and parses it, its fields into fields. It returns the head's
+// text and the bytes that arrived behind it, which slice the buffer.
+func readResponse(r io.Reader, buf []byte, fields []headerField) (head string, h responseHead, ahead []byte, err error) {
+	buf, headLen, n, err := readHead(r, buf)
+	if err != nil {
+		return "", h, nil, err
+	}
+	head = string(buf[:headLen])
+	h, err = parseHead(head, fields)
+	return head, h, buf[headLen:n], err
+}
+
 // headEnd returns the length of the head in b, up to and including the empty
 // line that ends it, or 0 if b does not hold one yet. A bare LF is accepted as
 // a line end, as RFC 9112 §2.2 allows.

@@ -171,16 +171,11 @@ func exchangeConnect(c net.Conn, tr dialTrace, address, authz string, header htt
 	if cap(req) > cap(buf) {
 		buf = req[:cap(req)]
 	}
-	buf, headLen, n, err := readHead(c, buf[:cap(buf)])
+	var fields [16]headerField
+	_, h, ahead, err := readResponse(c, buf[:cap(buf)], fields[:])
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("reading CONNECT reply: %w", err)
 	}
-	var fieldArr [16]headerField
-	h, err := parseHead(string(buf[:headLen]), fieldArr[:])
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("reading CONNECT reply: %w", err)
-	}
-	ahead := buf[headLen:n]
 	tr.proxyReply(&h)
 	if h.status/100 == 2 {
 		// Any 2xx opens the tunnel (RFC 9110 §9.3.6), and such a reply has no
