@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,15 +143,20 @@ func TestFlagsReachTheServer(t *testing.T) {
 	}
 }
 
-// upgradeAndClose accepts the upgrade, sends a binary message, then closes
-// with 1000 once the client's close comes.
-func upgradeAndClose(w http.ResponseWriter, r *http.Request) {
+// acceptUpgrade answers the upgrade with 101 and takes the connection over.
+func acceptUpgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.ReadWriter, error) {
 	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	w.Header().Set("Upgrade", "websocket")
 	w.Header().Set("Connection", "Upgrade")
 	w.Header().Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
 	w.WriteHeader(http.StatusSwitchingProtocols)
-	c, brw, err := http.NewResponseController(w).Hijack()
+	return http.NewResponseController(w).Hijack()
+}
+
+// upgradeAndClose accepts the upgrade, sends a binary message, then closes
+// with 1000 once the client's close comes.
+func upgradeAndClose(w http.ResponseWriter, r *http.Request) {
+	c, brw, err := acceptUpgrade(w, r)
 	if err != nil {
 		return
 	}
@@ -244,12 +251,7 @@ func TestInterruptDuringBlockedWrite(t *testing.T) {
 	upgraded := make(chan struct{}, 1)
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		w.Header().Set("Upgrade", "websocket")
-		w.Header().Set("Connection", "Upgrade")
-		w.Header().Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
-		w.WriteHeader(http.StatusSwitchingProtocols)
-		c, brw, err := http.NewResponseController(w).Hijack()
+		c, brw, err := acceptUpgrade(w, r)
 		if err != nil {
 			return
 		}
