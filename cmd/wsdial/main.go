@@ -322,7 +322,11 @@ func (s *stageLog) Handle(_ context.Context, r slog.Record) error {
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		v := a.Value.String()
+		if a.Key == "why" {
+			v = flagReason(v)
+		}
+		fmt.Fprintf(&b, " %s=%s", a.Key, v)
 		return true
 	})
 	b.WriteByte('\n')
@@ -335,3 +339,15 @@ func (s *stageLog) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (s *stageLog) WithGroup(string) slog.Handler { return s }
+
+// flagReason names the flag behind the option the library reports as the
+// reason for a route: here an option can only have come from a flag.
+func flagReason(why string) string {
+	switch why {
+	case "WithProxy":
+		return "the -proxy flag"
+	case "WithoutProxy":
+		return "the -no-proxy flag"
+	}
+	return why
+}

@@ -79,7 +79,7 @@ func TestDemo(t *testing.T) {
 	if want := demoInput; stdout != want {
 		t.Errorf("demo printed %q, want the echoes %q", stdout, want)
 	}
-	for _, want := range []string{"why=WithProxy", "tcp connected", "proxy replied", "upgraded status=101", "closed cleanly"} {
+	for _, want := range []string{"why=the -proxy flag", "tcp connected", "proxy replied", "upgraded status=101", "closed cleanly"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the trace lacks %q:\n%s", want, stderr)
 		}
@@ -111,7 +111,7 @@ func TestVerboseTrace(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
-	for _, want := range []string{"direct target=" + echo + " why=WithoutProxy", "tcp connect", "upgrade request sent", "upgraded status=101"} {
+	for _, want := range []string{"direct target=" + echo + " why=the -no-proxy flag", "tcp connect", "upgrade request sent", "upgraded status=101"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the trace lacks %q:\n%s", want, stderr)
 		}
