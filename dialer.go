@@ -18,11 +18,12 @@ import (
 type Dialer struct {
 	cfg *config
 	// proxy resolves the proxy for a target; nil means every dial is direct.
-	proxy     func(*url.URL) (*url.URL, error)
-	envSource map[string]string // scheme to the variable that named its proxy, for the log
-	netDialer *net.Dialer
-	tlsBase   *tls.Config // the target's TLS configuration for DialTLSContext
-	tlsWS     *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
+	proxy      func(*url.URL) (*url.URL, error)
+	fixedProxy *proxyTarget      // WithProxy's, checked once in New; then proxy is nil
+	envSource  map[string]string // scheme to the variable that named its proxy, for the log
+	netDialer  *net.Dialer
+	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
+	tlsWS      *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
 }
 
 var (
@@ -71,7 +72,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if _, port, _ := net.SplitHostPort(address); port == "443" {
 		scheme = "https"
 	}
-	return d.reach(ctx, network, address, scheme)
+	return d.reach(ctx, traceFor(ctx, d.cfg.logger), network, address, scheme)
 }
 
 // DialTLSContext connects to address as DialContext does, looking the proxy
@@ -88,11 +89,12 @@ func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (n
 	}
 	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
 	defer cancel()
-	c, err := d.reach(ctx, network, address, "https")
+	tr := traceFor(ctx, d.cfg.logger)
+	c, err := d.reach(ctx, tr, network, address, "https")
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsTarget(ctx, traceFor(ctx, d.cfg.logger), c, host, d.tlsBase)
+	tc, err := tlsTarget(ctx, tr, c, host, d.tlsBase)
 	if err != nil {
 		return nil, err
 	}
@@ -118,16 +120,17 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 	if t.secure {
 		scheme = "https"
 	}
-	c, err := d.reach(ctx, "tcp", t.address, scheme)
+	tr := traceFor(ctx, d.cfg.logger)
+	c, err := d.reach(ctx, tr, "tcp", t.address, scheme)
 	if err != nil {
 		return nil, err
 	}
 	if t.secure {
-		if c, err = tlsTarget(ctx, traceFor(ctx, d.cfg.logger), c, t.host, d.tlsWS); err != nil {
+		if c, err = tlsTarget(ctx, tr, c, t.host, d.tlsWS); err != nil {
 			return nil, err
 		}
 	}
-	conn, err := handshake(ctx, c, t.hostHeader, t.target, d.cfg)
+	conn, err := handshake(ctx, tr, c, t.hostHeader, t.target, d.cfg)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -151,19 +154,15 @@ func (d *Dialer) check(network string) error {
 // reach runs the first two stages of a dial: it resolves the proxy for the
 // target, then connects to the target directly or through that proxy.
 // scheme, http or https, is what the proxy is looked up for.
-func (d *Dialer) reach(ctx context.Context, network, address, scheme string) (net.Conn, error) {
-	tr := traceFor(ctx, d.cfg.logger)
-	if d.proxy != nil {
-		p, err := d.proxy(&url.URL{Scheme: scheme, Host: address})
-		if err != nil {
-			return nil, &ProxyError{Stage: "resolve", Err: err}
-		}
-		if p != nil {
-			tr.route(d, scheme, address, p)
-			return d.dialVia(ctx, tr, p, network, address)
-		}
+func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, scheme string) (net.Conn, error) {
+	px, err := d.proxyFor(scheme, address)
+	if err != nil {
+		return nil, err
 	}
-	tr.route(d, scheme, address, nil)
+	tr.route(d, scheme, address, px)
+	if px != nil {
+		return px.kind.dial(d, ctx, tr, px, network, address)
+	}
 	c, err := d.dialTCP(ctx, tr, network, address)
 	if err != nil {
 		return nil, &stageError{stage: "dial", err: withCause(ctxErr(ctx), err)}

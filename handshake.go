@@ -32,7 +32,7 @@ func Handshake(ctx context.Context, c net.Conn, host, target string, opts ...Opt
 	}
 	ctx, cancel := bound(ctx, cfg.handshakeTimeout)
 	defer cancel()
-	return handshake(ctx, c, host, target, cfg)
+	return handshake(ctx, traceFor(ctx, cfg.logger), c, host, target, cfg)
 }
 
 // headBufs holds the buffers that handshake requests are written from and
@@ -41,7 +41,7 @@ var headBufs = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
 
 // handshake writes the upgrade request to c, reads and checks the response,
 // and returns the ready connection. Every failure is a *HandshakeError.
-func handshake(ctx context.Context, c net.Conn, host, target string, cfg *config) (*Conn, error) {
+func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target string, cfg *config) (*Conn, error) {
 	if err := checkRequestLine(host, target); err != nil {
 		return nil, &HandshakeError{Err: err}
 	}
@@ -62,7 +62,7 @@ func handshake(ctx context.Context, c net.Conn, host, target string, cfg *config
 
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	conn, err := exchange(c, traceFor(ctx, cfg.logger), host, target, key[:], cfg, cookieURL, *bp)
+	conn, err := exchange(c, tr, host, target, key[:], cfg, cookieURL, *bp)
 	cerr := w.release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {

@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// The proxy stage of a dial: setProxy decides which proxy, if any, serves
-// a target; dialVia reaches the target through it. Each kind of proxy has a
+// The proxy stage of a dial: setProxy decides how the proxy of a target is
+// found, proxyFor finds it, and its kind's dial reaches the target through
+// it. Each kind of proxy has a
 // file of its own: proxy_env.go (the environment), proxy_connect.go (HTTP
 // CONNECT), proxy_auth.go (407 challenges) and proxy_socks.go (SOCKS5).
 
@@ -18,7 +19,7 @@ import (
 type proxyKind struct {
 	port string // the default port
 	tls  bool   // whether the proxy itself is spoken to over TLS
-	dial func(d *Dialer, ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error)
+	dial func(d *Dialer, ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error)
 }
 
 // proxyKinds maps each supported scheme to its way through, so that adding a
@@ -30,32 +31,31 @@ var proxyKinds = map[string]proxyKind{
 	"socks5h": {"1080", false, (*Dialer).socksVia},
 }
 
-// proxyTarget is a proxy URL checked and taken apart for one dial.
+// proxyTarget is a proxy URL checked and taken apart. It is not changed
+// once made, so a fixed proxy's serves every dial.
 type proxyTarget struct {
 	url      *url.URL
 	kind     proxyKind
 	host     string // without brackets: what TLS to an https proxy verifies
 	address  string // host:port, with the scheme's default port filled in
 	redacted string // for errors and logs
-	trace    dialTrace
 }
 
-// setProxy sets how the Dialer resolves the proxy of each target (given with
-// scheme http or https); d.proxy stays nil when every dial is direct. A
-// proxy named by WithProxy is checked here, so a bad one fails every dial
-// before any traffic.
+// setProxy sets how the Dialer finds the proxy of each target: d.proxy
+// resolves it per target (given with scheme http or https), and a proxy named
+// by WithProxy is checked here once, as d.fixedProxy, so that a bad one fails
+// every dial before any traffic. Both stay nil when every dial is direct.
 func (d *Dialer) setProxy(cfg *config) error {
 	switch cfg.proxyMode {
 	case proxyNone:
 	case proxyFixed:
 		u, err := parseProxyURL(cfg.proxyURL)
 		if err == nil {
-			_, err = checkProxy(u)
+			d.fixedProxy, err = checkProxy(u)
 		}
 		if err != nil {
 			return &ProxyError{Proxy: redactRaw(cfg.proxyURL), Stage: "resolve", Err: err}
 		}
-		d.proxy = func(*url.URL) (*url.URL, error) { return u, nil }
 	case proxyFromFunc:
 		d.proxy = cfg.proxyFunc
 	default:
@@ -64,15 +64,24 @@ func (d *Dialer) setProxy(cfg *config) error {
 	return nil
 }
 
-// dialVia reaches address through proxy and returns the tunnelled stream.
-// Every failure is a *ProxyError.
-func (d *Dialer) dialVia(ctx context.Context, tr dialTrace, proxy *url.URL, network, address string) (net.Conn, error) {
-	px, err := checkProxy(proxy)
+// proxyFor returns the proxy for address, looked up as a target of scheme
+// (http or https), or nil for a direct dial. Every failure is a *ProxyError.
+func (d *Dialer) proxyFor(scheme, address string) (*proxyTarget, error) {
+	if d.fixedProxy != nil || d.proxy == nil {
+		return d.fixedProxy, nil
+	}
+	u, err := d.proxy(&url.URL{Scheme: scheme, Host: address})
+	if err != nil || u == nil {
+		if err != nil {
+			err = &ProxyError{Stage: "resolve", Err: err}
+		}
+		return nil, err
+	}
+	px, err := checkProxy(u)
 	if err != nil {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "resolve", Err: err}
 	}
-	px.trace = tr
-	return px.kind.dial(d, ctx, px, network, address)
+	return px, nil
 }
 
 // parseProxyURL parses a proxy URL as WithProxy and the environment accept it:
@@ -118,7 +127,7 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 // proxyReason says why a target is dialled through proxy, or directly when
 // proxy is nil: which option or environment variable decided. It runs only
 // for the log.
-func (d *Dialer) proxyReason(scheme string, proxy *url.URL) string {
+func (d *Dialer) proxyReason(scheme string, proxied bool) string {
 	switch d.cfg.proxyMode {
 	case proxyNone:
 		return "WithoutProxy"
@@ -129,7 +138,7 @@ func (d *Dialer) proxyReason(scheme string, proxy *url.URL) string {
 	}
 	from := d.envSource[scheme]
 	switch {
-	case proxy != nil:
+	case proxied:
 		return "environment: " + from
 	case from == "":
 		return "environment: no proxy variable for " + scheme
@@ -148,10 +157,10 @@ func redactRaw(raw string) string {
 }
 
 // dialProxy opens the TCP connection to the proxy itself.
-func (d *Dialer) dialProxy(ctx context.Context, px *proxyTarget) (net.Conn, error) {
+func (d *Dialer) dialProxy(ctx context.Context, tr dialTrace, px *proxyTarget) (net.Conn, error) {
 	// The proxy is dialed over "tcp" whatever network the target asked for: a
 	// tcp6 target says nothing about how the proxy is reached.
-	c, err := d.dialTCP(ctx, px.trace, "tcp", px.address)
+	c, err := d.dialTCP(ctx, tr, "tcp", px.address)
 	if err != nil {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "dial", Err: withCause(ctxErr(ctx), err)}
 	}

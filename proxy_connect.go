@@ -24,7 +24,7 @@ var noProxyTLS = &tls.Config{}
 // https:// proxy, answering 407 challenges as the Dialer's authenticator (or
 // the built-in Basic) directs. Every target is tunnelled, ws:// ones too: a
 // forward-proxied GET would let the proxy rewrite the upgrade request.
-func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error) {
+func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err}
 	}
@@ -48,11 +48,11 @@ func (d *Dialer) connectVia(ctx context.Context, px *proxyTarget, network, addre
 	var c net.Conn
 	for round := 1; ; round++ {
 		if c == nil {
-			if c, err = d.openProxy(ctx, px); err != nil {
+			if c, err = d.openProxy(ctx, tr, px); err != nil {
 				return nil, err
 			}
 		}
-		tunnel, resp, keep, err := connect(ctx, px.trace, c, address, authz, d.cfg.proxyHeader, round < maxAuthRounds)
+		tunnel, resp, keep, err := connect(ctx, tr, c, address, authz, d.cfg.proxyHeader, round < maxAuthRounds)
 		if tunnel != nil {
 			return tunnel, nil
 		}
@@ -108,8 +108,8 @@ func closeAnd(c net.Conn, err error) error {
 // openProxy dials the proxy and, for an https:// proxy, runs TLS with it,
 // verified against the proxy's host with WithProxyTLSConfig's configuration.
 // The target's TLS configuration plays no part here.
-func (d *Dialer) openProxy(ctx context.Context, px *proxyTarget) (net.Conn, error) {
-	c, err := d.dialProxy(ctx, px)
+func (d *Dialer) openProxy(ctx context.Context, tr dialTrace, px *proxyTarget) (net.Conn, error) {
+	c, err := d.dialProxy(ctx, tr, px)
 	if err != nil || !px.kind.tls {
 		return c, err
 	}

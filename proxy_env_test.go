@@ -97,8 +97,8 @@ func TestProxyEnvironmentReadOnce(t *testing.T) {
 	if p, _ := d.proxy(target); p == nil || p.Host != "first:1" {
 		t.Errorf("proxy = %v, want the one set when New ran", p)
 	}
-	if p, _ := explicit.proxy(target); p == nil || p.Host != "explicit:1" {
-		t.Errorf("WithProxy: proxy = %v", p)
+	if px, _ := explicit.proxyFor(target.Scheme, target.Host); px == nil || px.url.Host != "explicit:1" {
+		t.Errorf("WithProxy: proxy = %v", px)
 	}
 	if none.proxy != nil {
 		t.Error("WithoutProxy still resolves proxies")

@@ -21,7 +21,7 @@ type socksConnector interface {
 // target's name is resolved here and the proxy is sent an address, as curl
 // does; for socks5h:// the proxy is sent the name. User information in the
 // proxy URL becomes username/password authentication (RFC 1929).
-func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address string) (net.Conn, error) {
+func (d *Dialer) socksVia(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "socks", Err: withCause(ctxErr(ctx), err)}
 	}
@@ -49,7 +49,7 @@ func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address
 	if !ok {
 		return fail(errors.New("golang.org/x/net/proxy's SOCKS5 dialer lacks DialWithConn"))
 	}
-	c, err := d.dialProxy(ctx, px)
+	c, err := d.dialProxy(ctx, tr, px)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (d *Dialer) socksVia(ctx context.Context, px *proxyTarget, network, address
 		c.Close()
 		return fail(err)
 	}
-	px.trace.socksGranted()
+	tr.socksGranted()
 	return c, nil
 }
 

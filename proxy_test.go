@@ -35,12 +35,8 @@ func TestProxyURLs(t *testing.T) {
 		t.Run(tc.raw, func(t *testing.T) {
 			d := New(WithProxy(tc.raw))
 			if tc.wantAddr != "" {
-				u, err := d.proxy(&url.URL{Scheme: "http", Host: "x:80"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				px, err := checkProxy(u)
-				if err != nil || px.address != tc.wantAddr {
+				px, err := d.proxyFor("http", "x:80")
+				if err != nil || px == nil || px.address != tc.wantAddr {
 					t.Fatalf("address %q, %v; want %q", px.address, err, tc.wantAddr)
 				}
 				return

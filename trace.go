@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptrace"
-	"net/url"
 )
 
 // dialTrace reports the stages of one dial to the context's httptrace hooks
@@ -32,16 +31,16 @@ func traceFor(ctx context.Context, logger *slog.Logger) dialTrace {
 }
 
 // route logs the proxy chosen for target, or none, and why.
-func (t dialTrace) route(d *Dialer, scheme, target string, proxy *url.URL) {
+func (t dialTrace) route(d *Dialer, scheme, target string, px *proxyTarget) {
 	if t.logger == nil {
 		return
 	}
-	why := d.proxyReason(scheme, proxy)
-	if proxy == nil {
+	why := d.proxyReason(scheme, px != nil)
+	if px == nil {
 		t.logger.DebugContext(t.ctx, "wsdial: direct", "target", target, "why", why)
 		return
 	}
-	t.logger.DebugContext(t.ctx, "wsdial: proxy", "proxy", proxy.Redacted(), "target", target, "why", why)
+	t.logger.DebugContext(t.ctx, "wsdial: proxy", "proxy", px.redacted, "target", target, "why", why)
 }
 
 // connectStart and connectDone log the TCP dial to the proxy or target. The
