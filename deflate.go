@@ -187,22 +187,12 @@ func (s *frameSink) send(fin bool) error {
 		n -= len(held)
 		copy(held[:], s.wb.b[maxHeader+n:])
 	}
-	key, err := s.wb.keys.next()
-	if err != nil {
+	if err := c.sendGathered(s.wb, fin, s.rsv, s.op, n); err != nil {
 		return err
 	}
-	b := s.wb.b[:]
-	start := maxHeader - clientHeaderLen(n)
-	putClientHeader(b[start:], fin, s.op, n, key)
-	b[start] |= s.rsv
-	payload := b[maxHeader : maxHeader+n]
-	maskCopy(payload, payload, key, 0)
 	s.op, s.rsv, s.n = opContinuation, 0, 0
-	if _, err := c.conn.Write(b[start : maxHeader+n]); err != nil {
-		return c.writeFailed(err)
-	}
 	if !fin {
-		s.n = copy(b[maxHeader:], held[:])
+		s.n = copy(s.wb.b[maxHeader:], held[:])
 	}
 	return nil
 }

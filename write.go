@@ -303,17 +303,27 @@ func (w *messageWriter) flush(fin bool) error {
 		wb = writeBufs.Get().(*writeBuf)
 		c.wr.wb = wb
 	}
+	if err := c.sendGathered(wb, fin, 0, w.op, w.n); err != nil {
+		return err
+	}
+	w.op, w.n = opContinuation, 0
+	return nil
+}
+
+// sendGathered sends the n bytes gathered in wb behind its header room as
+// one frame, masking them in place: the last step of a streamed message's
+// frames, compressed or not. The caller holds writeSem.
+func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 	key, err := wb.keys.next()
 	if err != nil {
 		return err
 	}
-	hl := clientHeaderLen(w.n)
-	start := maxHeader - hl
-	putClientHeader(wb.b[start:], fin, w.op, w.n, key)
-	payload := wb.b[maxHeader : maxHeader+w.n]
+	start := maxHeader - clientHeaderLen(n)
+	putClientHeader(wb.b[start:], fin, op, n, key)
+	wb.b[start] |= rsv
+	payload := wb.b[maxHeader : maxHeader+n]
 	maskCopy(payload, payload, key, 0)
-	w.op, w.n = opContinuation, 0
-	if _, err := c.conn.Write(wb.b[start : maxHeader+len(payload)]); err != nil {
+	if _, err := c.conn.Write(wb.b[start : maxHeader+n]); err != nil {
 		return c.writeFailed(err)
 	}
 	return nil
