@@ -128,10 +128,10 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 // checkRequestLine refuses a host or target that could break the request
 // line or smuggle a header.
 func checkRequestLine(host, target string) error {
-	if host == "" || strings.ContainsAny(host, " \t\r\n\x00/") {
+	if host == "" || breaksLine(host) || strings.Contains(host, "/") {
 		return fmt.Errorf("invalid host %q", host)
 	}
-	if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \t\r\n\x00") {
+	if !strings.HasPrefix(target, "/") || breaksLine(target) {
 		return fmt.Errorf("invalid request-target %q: it must be in origin-form, such as /chat?room=1", target)
 	}
 	return nil

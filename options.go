@@ -352,6 +352,11 @@ func checkHeader(h http.Header, owned map[string]bool) error {
 // header line early or smuggle another.
 func hasCTL(s string) bool { return strings.ContainsAny(s, "\r\n\x00") }
 
+// breaksLine reports whether s holds a byte that would end or split a
+// request line, where a host or target stands between spaces: CR, LF, NUL,
+// space or tab.
+func breaksLine(s string) bool { return strings.ContainsAny(s, "\r\n\x00 \t") }
+
 // isToken reports whether s is an RFC 7230 token.
 func isToken(s string) bool {
 	if s == "" {

@@ -111,7 +111,7 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 		return px, fmt.Errorf("proxy scheme %q is not supported; use http, https, socks5 or socks5h", u.Scheme)
 	case u.Hostname() == "" || u.Opaque != "":
 		return px, errors.New("proxy URL names no host")
-	case hasCTL(u.Host) || strings.ContainsAny(u.Host, " \t"):
+	case breaksLine(u.Host):
 		return px, errors.New("proxy host holds a space or control character")
 	}
 	px.kind = kind

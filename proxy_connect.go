@@ -131,7 +131,7 @@ func authority(address string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("target address: %w", err)
 	}
-	if host == "" || port == "" || strings.ContainsAny(address, " \t\r\n\x00/") {
+	if host == "" || port == "" || breaksLine(address) || strings.Contains(address, "/") {
 		return "", fmt.Errorf("target address %q cannot stand in a CONNECT request", clip(address))
 	}
 	return net.JoinHostPort(host, port), nil
