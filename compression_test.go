@@ -176,7 +176,7 @@ func TestDeflateHandshake(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = New(WithoutProxy(), WithCompression(Compression{})).DialWebSocket(ctx, "ws://"+ln.Addr().String()+"/")
+	_, err = mustNew(t, WithoutProxy(), WithCompression(Compression{})).DialWebSocket(ctx, "ws://"+ln.Addr().String()+"/")
 	<-done
 	var he *HandshakeError
 	if !errors.As(err, &he) || !errors.Is(err, ErrBadExtension) || he.StatusCode != 101 {

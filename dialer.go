@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/net/proxy"
 )
 
 // A Dialer opens streams and WebSocket connections, through whatever proxy
-// applies to each target. It is safe for concurrent use, and its zero value
-// is not usable: make one with New.
+// applies to each target. It is safe for concurrent use. The zero Dialer
+// dials with the defaults of New(): it reads the proxy environment once, at
+// its first use. A Dialer must not be copied after first use.
 type Dialer struct {
-	cfg *config
+	once sync.Once // makes a zero Dialer's settings at first use
+	cfg  *config
 	// proxy resolves the proxy for a target; nil means every dial is direct.
 	proxy      func(*url.URL) (*url.URL, error)
 	fixedProxy *proxyTarget      // WithProxy's, checked once in New; then proxy is nil
@@ -33,10 +37,32 @@ var (
 
 // New returns a Dialer configured by opts. With no options it takes the proxy
 // from the environment (read now, once), verifies TLS against the system
-// roots, and bounds each dial by 30 seconds.
-func New(opts ...Option) *Dialer {
-	cfg := newConfig(opts)
-	d := &Dialer{cfg: cfg, netDialer: cfg.netDialer, tlsBase: cfg.tlsConfig}
+// roots, and bounds each dial by 30 seconds. An invalid option is reported
+// here, as an error that matches ErrInvalid, and no Dialer is returned.
+func New(opts ...Option) (*Dialer, error) {
+	d := &Dialer{}
+	if err := d.setup(newConfig(opts)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ready gives a zero Dialer the settings of New() at its first use, once,
+// however many goroutines get there together.
+func (d *Dialer) ready() {
+	d.once.Do(func() {
+		if d.cfg == nil {
+			d.setup(newConfig(nil)) // no option, so nothing can be invalid
+		}
+	})
+}
+
+// setup fills in d from cfg, or reports the first invalid option.
+func (d *Dialer) setup(cfg *config) error {
+	if cfg.err != nil {
+		return cfg.err
+	}
+	d.netDialer, d.tlsBase = cfg.netDialer, cfg.tlsConfig
 	if d.netDialer == nil {
 		d.netDialer = &net.Dialer{}
 	}
@@ -45,10 +71,11 @@ func New(opts ...Option) *Dialer {
 	}
 	d.tlsWS = d.tlsBase.Clone()
 	d.tlsWS.NextProtos = []string{"http/1.1"}
-	if err := d.setProxy(cfg); err != nil && cfg.err == nil {
-		cfg.err = err // a *ProxyError already says what failed
+	if err := d.setProxy(cfg); err != nil {
+		return err
 	}
-	return d
+	d.cfg = cfg
+	return nil
 }
 
 // Dial connects to address on the named network, through the proxy that
@@ -63,7 +90,7 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // and other dial hooks. For proxy selection an address on port 443 is looked
 // up as an https:// target and any other as http://.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := d.check(network); err != nil {
+	if err := d.check(network, address); err != nil {
 		return nil, err
 	}
 	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
@@ -80,13 +107,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 // stream. The returned *tls.Conn has completed its handshake; its ServerName
 // is the address's host unless the WithTLSConfig configuration names one.
 func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := d.check(network); err != nil {
+	if err := d.check(network, address); err != nil {
 		return nil, err
 	}
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, fmt.Errorf("wsdial: %w", err)
-	}
+	host, _, _ := net.SplitHostPort(address) // check has seen that it splits
 	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
 	defer cancel()
 	tr := traceFor(ctx, d.cfg.logger)
@@ -106,9 +130,7 @@ func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (n
 // handshake. The schemes are ws and wss, with http and https as aliases. A
 // URL with user information or a fragment is refused before any traffic.
 func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error) {
-	if d.cfg.err != nil {
-		return nil, d.cfg.err
-	}
+	d.ready()
 	t, err := parseTarget(rawURL)
 	if err != nil {
 		return nil, err
@@ -138,17 +160,38 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 	return conn, nil
 }
 
-// check refuses a dial before any traffic when an option was invalid or the
-// network is not TCP.
-func (d *Dialer) check(network string) error {
-	if d.cfg.err != nil {
-		return d.cfg.err
-	}
+// check readies d and refuses a stream dial before any traffic when the
+// network is not TCP or the address is not host:port with a port in range.
+func (d *Dialer) check(network, address string) error {
+	d.ready()
 	switch network {
 	case "tcp", "tcp4", "tcp6":
-		return nil
+	default:
+		return invalid("invalid network", fmt.Errorf("%q is not supported; use tcp, tcp4 or tcp6", network))
 	}
-	return fmt.Errorf("wsdial: network %q is not supported; use tcp, tcp4 or tcp6", network)
+	host, port, err := net.SplitHostPort(address)
+	switch {
+	case err != nil:
+	case host == "" || breaksLine(host) || strings.Contains(host, "/"):
+		err = errors.New("the host is empty or holds a space, a slash or a control character")
+	default:
+		err = checkPort(port)
+	}
+	if err != nil {
+		return invalid("invalid address", err)
+	}
+	return nil
+}
+
+// checkPort refuses a port that is not a decimal number from 1 to 65535:
+// a service name would reach a proxy as is, and an out-of-range number would
+// fail only at connect time.
+func checkPort(port string) error {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
 }
 
 // reach runs the first two stages of a dial: it resolves the proxy for the
@@ -165,7 +208,7 @@ func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, sche
 	}
 	c, err := d.dialTCP(ctx, tr, network, address)
 	if err != nil {
-		return nil, &stageError{stage: "dial", err: withCause(ctxErr(ctx), err)}
+		return nil, &stageError{stage: "dial", class: ErrDial, err: withCause(ctxErr(ctx), err)}
 	}
 	return c, nil
 }
@@ -183,7 +226,7 @@ func parseTarget(rawURL string) (target, error) {
 	var t target
 	u, err := parseURL(rawURL)
 	if err != nil {
-		return t, fmt.Errorf("wsdial: invalid URL: %w", err)
+		return t, invalid("invalid URL", err)
 	}
 	var port string
 	switch strings.ToLower(u.Scheme) {
@@ -192,17 +235,20 @@ func parseTarget(rawURL string) (target, error) {
 	case "wss", "https":
 		t.secure, port = true, "443"
 	default:
-		return t, fmt.Errorf("wsdial: invalid URL: scheme %q is not ws, wss, http or https", u.Scheme)
+		return t, invalid("invalid URL", fmt.Errorf("scheme %q is not ws, wss, http or https", u.Scheme))
 	}
 	switch {
 	case u.User != nil:
-		return t, errors.New("wsdial: invalid URL: it holds user information, which a WebSocket URL must not")
+		return t, invalid("invalid URL", errors.New("it holds user information, which a WebSocket URL must not"))
 	case u.Fragment != "" || strings.Contains(rawURL, "#"):
-		return t, errors.New("wsdial: invalid URL: it has a fragment, which a WebSocket URL must not")
+		return t, invalid("invalid URL", errors.New("it has a fragment, which a WebSocket URL must not"))
 	case u.Opaque != "" || u.Hostname() == "":
-		return t, fmt.Errorf("wsdial: invalid URL %q: no host", rawURL)
+		return t, invalid("invalid URL", errors.New("it names no host"))
 	}
 	if p := u.Port(); p != "" {
+		if err := checkPort(p); err != nil {
+			return t, invalid("invalid URL", err)
+		}
 		port = p
 	}
 	t.host = u.Hostname()

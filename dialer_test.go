@@ -55,7 +55,7 @@ func TestDialWebSocketIPv6(t *testing.T) {
 		hosts <- req.Host
 		c.Write([]byte(upgradeResponse(req, "")))
 	})
-	c, err := New(WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/v6")
+	c, err := mustNew(t, WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/v6")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestDialWebSocketTLS(t *testing.T) {
 	addr, seen := serveTLSUpgrade(t, cert, []string{"h2", "http/1.1"})
 	_, port, _ := net.SplitHostPort(addr)
 	callerCfg := &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}}
-	d := New(WithoutProxy(), WithTLSConfig(callerCfg))
+	d := mustNew(t, WithoutProxy(), WithTLSConfig(callerCfg))
 	c, err := d.DialWebSocket(context.Background(), "wss://localhost:"+port+"/secure")
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestDialWebSocketTLS(t *testing.T) {
 func TestDialWebSocketTLSVerifies(t *testing.T) {
 	cert, _ := newCert(t, "localhost", "127.0.0.1", "::1")
 	addr, _ := serveTLSUpgrade(t, cert, nil)
-	_, err := New(WithoutProxy()).DialWebSocket(context.Background(), "wss://"+addr+"/")
+	_, err := mustNew(t, WithoutProxy()).DialWebSocket(context.Background(), "wss://"+addr+"/")
 	if !errors.Is(err, ErrTLS) {
 		t.Fatalf("DialWebSocket to an untrusted certificate = %v, want ErrTLS", err)
 	}
@@ -133,7 +133,7 @@ func TestDialTLSContext(t *testing.T) {
 	cert, pool := newCert(t, "localhost", "127.0.0.1", "::1")
 	addr, seen := serveTLSUpgrade(t, cert, nil)
 	_, port, _ := net.SplitHostPort(addr)
-	d := New(WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	d := mustNew(t, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool}))
 	c, err := d.DialTLSContext(context.Background(), "tcp", "localhost:"+port)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestHTTPTransportDirect(t *testing.T) {
 		}
 		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"))
 	})
-	d := New(WithoutProxy())
+	d := mustNew(t, WithoutProxy())
 	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DialTLSContext: d.DialTLSContext}}
 	resp, err := client.Get("http://" + addr + "/")
 	if err != nil {
@@ -173,7 +173,7 @@ func TestHTTPTransportDirect(t *testing.T) {
 
 func TestDialContextNetworks(t *testing.T) {
 	addr := serveRaw(t, "tcp", func(c net.Conn) {})
-	d := New(WithoutProxy())
+	d := mustNew(t, WithoutProxy())
 	for _, network := range []string{"udp", "unix", "ip", ""} {
 		if c, err := d.DialContext(context.Background(), network, addr); err == nil {
 			c.Close()
@@ -197,7 +197,7 @@ func TestDialRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	_, err = New(WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/")
+	_, err = mustNew(t, WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("error %v does not keep ECONNREFUSED", err)
 	}
@@ -209,7 +209,7 @@ func TestDialRefused(t *testing.T) {
 func TestHandshakeTimeout(t *testing.T) {
 	stalled := serveRaw(t, "tcp", func(c net.Conn) { io.Copy(io.Discard, c) })
 	start := time.Now()
-	_, err := New(WithoutProxy(), WithHandshakeTimeout(50*time.Millisecond)).DialWebSocket(context.Background(), "ws://"+stalled+"/")
+	_, err := mustNew(t, WithoutProxy(), WithHandshakeTimeout(50*time.Millisecond)).DialWebSocket(context.Background(), "ws://"+stalled+"/")
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrHandshake) {
 		t.Fatalf("error %v, want ErrHandshake and context.DeadlineExceeded", err)
 	}
@@ -220,7 +220,7 @@ func TestHandshakeTimeout(t *testing.T) {
 
 func TestConcurrentDials(t *testing.T) {
 	addr := serveUpgrade(t, "")
-	d := New(WithoutProxy(), WithHeader(http.Header{"X-A": {"1"}}))
+	d := mustNew(t, WithoutProxy(), WithHeader(http.Header{"X-A": {"1"}}))
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for range 16 {
@@ -312,7 +312,7 @@ func TestCancelEachStage(t *testing.T) {
 				cancel()
 			}()
 			start := time.Now()
-			c, err := New(append([]Option{WithoutProxy()}, tt.opts...)...).DialWebSocket(ctx, u)
+			c, err := mustNew(t, append([]Option{WithoutProxy()}, tt.opts...)...).DialWebSocket(ctx, u)
 			close(dialed)
 			if err == nil {
 				c.Close()
@@ -367,7 +367,7 @@ func fullBacklog(t *testing.T) string {
 
 func BenchmarkDialWebSocket(b *testing.B) {
 	addr := serveUpgrade(b, "")
-	d := New(WithoutProxy())
+	d := mustNew(b, WithoutProxy())
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -388,7 +388,7 @@ func TestWithNetDialer(t *testing.T) {
 		controlled = append(controlled, network+" "+address)
 		return nil
 	}}
-	c, err := New(WithoutProxy(), WithNetDialer(nd)).DialWebSocket(context.Background(), "ws://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy(), WithNetDialer(nd)).DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func TestTimeoutInConnect(t *testing.T) {
 	_, port, _ := net.SplitHostPort(addr)
 	for _, u := range []string{"ws://" + addr + "/", "ws://localhost:" + port + "/"} {
 		start := time.Now()
-		_, err := New(WithoutProxy(), WithHandshakeTimeout(100*time.Millisecond)).DialWebSocket(context.Background(), u)
+		_, err := mustNew(t, WithoutProxy(), WithHandshakeTimeout(100*time.Millisecond)).DialWebSocket(context.Background(), u)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: error %v, want context.DeadlineExceeded", u, err)
 		}

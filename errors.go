@@ -6,13 +6,24 @@ import (
 	"net/http"
 )
 
-// The classes of failure. Every error a dial returns matches at most one of
-// them with errors.Is, which names the stage that failed.
+// The classes of failure. Every error that New, a dial or Handshake returns
+// matches exactly one of them with errors.Is, which names the stage that
+// failed. A timeout or a cancellation matches its class and the context's
+// error: errors.Is(err, context.DeadlineExceeded) holds after a timeout, in
+// whichever stage it struck.
 var (
+	// ErrInvalid reports a call refused before any traffic: a URL that does
+	// not parse or has the wrong scheme, user information or a fragment in a
+	// WebSocket URL, a port out of range, an unsupported network, or an
+	// invalid option.
+	ErrInvalid = errors.New("wsdial: invalid argument")
 	// ErrProxy reports a failure to resolve, reach or pass through a proxy:
 	// a bad proxy URL, a failed dial to the proxy, a CONNECT reply other
 	// than 2xx, or a SOCKS refusal.
 	ErrProxy = errors.New("wsdial: proxy failed")
+	// ErrDial reports a failure to reach the target without a proxy: the
+	// name lookup, the TCP connect, or its timeout.
+	ErrDial = errors.New("wsdial: dial failed")
 	// ErrTLS reports a failed TLS handshake with the target.
 	ErrTLS = errors.New("wsdial: TLS failed")
 	// ErrHandshake reports a failed WebSocket opening handshake.
@@ -58,6 +69,9 @@ type HandshakeError struct {
 }
 
 func (e *HandshakeError) Error() string {
+	if e.Err == nil {
+		return "wsdial: handshake failed"
+	}
 	if e.StatusCode != 0 && errors.Is(e.Err, ErrUpgradeDeclined) {
 		return fmt.Sprintf("wsdial: handshake: %v: %s", e.Err, statusText(e.Response, e.StatusCode))
 	}
@@ -111,19 +125,20 @@ func statusText(resp *http.Response, code int) string {
 	return fmt.Sprintf("%d %s", code, http.StatusText(code))
 }
 
-// stageError is a failure of a stage that has no error type of its own: the
-// direct TCP dial, or TLS with the target.
+// stageError is a failure of a stage that has no error type of its own: an
+// argument refused before any traffic, the direct TCP dial, or TLS with the
+// target.
 type stageError struct {
-	stage string // "dial" or "tls"
-	class error  // ErrTLS, or nil
+	stage string // what failed: "invalid URL", "dial", "tls" and so on
+	class error  // ErrInvalid, ErrDial or ErrTLS
 	err   error
 }
 
 func (e *stageError) Error() string { return "wsdial: " + e.stage + ": " + e.err.Error() }
 
-func (e *stageError) Unwrap() []error {
-	if e.class == nil {
-		return []error{e.err}
-	}
-	return []error{e.class, e.err}
+func (e *stageError) Unwrap() []error { return []error{e.class, e.err} }
+
+// invalid reports an argument refused before any traffic; what names it.
+func invalid(what string, err error) error {
+	return &stageError{stage: what, class: ErrInvalid, err: err}
 }

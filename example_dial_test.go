@@ -35,11 +35,14 @@ func ExampleNew() {
 	echo, proxy, stop := startDemo()
 	defer stop()
 
-	d := wsdial.New(
+	d, err := wsdial.New(
 		wsdial.WithProxy("http://demo:wsdial-demo@"+proxy),
 		wsdial.WithHeader(http.Header{"Authorization": {"Bearer token"}}),
 		wsdial.WithHandshakeTimeout(10*time.Second),
 	)
+	if err != nil {
+		log.Fatal(err)
+	}
 	c, err := d.DialWebSocket(context.Background(), "ws://"+echo+"/chat")
 	if err != nil {
 		log.Fatal(err)
@@ -56,7 +59,11 @@ func ExampleDialer_DialWebSocket() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := wsdial.New(wsdial.WithoutProxy()).DialWebSocket(ctx, "ws://"+echo+"/echo?room=1")
+	d, err := wsdial.New(wsdial.WithoutProxy())
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := d.DialWebSocket(ctx, "ws://"+echo+"/echo?room=1")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -102,7 +109,10 @@ func ExampleDialer_DialContext() {
 	echo, proxy, stop := startDemo()
 	defer stop()
 
-	d := wsdial.New(wsdial.WithProxy("http://demo:wsdial-demo@" + proxy))
+	d, err := wsdial.New(wsdial.WithProxy("http://demo:wsdial-demo@" + proxy))
+	if err != nil {
+		log.Fatal(err)
+	}
 	c, err := d.DialContext(context.Background(), "tcp", echo)
 	if err != nil {
 		log.Fatal(err)
@@ -125,8 +135,11 @@ func Example_errors() {
 	defer stop()
 
 	// No credentials for a proxy that wants them.
-	d := wsdial.New(wsdial.WithProxy("http://" + proxy))
-	_, err := d.DialWebSocket(context.Background(), "ws://"+echo+"/")
+	d, err := wsdial.New(wsdial.WithProxy("http://" + proxy))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = d.DialWebSocket(context.Background(), "ws://"+echo+"/")
 	switch {
 	case errors.Is(err, wsdial.ErrProxyAuthRequired):
 		var pe *wsdial.ProxyError

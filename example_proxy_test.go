@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"log"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,7 +15,10 @@ import (
 // Route net/http through the same proxies as the WebSocket dials, leaving
 // Transport.Proxy nil: the Dialer already tunnels every connection.
 func ExampleDialer_DialContext_httpTransport() {
-	d := wsdial.New(wsdial.WithProxy("http://alice:secret@proxy.corp.example:3128"))
+	d, err := wsdial.New(wsdial.WithProxy("http://alice:secret@proxy.corp.example:3128"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	client := &http.Client{Transport: &http.Transport{
 		DialContext:    d.DialContext,
 		DialTLSContext: d.DialTLSContext,
@@ -75,10 +79,13 @@ func (s *ntlmSession) Next(_ context.Context, challenge *http.Response) (string,
 // exchange runs on one connection, as NTLM requires.
 func ExampleWithProxyAuthenticator() {
 	var lib ntlmClient // from the NTLM library you use
-	d := wsdial.New(
+	d, err := wsdial.New(
 		wsdial.WithProxy("http://CORP%5Calice:secret@proxy.corp.example:8080"),
 		wsdial.WithProxyAuthenticator(ntlmAuth{lib}),
 	)
+	if err != nil {
+		log.Fatal(err)
+	}
 	conn, err := d.DialWebSocket(context.Background(), "wss://chat.example/socket")
 	if err != nil {
 		return

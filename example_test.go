@@ -14,7 +14,7 @@ import (
 func ExampleConn() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := wsdial.New().DialWebSocket(ctx, "wss://echo.example/chat")
+	conn, err := new(wsdial.Dialer).DialWebSocket(ctx, "wss://echo.example/chat")
 	if err != nil {
 		log.Fatal(err)
 	}

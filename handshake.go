@@ -43,7 +43,7 @@ var headBufs = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
 // and returns the ready connection. Every failure is a *HandshakeError.
 func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target string, cfg *config) (*Conn, error) {
 	if err := checkRequestLine(host, target); err != nil {
-		return nil, &HandshakeError{Err: err}
+		return nil, invalid("invalid handshake request", err)
 	}
 	var key [24]byte
 	if err := newKey(&key); err != nil {

@@ -135,7 +135,7 @@ func TestHandshakeResponses(t *testing.T) {
 				}
 				c.Write([]byte(strings.ReplaceAll(tt.response, "{accept}", acceptFor(req.Header.Get("Sec-WebSocket-Key")))))
 			})
-			c, err := New(append([]Option{WithoutProxy()}, tt.opts...)...).DialWebSocket(context.Background(), "ws://"+addr+"/")
+			c, err := mustNew(t, append([]Option{WithoutProxy()}, tt.opts...)...).DialWebSocket(context.Background(), "ws://"+addr+"/")
 			if tt.wantErr == nil && !tt.fails {
 				if err != nil {
 					t.Fatalf("DialWebSocket: %v", err)
@@ -205,7 +205,7 @@ func TestHandshakeRequest(t *testing.T) {
 		c.Write([]byte(upgradeResponse(req, "")))
 	})
 	h := http.Header{"X-Token": {"a", "b"}}
-	d := New(WithoutProxy(), WithHeader(h), WithOrigin("https://app.example"), WithSubprotocols("v2.chat", "v1.chat"))
+	d := mustNew(t, WithoutProxy(), WithHeader(h), WithOrigin("https://app.example"), WithSubprotocols("v2.chat", "v1.chat"))
 	h.Set("X-Token", "mutated after New") // the Dialer must hold its own copy
 	c, err := d.DialWebSocket(context.Background(), "ws://"+addr+"/chat?room=1&x=%20")
 	if err != nil {
@@ -245,7 +245,7 @@ func TestHandshakeKeysDiffer(t *testing.T) {
 		keys <- req.Header.Get("Sec-WebSocket-Key")
 		c.Write([]byte(upgradeResponse(req, "")))
 	})
-	d := New(WithoutProxy())
+	d := mustNew(t, WithoutProxy())
 	for range 2 {
 		c, err := d.DialWebSocket(context.Background(), "ws://"+addr+"/")
 		if err != nil {
@@ -268,7 +268,7 @@ func TestHostOverride(t *testing.T) {
 		got <- req.Host
 		c.Write([]byte(upgradeResponse(req, "")))
 	})
-	c, err := New(WithoutProxy(), WithHeader(http.Header{"Host": {"virtual.example"}})).DialWebSocket(context.Background(), "ws://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy(), WithHeader(http.Header{"Host": {"virtual.example"}})).DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,11 +317,18 @@ func TestRefusedBeforeTraffic(t *testing.T) {
 				u = "ws://{addr}/"
 			}
 			u = strings.ReplaceAll(u, "{addr}", addr)
-			c, err := New(append([]Option{WithoutProxy()}, tt.opts...)...).DialWebSocket(context.Background(), u)
-			if err == nil {
-				c.Close()
-				t.Fatal("DialWebSocket succeeded, want an error")
+			d, err := New(append([]Option{WithoutProxy()}, tt.opts...)...)
+			if tt.opts != nil && err == nil {
+				t.Fatal("New accepted the options, want an error")
 			}
+			if err == nil {
+				var c *Conn
+				if c, err = d.DialWebSocket(context.Background(), u); err == nil {
+					c.Close()
+					t.Fatal("DialWebSocket succeeded, want an error")
+				}
+			}
+			checkClass(t, err, ErrInvalid)
 			if strings.Contains(err.Error(), "secret") {
 				t.Errorf("error %q shows the password", err)
 			}
@@ -354,9 +361,7 @@ func TestHandshakeRefusesSmuggling(t *testing.T) {
 		}()
 		_, err := Handshake(context.Background(), client, tt.host, tt.target)
 		client.Close()
-		if err == nil || !errors.Is(err, ErrHandshake) {
-			t.Errorf("Handshake(%q, %q) = %v, want an ErrHandshake", tt.host, tt.target, err)
-		}
+		checkClass(t, err, ErrInvalid)
 		if <-wrote {
 			t.Errorf("Handshake(%q, %q) wrote to the stream", tt.host, tt.target)
 		}
@@ -376,7 +381,7 @@ func TestBytesBehindResponse(t *testing.T) {
 		c.Write([]byte(upgradeResponse(req, "") + frame))
 		answerClose(c, br)
 	})
-	c, err := New(WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +397,7 @@ func TestBytesBehindResponse(t *testing.T) {
 
 func TestNetConnIsStreamWhenNothingAhead(t *testing.T) {
 	addr := serveUpgrade(t, "")
-	c, err := New(WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy()).DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +421,7 @@ func TestCookieJar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := New(WithoutProxy(), WithCookieJar(jar))
+	d := mustNew(t, WithoutProxy(), WithCookieJar(jar))
 	for range 2 {
 		c, err := d.DialWebSocket(context.Background(), "ws://"+addr+"/chat")
 		if err != nil {
@@ -525,7 +530,7 @@ func TestLowerCaseHostHeader(t *testing.T) {
 		}
 		got <- hosts
 	})
-	d := New(WithoutProxy(), WithHeader(http.Header{"host": {"virtual.example"}}), WithHandshakeTimeout(time.Second))
+	d := mustNew(t, WithoutProxy(), WithHeader(http.Header{"host": {"virtual.example"}}), WithHandshakeTimeout(time.Second))
 	d.DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if hosts := <-got; len(hosts) != 1 || hosts[0] != "virtual.example" {
 		t.Errorf("Host fields sent: %q, want one: virtual.example", hosts)

@@ -82,7 +82,7 @@ func newPairWith(tb testing.TB, header string, opts ...Option) (*Conn, *peer) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d := New(append([]Option{WithoutProxy()}, opts...)...)
+	d := mustNew(tb, append([]Option{WithoutProxy()}, opts...)...)
 	conn, err := d.DialWebSocket(ctx, "ws://"+ln.Addr().String()+"/test")
 	if err != nil {
 		ln.Close() // ends the accept, should the dial have failed before it
@@ -220,4 +220,37 @@ func (p *peer) readUntilClose() clientEnd {
 
 func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
+}
+
+// mustNew is New for a test whose options are valid.
+func mustNew(tb testing.TB, opts ...Option) *Dialer {
+	tb.Helper()
+	d, err := New(opts...)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	return d
+}
+
+// classes lists the classes of failure that err matches, by name.
+func classes(err error) []string {
+	var got []string
+	for _, c := range []struct {
+		name  string
+		class error
+	}{{"ErrInvalid", ErrInvalid}, {"ErrProxy", ErrProxy}, {"ErrDial", ErrDial}, {"ErrTLS", ErrTLS}, {"ErrHandshake", ErrHandshake}} {
+		if errors.Is(err, c.class) {
+			got = append(got, c.name)
+		}
+	}
+	return got
+}
+
+// checkClass fails tb unless err matches class and no other class.
+func checkClass(tb testing.TB, err, class error) {
+	tb.Helper()
+	got := classes(err)
+	if len(got) != 1 || !errors.Is(err, class) {
+		tb.Errorf("error %v matches classes %v, want only %v", err, got, class)
+	}
 }

@@ -288,7 +288,7 @@ func runHostile(t *testing.T, peers []hostilePeer, start func(*testing.T, hostil
 			runtime.ReadMemStats(&before)
 			t0 := time.Now()
 			opts := append([]Option{WithoutProxy(), WithHandshakeTimeout(hostileTimeout), WithTLSConfig(&tls.Config{InsecureSkipVerify: true})}, extra...)
-			c, err := New(opts...).DialWebSocket(context.Background(), u)
+			c, err := mustNew(t, opts...).DialWebSocket(context.Background(), u)
 			elapsed := time.Since(t0)
 			runtime.ReadMemStats(&after)
 			if p.check != nil {

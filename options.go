@@ -73,7 +73,7 @@ func newConfig(opts []Option) *config {
 // fail records the first invalid option.
 func (c *config) fail(err error) {
 	if c.err == nil {
-		c.err = fmt.Errorf("wsdial: invalid option: %w", err)
+		c.err = invalid("invalid option", err)
 	}
 }
 

@@ -54,7 +54,7 @@ func (d *Dialer) setProxy(cfg *config) error {
 			d.fixedProxy, err = checkProxy(u)
 		}
 		if err != nil {
-			return &ProxyError{Proxy: redactRaw(cfg.proxyURL), Stage: "resolve", Err: err}
+			return invalid("invalid option", fmt.Errorf("WithProxy: %w", err))
 		}
 	case proxyFromFunc:
 		d.proxy = cfg.proxyFunc
@@ -144,16 +144,6 @@ func (d *Dialer) proxyReason(scheme string, proxied bool) string {
 		return "environment: no proxy variable for " + scheme
 	}
 	return "environment: NO_PROXY, or a loopback target, excludes it from " + from
-}
-
-// redactRaw redacts the password of a proxy URL that may not parse. When it
-// does not, nothing of it is shown: it might hold a password that Redacted
-// cannot find.
-func redactRaw(raw string) string {
-	if u, err := parseProxyURL(raw); err == nil {
-		return u.Redacted()
-	}
-	return ""
 }
 
 // dialProxy opens the TCP connection to the proxy itself.

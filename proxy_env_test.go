@@ -68,7 +68,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			setEnv(t, tc.env)
-			d := New()
+			d := mustNew(t)
 			u, _ := url.Parse(tc.target)
 			got, err := d.proxy(u)
 			if (err != nil) != tc.wantErr {
@@ -89,9 +89,9 @@ func TestProxyFromEnvironment(t *testing.T) {
 // nothing later does, and that the options override it.
 func TestProxyEnvironmentReadOnce(t *testing.T) {
 	setEnv(t, map[string]string{"HTTP_PROXY": "http://first:1"})
-	d := New()
-	explicit := New(WithProxy("http://explicit:1"))
-	none := New(WithoutProxy())
+	d := mustNew(t)
+	explicit := mustNew(t, WithProxy("http://explicit:1"))
+	none := mustNew(t, WithoutProxy())
 	t.Setenv("HTTP_PROXY", "http://second:1")
 	target := &url.URL{Scheme: "http", Host: "ws.example.invalid:80"}
 	if p, _ := d.proxy(target); p == nil || p.Host != "first:1" {
@@ -103,7 +103,7 @@ func TestProxyEnvironmentReadOnce(t *testing.T) {
 	if none.proxy != nil {
 		t.Error("WithoutProxy still resolves proxies")
 	}
-	if p, _ := New(WithoutProxy(), WithProxyFromEnvironment()).proxy(target); p == nil || p.Host != "second:1" {
+	if p, _ := mustNew(t, WithoutProxy(), WithProxyFromEnvironment()).proxy(target); p == nil || p.Host != "second:1" {
 		t.Errorf("WithProxyFromEnvironment: proxy = %v", p)
 	}
 }
@@ -130,7 +130,7 @@ func TestProxyEnvironmentDial(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			setEnv(t, tc.env)
-			conn, err := New().DialWebSocket(context.Background(), "ws://"+target+"/")
+			conn, err := mustNew(t).DialWebSocket(context.Background(), "ws://"+target+"/")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +141,7 @@ func TestProxyEnvironmentDial(t *testing.T) {
 
 	t.Run("loopback goes direct", func(t *testing.T) {
 		setEnv(t, map[string]string{"ALL_PROXY": "socks5h://127.0.0.1:1"})
-		conn, err := New().DialWebSocket(context.Background(), "ws://"+originAddr+"/")
+		conn, err := mustNew(t).DialWebSocket(context.Background(), "ws://"+originAddr+"/")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestProxyEnvironmentDial(t *testing.T) {
 
 	t.Run("CGI", func(t *testing.T) {
 		setEnv(t, map[string]string{"HTTP_PROXY": connect, "REQUEST_METHOD": "POST"})
-		_, err := New().DialWebSocket(context.Background(), "ws://"+target+"/")
+		_, err := mustNew(t).DialWebSocket(context.Background(), "ws://"+target+"/")
 		var pe *ProxyError
 		if !errors.As(err, &pe) || pe.Stage != "resolve" {
 			t.Fatalf("err = %v, want a resolve *ProxyError", err)

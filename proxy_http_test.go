@@ -39,7 +39,7 @@ func TestHTTPTransportThroughProxy(t *testing.T) {
 		"http://alice:" + testPassword + "@" + connectAddr,
 		"socks5://alice:" + testPassword + "@" + socksAddr,
 	} {
-		d := New(WithProxy(proxyURL),
+		d := mustNew(t, WithProxy(proxyURL),
 			WithProxyHeader(http.Header{"X-Proxy-Token": {"t"}}),
 			WithTLSConfig(&tls.Config{RootCAs: roots}))
 		tr := &http.Transport{DialContext: d.DialContext, DialTLSContext: d.DialTLSContext}
@@ -70,7 +70,7 @@ func BenchmarkDialWebSocketViaConnect(b *testing.B) {
 	var origin wsOrigin
 	originAddr := origin.start(b, nil)
 	p := &connectProxy{}
-	d := New(WithProxy("http://" + p.start(b)))
+	d := mustNew(b, WithProxy("http://"+p.start(b)))
 	ctx := context.Background()
 	url := "ws://" + originAddr + "/"
 	b.ReportAllocs()
@@ -86,7 +86,7 @@ func BenchmarkDialWebSocketViaConnect(b *testing.B) {
 func BenchmarkDialViaSOCKS5(b *testing.B) {
 	target, _ := serve(b, nil, func(c net.Conn) { io.Copy(io.Discard, c) })
 	p := &socksProxy{}
-	d := New(WithProxy("socks5h://" + p.start(b)))
+	d := mustNew(b, WithProxy("socks5h://"+p.start(b)))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

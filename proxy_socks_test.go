@@ -60,7 +60,7 @@ func TestSOCKS5(t *testing.T) {
 			checkGoroutines(t)
 			p := &socksProxy{hosts: hosts{named: originAddr}, user: tc.proxyUser, pass: testPassword, reply: tc.reply}
 			addr := p.start(t)
-			d := New(WithProxy(tc.scheme+"://"+tc.userinfo+addr), WithNetDialer(noDNS()))
+			d := mustNew(t, WithProxy(tc.scheme+"://"+tc.userinfo+addr), WithNetDialer(noDNS()))
 			network := tc.network
 			if network == "" {
 				network = "tcp"
@@ -99,7 +99,7 @@ func TestSOCKS5WebSocket(t *testing.T) {
 	_, port, _ := net.SplitHostPort(originAddr)
 	target := "ws.example.invalid:" + port
 	p := &socksProxy{hosts: hosts{target: originAddr}}
-	d := New(WithProxy("socks5h://" + p.start(t)))
+	d := mustNew(t, WithProxy("socks5h://"+p.start(t)))
 	conn, err := d.DialWebSocket(context.Background(), "ws://"+target+"/")
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestSocksResolveBounded(t *testing.T) {
 		return nil, ctx.Err()
 	}}
 	proxy := serveRaw(t, "tcp", stall)
-	d := New(WithProxy("socks5://"+proxy), WithNetDialer(&net.Dialer{Resolver: stalled}), WithHandshakeTimeout(200*time.Millisecond))
+	d := mustNew(t, WithProxy("socks5://"+proxy), WithNetDialer(&net.Dialer{Resolver: stalled}), WithHandshakeTimeout(200*time.Millisecond))
 	start := time.Now()
 	_, err := d.DialWebSocket(context.Background(), "ws://ws.example.invalid/")
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrProxy) {

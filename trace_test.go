@@ -30,7 +30,7 @@ func TestTraceHooksInOrder(t *testing.T) {
 		WroteHeaders:         func() { note("WroteHeaders") },
 		GotFirstResponseByte: func() { note("GotFirstResponseByte") },
 	})
-	c, err := New(WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(ctx, "wss://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(ctx, "wss://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestLoggerStages(t *testing.T) {
 	addr, _ := serveTLSUpgrade(t, cert, []string{"http/1.1"})
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := New(WithoutProxy(), WithLogger(logger), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(context.Background(), "wss://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy(), WithLogger(logger), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(context.Background(), "wss://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestLoggerStages(t *testing.T) {
 	// At info level the logger hears nothing.
 	buf.Reset()
 	quiet := slog.New(slog.NewTextHandler(&buf, nil))
-	if c, err := New(WithoutProxy(), WithLogger(quiet), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(context.Background(), "wss://"+addr+"/"); err == nil {
+	if c, err := mustNew(t, WithoutProxy(), WithLogger(quiet), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(context.Background(), "wss://"+addr+"/"); err == nil {
 		c.Close()
 	}
 	if buf.Len() != 0 {
@@ -76,7 +76,7 @@ func TestLoggerProxyStages(t *testing.T) {
 	proxyAddr := px.start(t)
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := New(WithProxy("http://alice:s3cret-pw@"+proxyAddr), WithLogger(logger))
+	d := mustNew(t, WithProxy("http://alice:s3cret-pw@"+proxyAddr), WithLogger(logger))
 	c, err := d.DialWebSocket(context.Background(), "ws://"+origin+"/")
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestLoggerEnvironmentReason(t *testing.T) {
 	t.Setenv("no_proxy", "")
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := New(WithLogger(logger), WithHandshakeTimeout(time.Second))
+	d := mustNew(t, WithLogger(logger), WithHandshakeTimeout(time.Second))
 	// The SOCKS proxy at port 1 refuses; the route is logged before that.
 	d.DialWebSocket(context.Background(), "wss://ws.example.invalid/")
 	if want := `why="environment: ALL_PROXY"`; !strings.Contains(buf.String(), want) {

@@ -88,7 +88,11 @@ func wsdialDial(ctx context.Context, t *testing.T, cfg dialConfig) (*wsdial.Conn
 	if cfg.proxyHeader != nil {
 		opts = append(opts, wsdial.WithProxyHeader(cfg.proxyHeader))
 	}
-	return wsdial.New(opts...).DialWebSocket(ctx, cfg.url)
+	d, err := wsdial.New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return d.DialWebSocket(ctx, cfg.url)
 }
 
 func wsdialEcho(ctx context.Context, t *testing.T, cfg dialConfig) error {

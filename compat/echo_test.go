@@ -80,7 +80,7 @@ func TestEcho(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			conn, err := wsdial.New(wsdial.WithoutProxy()).DialWebSocket(ctx, "ws"+srv.URL[len("http"):]+"/echo")
+			conn, err := new(wsdial.Dialer).DialWebSocket(ctx, "ws"+srv.URL[len("http"):]+"/echo")
 			if err != nil {
 				t.Fatal(err)
 			}

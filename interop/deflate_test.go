@@ -156,7 +156,7 @@ func TestDeflateTLS(t *testing.T) {
 			record(t, "deflate over TLS", s.name)
 			ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 			defer cancel()
-			c, err := wsdial.New(wsdial.WithoutProxy(), wsdial.WithTLSConfig(&tls.Config{RootCAs: p.roots}),
+			c, err := newDialer(t, wsdial.WithoutProxy(), wsdial.WithTLSConfig(&tls.Config{RootCAs: p.roots}),
 				wsdial.WithCompression(wsdial.Compression{})).DialWebSocket(ctx, s.url(p, "localhost"))
 			if err != nil {
 				t.Fatalf("dial: %v", err)

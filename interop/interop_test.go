@@ -101,6 +101,16 @@ func options(p *peers, proxy string) []wsdial.Option {
 	return append(opts, wsdial.WithProxy(proxy))
 }
 
+// newDialer is wsdial.New for options that must be valid.
+func newDialer(t *testing.T, opts ...wsdial.Option) *wsdial.Dialer {
+	t.Helper()
+	d, err := wsdial.New(opts...)
+	if err != nil {
+		t.Fatalf("wsdial.New: %v", err)
+	}
+	return d
+}
+
 // TestInterop dials every server through every route, checks the
 // subprotocol, echoes a text, a binary and a 1 MiB message, and closes.
 func TestInterop(t *testing.T) {
@@ -126,7 +136,7 @@ func TestInterop(t *testing.T) {
 					target := s.url(p, "localhost")
 					ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 					defer cancel()
-					c, err := wsdial.New(options(p, proxy)...).DialWebSocket(ctx, target)
+					c, err := newDialer(t, options(p, proxy)...).DialWebSocket(ctx, target)
 					if err != nil {
 						t.Fatalf("dial %s: %v", target, err)
 					}
@@ -169,7 +179,7 @@ func TestHTTPThroughRoutes(t *testing.T) {
 				}
 				proxy, wantRemote = proxyURL(p, r.scheme, r.peer, user), p.addr[r.peer]
 			}
-			tr := &http.Transport{DialTLSContext: wsdial.New(options(p, proxy)...).DialTLSContext}
+			tr := &http.Transport{DialTLSContext: newDialer(t, options(p, proxy)...).DialTLSContext}
 			defer tr.CloseIdleConnections()
 			client := &http.Client{Transport: tr, Timeout: dialTimeout}
 			target := "https://" + net.JoinHostPort("localhost", p.port(nginxH1)) + "/ping"
@@ -213,7 +223,7 @@ func TestDirectByIP(t *testing.T) {
 			target := s.url(p, "127.0.0.1")
 			ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 			defer cancel()
-			c, err := wsdial.New(options(p, "")...).DialWebSocket(ctx, target)
+			c, err := newDialer(t, options(p, "")...).DialWebSocket(ctx, target)
 			if err != nil {
 				t.Fatalf("dial %s: %v", target, err)
 			}
@@ -273,7 +283,7 @@ func TestProxyRefusals(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 			defer cancel()
 			opts := append(options(p, tc.proxy), tc.opts...)
-			c, err := wsdial.New(opts...).DialWebSocket(ctx, tc.server.url(p, "localhost"))
+			c, err := newDialer(t, opts...).DialWebSocket(ctx, tc.server.url(p, "localhost"))
 			if err == nil {
 				c.NetConn().Close()
 				t.Fatalf("the dial through %s succeeded; want a refusal", tc.proxy)

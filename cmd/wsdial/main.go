@@ -178,7 +178,12 @@ const closeWait = 5 * time.Second
 // session dials url, then pipes standard input out as text messages and
 // incoming messages to standard output until either side closes.
 func session(ctx context.Context, url string, opts []wsdial.Option, raw bool, stdin io.Reader, stdout, stderr io.Writer) int {
-	c, err := wsdial.New(opts...).DialWebSocket(ctx, url)
+	d, err := wsdial.New(opts...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	c, err := d.DialWebSocket(ctx, url)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitCode(err)

@@ -226,7 +226,7 @@ func TestExitCodes(t *testing.T) {
 		{"proxy and no-proxy", []string{"-proxy", "http://p:1", "-no-proxy", "ws://a/"}, exitUsage, "exclude"},
 		{"proxy refuses connection", []string{"-proxy", "http://" + closedAddr, "ws://" + echo + "/"}, exitProxy, "proxy"},
 		{"proxy wants credentials", []string{"-proxy", "http://" + proxy, "ws://" + echo + "/"}, exitProxy, "407"},
-		{"proxy scheme", []string{"-proxy", "ftp://" + proxy, "ws://" + echo + "/"}, exitProxy, "not supported"},
+		{"proxy scheme", []string{"-proxy", "ftp://" + proxy, "ws://" + echo + "/"}, exitUsage, "not supported"},
 		{"untrusted certificate", []string{"-no-proxy", "wss" + strings.TrimPrefix(tlsSrv.URL, "https") + "/"}, exitTLS, "tls"},
 		{"not a WebSocket", []string{"-no-proxy", "ws" + strings.TrimPrefix(notWS.URL, "http") + "/"}, exitHandshake, "404"},
 		{"refused", []string{"-no-proxy", "ws://" + closedAddr + "/"}, exitFailure, "connection refused"},

@@ -41,7 +41,7 @@ func main() {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	c, err := wsdial.New().DialWebSocket(ctx, target)
+	c, err := new(wsdial.Dialer).DialWebSocket(ctx, target)
 	cancel()
 	if err != nil {
 		log.Fatal(err)

@@ -49,11 +49,14 @@ func main() {
 	}
 	tlsConfig := &tls.Config{RootCAs: roots}
 
-	d := wsdial.New(
+	d, err := wsdial.New(
 		wsdial.WithProxyFromEnvironment(), // the default, named for the reader
 		wsdial.WithTLSConfig(tlsConfig),
 		wsdial.WithProxyTLSConfig(tlsConfig),
 	)
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := d.DialWebSocket(ctx, flag.Arg(0))

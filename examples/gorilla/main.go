@@ -60,7 +60,10 @@ func run(out io.Writer, args []string) error {
 		opts = append(opts, wsdial.WithProxy(d.proxyURL), wsdial.WithTLSConfig(&tls.Config{RootCAs: d.roots}))
 	}
 
-	wd := wsdial.New(opts...)
+	wd, err := wsdial.New(opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
 	gd := &websocket.Dialer{
 		NetDialContext:    wd.DialContext,
 		NetDialTLSContext: wd.DialTLSContext,

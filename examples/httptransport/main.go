@@ -47,7 +47,10 @@ func main() {
 		opts = append(opts, wsdial.WithProxy("http://"+demoserver.User+":"+demoserver.Password+"@"+px))
 	}
 
-	d := wsdial.New(opts...)
+	d, err := wsdial.New(opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
 	client := &http.Client{Transport: &http.Transport{
 		DialContext:    d.DialContext,
 		DialTLSContext: d.DialTLSContext,

@@ -74,7 +74,10 @@ func main() {
 		log.Fatal(err)
 	}
 
-	d := wsdial.New(wsdial.WithProxy("http://"+proxy), wsdial.WithProxyAuthenticator(tokenAuth{token}))
+	d, err := wsdial.New(wsdial.WithProxy("http://"+proxy), wsdial.WithProxyAuthenticator(tokenAuth{token}))
+	if err != nil {
+		log.Fatal(err)
+	}
 	c, err := d.DialWebSocket(context.Background(), "ws://"+echo+"/")
 	if err != nil {
 		log.Fatal(err)

@@ -39,7 +39,10 @@ func (Coder) Dialer(r Route) (Dialer, error) {
 		} else {
 			c.Abort()
 		}
-		hook := wsdial.New(wsdial.WithProxy(r.proxyURL().String()), wsdial.WithTLSConfig(r.TLS))
+		hook, err := wsdial.New(wsdial.WithProxy(r.proxyURL().String()), wsdial.WithTLSConfig(r.TLS))
+		if err != nil {
+			return Dialer{}, err
+		}
 		tr = &http.Transport{TLSClientConfig: r.TLS, DialContext: hook.DialContext}
 		d = Dialer{How: "hook: Transport.DialContext = wsdial DialContext (CONNECT); " + native, Dial: coderDial(r.URL, tr)}
 	}

@@ -16,7 +16,10 @@ import (
 func hookDialer(r Route) (func(ctx context.Context, network, address string) (net.Conn, error), string, error) {
 	switch r.Proxy {
 	case Connect:
-		d := wsdial.New(wsdial.WithProxy(r.proxyURL().String()))
+		d, err := wsdial.New(wsdial.WithProxy(r.proxyURL().String()))
+		if err != nil {
+			return nil, "", err
+		}
 		return d.DialContext, "wsdial DialContext (CONNECT)", nil
 	case SOCKS5:
 		d, err := proxy.SOCKS5("tcp", r.ProxyAddr, nil, proxy.Direct)

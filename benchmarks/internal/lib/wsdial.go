@@ -23,7 +23,10 @@ func (WSDial) Dialer(r Route) (Dialer, error) {
 	} else {
 		opts = append(opts, wsdial.WithoutProxy())
 	}
-	d := wsdial.New(opts...)
+	d, err := wsdial.New(opts...)
+	if err != nil {
+		return Dialer{}, err
+	}
 	target := r.URL
 	return Dialer{How: how, Dial: func(ctx context.Context) (Conn, error) {
 		c, err := d.DialWebSocket(ctx, target)
