@@ -33,7 +33,7 @@ readonly P_MSOCKS_OPEN=18110 P_MSOCKS_AUTH=18111
 readonly P_PY_WS=18200 P_PY_WSS=18201
 readonly P_NODE_WS=18210 P_NODE_WSS=18211
 readonly P_NGINX_H1=18300 P_NGINX_H2=18301
-readonly ALL_PORTS="$P_SQUID_PLAIN $P_SQUID_AUTH $P_SQUID_TLS $P_TINY_PLAIN $P_TINY_AUTH $P_TINY_PORTS
+ALL_PORTS="$P_SQUID_PLAIN $P_SQUID_AUTH $P_SQUID_TLS $P_TINY_PLAIN $P_TINY_AUTH $P_TINY_PORTS
 	$P_DANTE_OPEN $P_DANTE_AUTH $P_MSOCKS_OPEN $P_MSOCKS_AUTH $P_PY_WS $P_PY_WSS $P_NODE_WS $P_NODE_WSS
 	$P_NGINX_H1 $P_NGINX_H2"
 
@@ -49,7 +49,25 @@ readonly DEADLINE_STOP=10  # seconds a peer gets to exit after SIGTERM
 # ---------------------------------------------------------------------------
 # Installs
 # ---------------------------------------------------------------------------
-readonly DEB_PACKAGES="squid-openssl tinyproxy dante-server microsocks nginx python3-websockets openssl"
+DEB_PACKAGES="squid-openssl tinyproxy dante-server microsocks nginx python3-websockets openssl"
+
+# ---------------------------------------------------------------------------
+# Peers of their own: each file in peers/ is sourced here and may add
+#   DEB_PACKAGES+=" pkg..."   Debian packages it needs
+#   ALL_PORTS+=" port..."     its ports, on 127.0.0.1 (checked like the rest)
+#   PEER_STARTS+=(fn)         a function run after the core peers are up and
+#                             before the loopback check: it writes its configs
+#                             under $tmp, calls start and await, and adds lines
+#                             such as "export WSDIAL_INTEROP_X=..." to PEER_ENV
+# Each file uses its own port block (see README.md) and the helpers below.
+# ---------------------------------------------------------------------------
+PEER_STARTS=()
+PEER_ENV=()
+for f in "$here"/peers/*.sh; do
+	[ -e "$f" ] || continue
+	# shellcheck source=/dev/null
+	. "$f"
+done
 
 install_debian() {
 	local missing=() p
@@ -503,6 +521,7 @@ await dante-auth $P_DANTE_AUTH
 await microsocks-open $P_MSOCKS_OPEN
 await microsocks-auth $P_MSOCKS_AUTH
 await nginx $P_NGINX_H1 $P_NGINX_H2
+for fn in "${PEER_STARTS[@]}"; do "$fn"; done
 t_start=$((SECONDS - t0 - t_install))
 check_loopback
 
@@ -528,6 +547,7 @@ export WSDIAL_INTEROP_NODE_WSS=127.0.0.1:$P_NODE_WSS
 export WSDIAL_INTEROP_NGINX_H1=127.0.0.1:$P_NGINX_H1
 export WSDIAL_INTEROP_NGINX_H2=127.0.0.1:$P_NGINX_H2
 EOF
+for line in "${PEER_ENV[@]}"; do printf '%s\n' "$line" >>"$tmp/env.sh"; done
 # shellcheck source=/dev/null
 . "$tmp/env.sh"
 # The tests must see no proxy from the environment: every proxy they use is named.
