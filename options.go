@@ -115,11 +115,11 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 // function is (scheme http for ws://, https for wss://, and host:port). Each
 // entry is a proxy URL as WithProxy takes it, or nil for a direct
 // connection; an empty list means a direct connection. An error from f
-// fails the dial with a *ProxyError of stage "resolve". An entry that is not
-// a usable proxy URL is skipped with a logged reason, a repeat of an entry
-// is dropped, and at most 32 entries are tried. f may be called from several
-// goroutines at once. Every dial takes this way, DialContext and
-// DialTLSContext included.
+// fails the dial with a *ProxyError of stage "resolve". Only the first 32
+// entries are looked at; of those, an entry that is not a usable proxy URL
+// is skipped with a logged reason, and a repeat of an entry is left out. f
+// may be called from several goroutines at once. Every dial takes this way,
+// DialContext and DialTLSContext included.
 //
 // The list is worked through as Chromium does:
 //
@@ -138,8 +138,9 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 //     fallback such as DIRECT would go around the refusal.
 //   - Anything else ends the dial as well: the caller's context ending, the
 //     dial's bound running out, or a failure on this side, such as an error
-//     of the proxy authenticator. TLS with the target and the WebSocket
-//     handshake come after the list is done and never move it on.
+//     of the proxy authenticator. An attempt cut short by the context marks
+//     nothing. TLS with the target and the WebSocket handshake come after
+//     the list is done and never move it on.
 //   - A proxy that could not be used is marked bad for 5 minutes (see
 //     WithProxyRetryDelay). Meanwhile every dial tries it after the entries
 //     that are not marked, keeping the list's order among the marked ones:
@@ -153,14 +154,14 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 //     bound, and the last entry has all that remains. Without any bound an
 //     attempt lasts until the system gives up on its connect.
 //
-// When the dial fails after more than one attempt, the error says what each
-// attempt got, in order. It matches the class of the last attempt alone,
-// ErrProxy or, when that was DIRECT, ErrDial; errors.As finds the last
-// attempt's *ProxyError, and errors.Is also finds the cause of each earlier
-// attempt (syscall.ECONNREFUSED, a *net.DNSError, or
-// context.DeadlineExceeded for an attempt whose share ran out, as net.Dialer
-// reports a connect timeout). After a single attempt the error is that
-// attempt's, as WithProxy would report it.
+// When the dial fails and more than one entry was tried or skipped, the
+// error says what each got, in order. It matches the class of the last
+// attempt alone, ErrProxy or, when that was DIRECT, ErrDial; errors.As
+// finds the last attempt's *ProxyError, and errors.Is also finds the cause
+// of each earlier entry (syscall.ECONNREFUSED, a *net.DNSError, or
+// context.DeadlineExceeded for an attempt whose share ran out, as
+// net.Dialer reports a connect timeout). When a single entry failed, the
+// error is that entry's, as WithProxy would report it.
 //
 // The log (WithLogger) shows the list in the order it is tried, each
 // attempt with its share of time, and why the dial moved on or stopped; the

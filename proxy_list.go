@@ -80,14 +80,18 @@ func keyOf(px *proxyTarget) proxyKey {
 
 // entries checks urls and returns them in the order to try: first the
 // entries not marked bad, then the marked ones, each group in the list's
-// order. An empty list is DIRECT. A repeat of an entry is dropped, and so
-// is any entry past the first maxListEntries, which dropped counts. skipped
-// says why each entry that is not a usable proxy URL was left out.
+// order. An empty list is DIRECT. Only the first maxListEntries entries are
+// looked at; dropped counts the rest. A repeat of an entry is left out, and
+// so is an entry that is not a usable proxy URL, with the error that says
+// why in skipped.
 func (l *proxyList) entries(urls []*url.URL) (try []listEntry, skipped []error, dropped int) {
 	if len(urls) == 0 {
 		return []listEntry{{name: directName}}, nil, 0
 	}
-	try = make([]listEntry, 0, min(len(urls), maxListEntries))
+	if len(urls) > maxListEntries {
+		urls, dropped = urls[:maxListEntries], len(urls)-maxListEntries
+	}
+	try = make([]listEntry, 0, len(urls))
 	for _, u := range urls {
 		e := listEntry{name: directName}
 		if u != nil {
@@ -98,11 +102,7 @@ func (l *proxyList) entries(urls []*url.URL) (try []listEntry, skipped []error, 
 			}
 			e = listEntry{px: px, key: keyOf(px), name: px.redacted}
 		}
-		switch {
-		case slices.ContainsFunc(try, func(o listEntry) bool { return o.key == e.key }):
-		case len(try) == maxListEntries:
-			dropped++
-		default:
+		if !slices.ContainsFunc(try, func(o listEntry) bool { return o.key == e.key }) {
 			try = append(try, e)
 		}
 	}
@@ -220,7 +220,11 @@ func (d *Dialer) reachList(ctx context.Context, tr dialTrace, network, address, 
 		if v == moveOnMarked {
 			marked = l.mark(e.key)
 		}
-		tr.listFailed(&e, why, err, marked, i+1 < len(try))
+		next := i+1 < len(try)
+		if !next {
+			why += "; no entry is left"
+		}
+		tr.listFailed(&e, why, err, marked, next)
 	}
 	if len(failed) == 1 {
 		return nil, failed[0]
@@ -301,7 +305,8 @@ func attemptContext(ctx context.Context, left int) (actx context.Context, cancel
 	if !ok {
 		return ctx, func() {}, 0
 	}
-	actx, cancel = bound(ctx, attemptShare(time.Until(dl), left))
+	share = attemptShare(time.Until(dl), left)
+	actx, cancel = bound(ctx, share)
 	if actx == ctx {
 		return ctx, cancel, 0
 	}
@@ -312,7 +317,6 @@ func attemptContext(ctx context.Context, left int) (actx context.Context, cancel
 			// caller's context is the one left for its I/O to watch.
 			ac.parent = dc.parent
 		}
-		share = time.Until(ac.deadline)
 	}
 	return actx, cancel, share
 }
