@@ -58,9 +58,10 @@ type listEntry struct {
 	marked bool         // marked bad when the dial began: tried after the rest
 }
 
-// proxyKey names a proxy server as the marks know it: its scheme, and its
-// host and port in lower case. socks5h:// is the same server as socks5://;
-// only the side that resolves the target differs.
+// proxyKey names an entry's proxy as the marks know it, and as repeats are
+// found: its scheme, and its host and port, in lower case. socks5:// and
+// socks5h:// stay apart, since they differ in who resolves the target: a
+// target that only the proxy can resolve needs socks5h://.
 type proxyKey struct{ scheme, address string }
 
 // directName names DIRECT in the log and errors; its key is the zero
@@ -69,29 +70,25 @@ const directName = "DIRECT"
 
 func keyOf(px *proxyTarget) proxyKey {
 	scheme := strings.ToLower(px.url.Scheme)
-	switch scheme {
-	case "":
+	if scheme == "" {
 		scheme = "http"
-	case "socks5h":
-		scheme = "socks5"
 	}
 	return proxyKey{scheme, strings.ToLower(px.address)}
 }
 
-// entries checks urls and returns them in the order to try: first the
-// entries not marked bad, then the marked ones, each group in the list's
-// order. An empty list is DIRECT. Only the first maxListEntries entries are
-// looked at; dropped counts the rest. A repeat of an entry is left out, and
-// so is an entry that is not a usable proxy URL, with the error that says
-// why in skipped.
-func (l *proxyList) entries(urls []*url.URL) (try []listEntry, skipped []error, dropped int) {
+// entries checks urls and appends them to try in the order to try them:
+// first the entries not marked bad, then the marked ones, each group in the
+// list's order. An empty list is DIRECT. Only the first maxListEntries
+// entries are looked at; dropped counts the rest. A repeat of an entry is
+// left out, and so is an entry that is not a usable proxy URL, with the
+// error that says why in skipped.
+func (l *proxyList) entries(try []listEntry, urls []*url.URL) (_ []listEntry, skipped []error, dropped int) {
 	if len(urls) == 0 {
-		return []listEntry{{name: directName}}, nil, 0
+		return append(try, listEntry{name: directName}), nil, 0
 	}
 	if len(urls) > maxListEntries {
 		urls, dropped = urls[:maxListEntries], len(urls)-maxListEntries
 	}
-	try = make([]listEntry, 0, len(urls))
 	for _, u := range urls {
 		e := listEntry{name: directName}
 		if u != nil {
@@ -189,16 +186,16 @@ func (d *Dialer) reachList(ctx context.Context, tr dialTrace, network, address, 
 	if err != nil {
 		return nil, &ProxyError{Stage: "resolve", Err: err}
 	}
-	try, failed, dropped := l.entries(urls)
+	var buf [8]listEntry // enough for most lists, without an allocation
+	try, failed, dropped := l.entries(buf[:0], urls)
 	tr.listOrder(address, try, failed, dropped)
-	names := make([]string, len(failed), len(failed)+len(try))
+	var a proxyAttempt
 	for i, e := range try {
 		actx, cancel, share := attemptContext(ctx, len(try)-i)
 		tr.listTry(&e, address, i+1, len(try), share)
-		var a proxyAttempt
+		a = proxyAttempt{socks: strings.HasPrefix(e.key.scheme, "socks")}
 		atr := tr
 		if e.px != nil {
-			a.socks = e.key.scheme == "socks5"
 			atr.attempt = &a
 		}
 		c, err := d.via(actx, atr, e.px, network, address)
@@ -210,26 +207,20 @@ func (d *Dialer) reachList(ctx context.Context, tr dialTrace, network, address, 
 			return a.unwrap(c), nil
 		}
 		failed = append(failed, err)
-		names = append(names, e.name)
 		v, why := judge(ctx, &e, &a, err)
-		if v == stop {
-			tr.listFailed(&e, why, err, 0, false)
-			break
-		}
 		var marked time.Duration
 		if v == moveOnMarked {
 			marked = l.mark(e.key)
 		}
-		next := i+1 < len(try)
-		if !next {
-			why += "; no entry is left"
+		tr.listFailed(&e, v, why, err, marked, i+1 < len(try))
+		if v == stop {
+			break
 		}
-		tr.listFailed(&e, why, err, marked, next)
 	}
 	if len(failed) == 1 {
 		return nil, failed[0]
 	}
-	return nil, newListError(names, failed)
+	return nil, newListError(failed)
 }
 
 // verdict is what the failure of one attempt means for the rest of the dial.
@@ -389,12 +380,11 @@ func (w *socksWatch) Read(p []byte) (int, error) {
 // error whole and only the cause of each earlier one, which carries no
 // class.
 type listError struct {
-	names []string // each entry's name, as errs holds them
-	errs  []error  // each entry's error; the last ended the dial
-	tree  []error  // what Unwrap returns
+	errs []error // each entry's error; the last ended the dial
+	tree []error // what Unwrap returns
 }
 
-func newListError(names []string, errs []error) *listError {
+func newListError(errs []error) *listError {
 	last := len(errs) - 1
 	tree := make([]error, 0, len(errs))
 	tree = append(tree, errs[last])
@@ -408,7 +398,7 @@ func newListError(names []string, errs []error) *listError {
 			tree = append(tree, se.err)
 		}
 	}
-	return &listError{names: names, errs: errs, tree: tree}
+	return &listError{errs: errs, tree: tree}
 }
 
 func (e *listError) Error() string {
@@ -418,7 +408,8 @@ func (e *listError) Error() string {
 		if i > 0 {
 			b.WriteString("; then ")
 		}
-		if e.names[i] == directName {
+		// A proxy's error names the proxy; a direct dial's says only "dial".
+		if se, ok := err.(*stageError); ok && se.class == ErrDial {
 			b.WriteString("DIRECT: ")
 		}
 		b.WriteString(strings.TrimPrefix(err.Error(), "wsdial: "))

@@ -972,6 +972,26 @@ func TestProxyListEntries(t *testing.T) {
 		if got := log.find("wsdial: proxy list")[0]["order"]; got != "http://"+refused+", DIRECT, "+liveURL {
 			t.Errorf("the order tried is %q, want each entry once", got)
 		}
+		// socks5:// and socks5h:// to one proxy are two routes: who
+		// resolves the target differs.
+		log.reset()
+		d = mustNew(t, WithProxyList(staticList(t, "socks5://"+refused, "socks5h://"+refused, liveURL)),
+			WithNetDialer(nxResolver(t)), WithLogger(slog.New(&log)))
+		c, err = d.DialWebSocket(context.Background(), target.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if got := log.find("wsdial: proxy list")[0]["order"]; got != "socks5://"+refused+", socks5h://"+refused+", "+liveURL {
+			t.Errorf("the order tried is %q, want both SOCKS routes", got)
+		}
+		// socks5:// failed to resolve the target here, before it reached
+		// the proxy, which is not marked for it; socks5h:// was refused.
+		_, local := d.list.bad[proxyKey{"socks5", refused}]
+		_, remote := d.list.bad[proxyKey{"socks5h", refused}]
+		if local || !remote {
+			t.Errorf("marked: socks5 %v, socks5h %v; want socks5h alone", local, remote)
+		}
 	})
 	t.Run("at most 32 entries are tried", func(t *testing.T) {
 		var list []string
@@ -1166,12 +1186,12 @@ func TestProxyListAllocations(t *testing.T) {
 	behind := allocs(marked)
 	t.Logf("allocations per dial: WithProxy %v, a list of one %v, behind a marked dead proxy %v", fixed, one, behind)
 	// A list of one costs the entry that WithProxy checks once in New (the
-	// proxyTarget, its address and redacted URL), the entries' slice and
-	// the attempt's record: 7, measured. Behind a marked entry, the dial
-	// also checks that entry and gives the live one its share of the time,
-	// a deadline context: 11 more. Two more each are allowed for the test
-	// servers, which share the count.
-	const oneCost, behindCost = 7 + 2, 7 + 11 + 2
+	// proxyTarget, its address and redacted URL), the target URL that f is
+	// given and the attempt's record: 5, measured. Behind a marked entry,
+	// the dial also checks that entry and gives the live one its share of
+	// the time, a deadline context: 11 more. Two more each are allowed for
+	// the test servers, which share the count.
+	const oneCost, behindCost = 5 + 2, 5 + 11 + 2
 	if one > fixed+oneCost || behind > fixed+behindCost {
 		t.Errorf("allocations per dial: WithProxy %v, a list of one %v, behind a marked dead proxy %v; want at most %d and %d more",
 			fixed, one, behind, oneCost, behindCost)

@@ -194,13 +194,16 @@ func (t dialTrace) listTry(e *listEntry, target string, n, of int, share time.Du
 
 // listFailed logs why an attempt of a list failed, whether the dial moves
 // on to the next entry, and for how long the entry is marked bad.
-func (t dialTrace) listFailed(e *listEntry, why string, err error, marked time.Duration, next bool) {
+func (t dialTrace) listFailed(e *listEntry, v verdict, why string, err error, marked time.Duration, next bool) {
 	if t.logger == nil {
 		return
 	}
 	msg := "wsdial: proxy list: stop"
-	if next {
+	switch {
+	case v != stop && next:
 		msg = "wsdial: proxy list: next entry"
+	case v != stop:
+		why += "; no entry is left"
 	}
 	args := []any{"entry", e.name, "why", why, "err", err}
 	if marked > 0 {
