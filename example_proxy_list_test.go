@@ -15,15 +15,21 @@ import (
 	"github.com/wsdial/wsdial"
 )
 
-// downProxy returns the URL of a proxy that is down: a loopback port where
-// nothing listens, so that a connect to it is refused.
-func downProxy() *url.URL {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
+// downProxies returns the URLs of n proxies that are down: loopback ports
+// where nothing listens, so that a connect to each is refused.
+func downProxies(n int) []*url.URL {
+	var urls []*url.URL
+	for range n {
+		// Each listener stays open until all are made, so that no two
+		// ports are the same.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer ln.Close()
+		urls = append(urls, &url.URL{Scheme: "http", Host: ln.Addr().String()})
 	}
-	defer ln.Close()
-	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	return urls
 }
 
 // Fail over from a proxy that is down to a direct connection, as a browser
@@ -36,7 +42,7 @@ func ExampleWithProxyList() {
 		io.WriteString(w, "hello")
 	}))
 	defer page.Close()
-	proxyA := downProxy()
+	proxyA := downProxies(1)[0]
 
 	d, err := wsdial.New(wsdial.WithProxyList(func(ctx context.Context, target *url.URL) ([]*url.URL, error) {
 		return []*url.URL{proxyA, nil}, nil // nil stands for DIRECT
@@ -61,7 +67,8 @@ func ExampleWithProxyList() {
 // When no entry of the list gets through, the error says what each attempt
 // got, matches the class of the last one, and still finds each cause.
 func ExampleWithProxyList_allFail() {
-	proxyA, proxyB := downProxy(), downProxy()
+	down := downProxies(2)
+	proxyA, proxyB := down[0], down[1]
 	d, err := wsdial.New(wsdial.WithProxyList(func(ctx context.Context, target *url.URL) ([]*url.URL, error) {
 		return []*url.URL{proxyA, proxyB}, nil
 	}))

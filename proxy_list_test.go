@@ -101,13 +101,25 @@ func nxdomain(q []byte) []byte {
 	return r
 }
 
-// refusedAddr returns a loopback address where nothing listens.
-func refusedAddr(t *testing.T) string {
+// refusedAddr returns a loopback address that refuses every connect: a
+// socket bound there but never listening holds the port until the test
+// ends, so that no other listener can take it meanwhile, as one could take
+// a port that was merely closed.
+func refusedAddr(t testing.TB) string {
 	t.Helper()
-	ln := listen(t, "tcp")
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}).String()
 }
 
 // staticList is a WithProxyList function that answers raws, parsed, for
@@ -1205,12 +1217,7 @@ func TestProxyListAllocations(t *testing.T) {
 func BenchmarkDialProxyList(b *testing.B) {
 	target, _ := serve(b, nil, func(c net.Conn) { io.Copy(io.Discard, c) })
 	live := "http://" + (&connectProxy{}).start(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := "http://" + refusedAddr(b)
 	list := func(raws ...string) Option {
 		var urls []*url.URL
 		for _, raw := range raws {
