@@ -111,15 +111,16 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 
 // WithProxyList asks f, at each dial, for the proxies to try in turn, as a
 // browser tries the answer of a PAC script ("PROXY a:8080; PROXY b:8080;
-// DIRECT"). f is given the dial's context and the target as WithProxyFunc's
-// function is (scheme http for ws://, https for wss://, and host:port). Each
-// entry is a proxy URL as WithProxy takes it, or nil for a direct
-// connection; an empty list means a direct connection. An error from f
-// fails the dial with a *ProxyError of stage "resolve". Only the first 32
-// entries are looked at; of those, an entry that is not a usable proxy URL
-// is skipped with a logged reason, and a repeat of an entry is left out. f
-// may be called from several goroutines at once. Every dial takes this way,
-// DialContext and DialTLSContext included.
+// DIRECT"). f is given the dial's context, bounded as the dial is, which it
+// should honour, and the target as WithProxyFunc's function is (scheme http
+// for ws://, https for wss://, and host:port). Each entry is a proxy URL as
+// WithProxy takes it, or nil for a direct connection; an empty list means a
+// direct connection. An error from f fails the dial with a *ProxyError of
+// stage "resolve". Only the first 32 entries are looked at; of those, an
+// entry that is not a usable proxy URL is skipped with a logged reason, and
+// a repeat of an entry is left out. f may be called from several
+// goroutines at once. Every dial takes this way, DialContext and
+// DialTLSContext included.
 //
 // The list is worked through as Chromium does:
 //
@@ -130,7 +131,8 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 //     silent until the attempt's time is up, before it has sent any byte of
 //     a reply. A DIRECT entry moves on when the TCP connection to the target
 //     cannot be opened, its name not resolving included: the next entry may
-//     be a proxy that knows it.
+//     be a proxy that knows it. So does a socks5:// entry whose target name
+//     does not resolve here, where socks5:// resolves it.
 //   - A proxy that answers ends the dial with what it said: any HTTP status
 //     other than 2xx to CONNECT, 407 included, a SOCKS refusal, or a reply
 //     that is malformed or cut short. Chromium stopped failing over on
@@ -145,7 +147,8 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 //     WithProxyRetryDelay). Meanwhile every dial tries it after the entries
 //     that are not marked, keeping the list's order among the marked ones:
 //     it moves to the end of the list rather than out of it. A dial that
-//     gets through a marked proxy clears its mark. DIRECT is never marked.
+//     gets through a marked proxy clears its mark. DIRECT is never marked,
+//     nor is a proxy for a target name that did not resolve here.
 //     The marks belong to the Dialer and are shared by its dials alone.
 //   - Each attempt has its share of the time left of the dial's bound (the
 //     context's deadline or WithHandshakeTimeout): that time divided by the
