@@ -107,24 +107,13 @@ func nxdomain(q []byte) []byte {
 // a port that was merely closed.
 func refusedAddr(t testing.TB) string {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}).String()
+	_, addr := boundSocket(t)
+	return addr
 }
 
 // staticList is a WithProxyList function that answers raws, parsed, for
 // every target; "DIRECT" stands for a nil entry.
-func staticList(t *testing.T, raws ...string) func(context.Context, *url.URL) ([]*url.URL, error) {
+func staticList(t testing.TB, raws ...string) func(context.Context, *url.URL) ([]*url.URL, error) {
 	t.Helper()
 	var list []*url.URL
 	for _, raw := range raws {
@@ -1137,25 +1126,7 @@ func TestProxyListConcurrent(t *testing.T) {
 	d := mustNew(t, WithProxyRetryDelay(time.Millisecond), WithProxyList(func(context.Context, *url.URL) ([]*url.URL, error) {
 		return lists[calls.Add(1)%2], nil
 	}))
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for range 8 {
-		wg.Go(func() {
-			for range 8 {
-				c, err := d.DialWebSocket(context.Background(), target.url)
-				if err != nil {
-					errs <- err
-					return
-				}
-				c.Close()
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	dialAtOnce(t, d, target.url, 8, 8)
 }
 
 func mustURLs(t *testing.T, raws ...string) []*url.URL {
@@ -1218,14 +1189,7 @@ func BenchmarkDialProxyList(b *testing.B) {
 	target, _ := serve(b, nil, func(c net.Conn) { io.Copy(io.Discard, c) })
 	live := "http://" + (&connectProxy{}).start(b)
 	dead := "http://" + refusedAddr(b)
-	list := func(raws ...string) Option {
-		var urls []*url.URL
-		for _, raw := range raws {
-			u, _ := url.Parse(raw)
-			urls = append(urls, u)
-		}
-		return WithProxyList(func(context.Context, *url.URL) ([]*url.URL, error) { return urls, nil })
-	}
+	list := func(raws ...string) Option { return WithProxyList(staticList(b, raws...)) }
 	for _, bc := range []struct {
 		name string
 		opts []Option
