@@ -695,6 +695,17 @@ func TestProxyListMarks(t *testing.T) {
 		t.Error("A is still marked after a dial got through it")
 	}
 	step("B marked, A cleared: A first", 1, 0, aURL)
+
+	// The marks are the Dialer's: another Dialer with the same list has
+	// none, and tries B, dead and marked in d, first.
+	other := mustNew(t, WithProxyList(staticList(t, bURL, aURL)), WithNetDialer(nxResolver(t)))
+	b.conns.Store(0)
+	if c, err := other.DialWebSocket(context.Background(), target.url); err == nil {
+		c.Close()
+	}
+	if n := b.conns.Load(); n != 1 {
+		t.Errorf("another Dialer connected to B %d times, want 1: marks must not leak between Dialers", n)
+	}
 }
 
 func mustTarget(t *testing.T, raw string) *proxyTarget {
