@@ -26,8 +26,8 @@ const (
 	// than that is left: a list of many entries must not cut each one too
 	// short to reach a proxy across a slow network.
 	minAttemptShare = 2 * time.Second
-	// maxListEntries bounds the attempts of one dial, and with them the
-	// time and memory that a runaway list can cost.
+	// maxListEntries bounds the entries a dial looks at, and with them the
+	// attempts, time and memory that a runaway list can cost.
 	maxListEntries = 32
 	// maxBadProxies bounds the marks a Dialer keeps, however many distinct
 	// proxies its lists name.
@@ -68,6 +68,7 @@ type proxyKey struct{ scheme, address string }
 // proxyKey, which drops repeats of it. DIRECT is never marked.
 const directName = "DIRECT"
 
+// keyOf is the key of px: a scheme left out is http, as checkProxy has it.
 func keyOf(px *proxyTarget) proxyKey {
 	scheme := strings.ToLower(px.url.Scheme)
 	if scheme == "" {
