@@ -56,6 +56,7 @@ func main() {
 type flags struct {
 	headers, subprotocols, proxyHeaders listFlag
 	origin, proxy, cacert, proxyCACert  string
+	proxyAuth                           string
 	noProxy, insecure, verbose, raw     bool
 	timeout                             time.Duration
 }
@@ -74,6 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&f.proxy, "proxy", "", "use the proxy at `URL` (http, https, socks5, socks5h) instead of the environment")
 	fs.BoolVar(&f.noProxy, "no-proxy", false, "dial directly, ignoring the environment")
 	fs.Var(&f.proxyHeaders, "proxy-header", "add a CONNECT header `Name: value` (repeatable)")
+	addProxyAuthFlag(fs, &f)
 	fs.StringVar(&f.cacert, "cacert", "", "trust the PEM certificates in `file` for the target")
 	fs.StringVar(&f.proxyCACert, "proxy-cacert", "", "trust the PEM certificates in `file` for an https:// proxy")
 	fs.BoolVar(&f.insecure, "insecure", false, "INSECURE: skip verification of the target's certificate")
@@ -152,6 +154,11 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 		}
 		opts = append(opts, wsdial.WithProxyTLSConfig(&tls.Config{RootCAs: pool}))
 	}
+	authOpts, err := f.proxyAuthOptions(stderr)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, authOpts...)
 	opts = append(opts, wsdial.WithHandshakeTimeout(f.timeout))
 	if f.verbose {
 		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now()})))
