@@ -83,7 +83,9 @@ type ProxyAuthSession interface {
 // other scheme in the order given, then Basic) and runs that
 // authenticator's exchange. When the exchange fails before the proxy
 // accepts (its Start or Next returns an error, or Next gives up with ""),
-// the Dialer falls back to the next scheme offered. The dial fails with
+// the Dialer falls back to the next scheme offered, on a new connection
+// when the failed one had sent credentials: proxies tie an exchange, and
+// its refusal, to the connection. The dial fails with
 // ErrProxyAuthRequired once every offered scheme has failed; the error names
 // each scheme and why it failed. Such a dial may take five requests and
 // three more for each authenticator past the first.
@@ -207,6 +209,8 @@ type anySession struct {
 
 	cur     ProxyAuthSession
 	curName string
+	fresh   bool // the next request goes on a new connection
+	dirty   bool // a scheme has sent credentials on this connection
 	fails   schemeFailures
 }
 
@@ -238,12 +242,22 @@ func (s *anySession) Next(ctx context.Context, challenge *http.Response) (string
 			continue
 		}
 		s.tried[i] = true
-		authz, sess, err := begin(ctx, a, s.proxy, challenge)
+		// After a scheme has sent credentials and failed, the next starts on
+		// a connection of its own: a proxy may keep the refused identity on
+		// the old one, as squid does, and refuse whatever follows there.
+		fresh := s.dirty && !challenge.Close
+		ch := challenge
+		if fresh && !ch.Close {
+			copied := *challenge
+			copied.Close = true
+			ch = &copied
+		}
+		authz, sess, err := begin(ctx, a, s.proxy, ch)
 		if err != nil || authz == "" {
 			s.fails = append(s.fails, schemeFailure{a.scheme, err})
 			continue
 		}
-		s.cur, s.curName = sess, a.scheme
+		s.cur, s.curName, s.fresh, s.dirty = sess, a.scheme, fresh, true
 		return authz, nil
 	}
 	if len(s.fails) > 0 {
@@ -292,6 +306,18 @@ func (s *anySession) Verify(ctx context.Context, header http.Header) error {
 		return v.Verify(ctx, header)
 	}
 	return nil
+}
+
+// freshConnection reports whether the request that sess has just answered
+// for must go on a new connection, as the first of a scheme that follows
+// one that failed.
+func freshConnection(sess ProxyAuthSession) bool {
+	s, ok := sess.(*anySession)
+	if !ok || !s.fresh {
+		return false
+	}
+	s.fresh = false
+	return true
 }
 
 // verifyTunnel lets a verifying session check the reply that opened the

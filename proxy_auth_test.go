@@ -27,6 +27,7 @@ type schemeProxy struct {
 	ntlmOK      bool
 	basicOK     bool
 	final       string        // a Proxy-Authenticate field for the 200, if any
+	sticky      bool          // refuse all on a connection once a credential failed there, as squid does
 	ended       chan struct{} // when set, told of each tunnel's end
 
 	mu    sync.Mutex
@@ -46,6 +47,7 @@ func (p *schemeProxy) handle(c net.Conn) {
 	p.conns++
 	challenge := fmt.Sprintf("challenge-%d", p.conns)
 	p.mu.Unlock()
+	failed := false
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -57,6 +59,9 @@ func (p *schemeProxy) handle(c net.Conn) {
 		p.mu.Unlock()
 		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("u:"+testPassword))
 		switch {
+		case failed && p.sticky:
+			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n")
+			continue
 		case authz == "Negotiate ticket" && p.negotiateOK,
 			authz == "NTLM type3-"+challenge && p.ntlmOK,
 			authz == basic && p.basicOK:
@@ -73,6 +78,7 @@ func (p *schemeProxy) handle(c net.Conn) {
 		case authz == "NTLM type1":
 			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM "+challenge+"\r\nContent-Length: 0\r\n\r\n")
 		default:
+			failed = authz != ""
 			reply := "HTTP/1.1 407 Proxy Authentication Required\r\n"
 			for _, o := range p.offer {
 				reply += "Proxy-Authenticate: " + o + "\r\n"
@@ -151,20 +157,23 @@ func TestProxyAnyAuth(t *testing.T) {
 		want      []string // the Proxy-Authorization values, in order
 		wantErr   string   // "" for a tunnel
 		wantCause error
+		conns     int // when set, the connections the proxy must see
 	}{
 		{name: "Negotiate first", proxy: &schemeProxy{offer: all, negotiateOK: true, ntlmOK: true, basicOK: true},
 			want: []string{"", "Negotiate ticket"}},
 		{name: "one field, comma-separated", proxy: &schemeProxy{offer: []string{`Basic realm="x", NTLM, Negotiate`}, ntlmOK: true},
 			negStart: noTicket, want: []string{"", "NTLM type1", "NTLM type3-challenge-1"}},
 		{name: "Negotiate refused, then NTLM", proxy: &schemeProxy{offer: all, ntlmOK: true},
-			want: []string{"", "Negotiate ticket", "NTLM type1", "NTLM type3-challenge-1"}},
+			want: []string{"", "Negotiate ticket", "NTLM type1", "NTLM type3-challenge-2"}, conns: 2},
 		{name: "no ticket, NTLM refused, then Basic", proxy: &schemeProxy{offer: all, basicOK: true},
-			negStart: noTicket, want: []string{"", "NTLM type1", "NTLM type3-challenge-1", basic}},
+			negStart: noTicket, want: []string{"", "NTLM type1", "NTLM type3-challenge-1", basic}, conns: 2},
+		{name: "a proxy that holds on to a refusal", proxy: &schemeProxy{offer: all, basicOK: true, sticky: true},
+			want: []string{"", "Negotiate ticket", "NTLM type1", "NTLM type3-challenge-2", basic}, conns: 3},
 		{name: "every scheme refused", proxy: &schemeProxy{offer: all},
-			want:    []string{"", "Negotiate ticket", "NTLM type1", "NTLM type3-challenge-1", basic},
+			want: []string{"", "Negotiate ticket", "NTLM type1", "NTLM type3-challenge-2", basic}, conns: 3,
 			wantErr: "Negotiate: refused by the proxy; NTLM: refused by the proxy; Basic: refused by the proxy"},
 		{name: "the failure says why", proxy: &schemeProxy{offer: []string{"Negotiate", "NTLM"}},
-			negStart: noTicket, want: []string{"", "NTLM type1", "NTLM type3-challenge-1"},
+			negStart: noTicket, want: []string{"", "NTLM type1", "NTLM type3-challenge-1"}, conns: 1,
 			wantErr: "Negotiate: no Kerberos credentials; NTLM: refused by the proxy", wantCause: noTicket},
 		{name: "only Basic offered", proxy: &schemeProxy{offer: []string{"Basic realm=x"}, basicOK: true},
 			want: []string{"", basic}},
@@ -190,6 +199,10 @@ func TestProxyAnyAuth(t *testing.T) {
 			if got := p.seen(); !slices.Equal(got, tc.want) {
 				t.Errorf("Proxy-Authorization sent: %q, want %q", got, tc.want)
 			}
+			if p.mu.Lock(); tc.conns != 0 && p.conns != tc.conns {
+				t.Errorf("the proxy saw %d connections, want %d: a new one for each scheme after a failure", p.conns, tc.conns)
+			}
+			p.mu.Unlock()
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)

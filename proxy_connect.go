@@ -89,6 +89,10 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 		case authz == "":
 			return nil, closeAnd(c, perr)
 		}
+		if c != nil && freshConnection(sess) {
+			c.Close()
+			c = nil
+		}
 	}
 }
 
