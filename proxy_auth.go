@@ -43,8 +43,9 @@ const (
 // first 407 that offers "Negotiate") with "Negotiate " plus the SPNEGO token
 // that a GSSAPI or SSPI library makes for the service "HTTP@" + the proxy's
 // host, and feed any later "Negotiate <token>" challenge back into the same
-// security context. The library stays in the program that uses it; wsdial
-// depends on none.
+// security context. The modules github.com/wsdial/wsdial/ntlm and
+// github.com/wsdial/wsdial/negotiate are built this way, on go-ntlmssp and
+// gokrb5; the main module depends on neither.
 type ProxyAuthenticator interface {
 	// Start begins authenticating one dial through proxy: the proxy URL as
 	// resolved, user information and password included.

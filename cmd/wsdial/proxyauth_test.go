@@ -28,7 +28,7 @@ func TestProxyAuthFlag(t *testing.T) {
 	}{
 		{mode: "basic", code: exitOK},
 		{mode: "any", code: exitOK, verbose: true, stderr: "-proxy-auth any: without Negotiate: negotiate: no credential cache at"},
-		{mode: "ntlm", code: exitProxy, stderr: "ntlm: the proxy does not offer NTLM"},
+		{mode: "ntlm", code: exitProxy, verbose: true, stderr: "ntlm: the proxy does not offer NTLM"},
 		{mode: "negotiate", code: exitUsage, stderr: "-proxy-auth negotiate: negotiate: no credential cache at"},
 		{mode: "digest", code: exitUsage, stderr: `-proxy-auth "digest": want negotiate, ntlm, basic or any`},
 	} {
