@@ -245,7 +245,7 @@ func TestProxyNegotiate(t *testing.T) {
 	}
 	// A client made with the password, rather than a cache, logs in itself.
 	t.Run("password client", func(t *testing.T) {
-		record(t, "squid Negotiate (password)", authServers[0].name)
+		record(t, "squid Negotiate (pw)", authServers[0].name)
 		cl := client.NewWithPassword("jane", k.realm, k.pass, k.krb5conf, client.DisablePAFXFAST(true))
 		d := newDialer(t, append(options(p, "http://"+k.negotiate), wsdial.WithProxyAuthenticator(negotiate.New(cl)))...)
 		c, err := d.DialWebSocket(context.Background(), authServers[0].url(p, "localhost"))
@@ -343,20 +343,21 @@ func TestProxyAnyAuth(t *testing.T) {
 	carol := url.UserPassword(`WSDIAL\carol`, k.basicPass)
 	for _, tc := range []struct {
 		name  string
+		row   string
 		cache string
 		user  *url.Userinfo
 		want  []string // the schemes sent, in order
 		err   string   // "" for a tunnel
 	}{
-		{"picks Negotiate", k.ccache, jane, []string{"Negotiate"}, ""},
-		{"NTLM without Kerberos credentials", k.expired, jane, []string{"NTLM", "NTLM"}, ""},
-		{"then Basic", k.expired, carol, []string{"NTLM", "NTLM", "Basic"}, ""},
-		{"all refused", k.refused, url.UserPassword(`WSDIAL\carol`, "wrong-"+k.basicPass), []string{"Negotiate", "NTLM", "NTLM", "Basic"},
+		{"picks Negotiate", "any-auth: Negotiate", k.ccache, jane, []string{"Negotiate"}, ""},
+		{"NTLM without Kerberos credentials", "any-auth: NTLM, no krb", k.expired, jane, []string{"NTLM", "NTLM"}, ""},
+		{"then Basic", "any-auth: then Basic", k.expired, carol, []string{"NTLM", "NTLM", "Basic"}, ""},
+		{"all refused", "", k.refused, url.UserPassword(`WSDIAL\carol`, "wrong-"+k.basicPass), []string{"Negotiate", "NTLM", "NTLM", "Basic"},
 			"Negotiate: negotiate: the proxy refused the ticket of bob@WSDIAL.TEST for HTTP/localhost; NTLM: ntlm: the proxy refused the credentials of WSDIAL\\carol; Basic: refused by the proxy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == "" {
-				record(t, "squid any-auth", tc.name)
+				record(t, tc.row, authServers[0].name)
 			} else {
 				recordRefusal(t, "squid any-auth: "+tc.name)
 			}

@@ -6,11 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -387,4 +390,54 @@ func ccache(t testing.TB, user string, tgt *ccacheTGT) []byte {
 	data(tkt)
 	data(nil) // no second ticket
 	return b.Bytes()
+}
+
+// TestKDCStallsContextEnds checks that a KDC that accepts and never
+// answers holds the dial only as long as its context.
+func TestKDCStallsContextEnds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The KDC holds each connection until the test ends; closing them then
+	// ends gokrb5's exchange too, which outlives the dial by design.
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	cfg, err := config.NewFromString("[libdefaults]\n default_realm = " + realm + "\n dns_lookup_kdc = false\n udp_preference_limit = 1\n" +
+		"[realms]\n " + realm + " = {\n  kdc = " + ln.Addr().String() + "\n }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := New(client.NewWithPassword("jane", realm, userPass, cfg, client.DisablePAFXFAST(true)))
+	s, err := auth.Start(context.Background(), &url.URL{Scheme: "http", Host: "proxy.test:3128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = s.Next(ctx, &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's deadline", err)
+	}
 }
