@@ -115,6 +115,9 @@ type ProxyAuthVerifier interface {
 // uses when it has no other: Basic credentials from the proxy URL's user
 // information. Give it to WithProxyAuthenticator beside other
 // authenticators to let Basic be the last fallback (see ProxyAuthScheme).
+// Basic shows the password to whoever reads the request: list it only for
+// proxies reached over https:// or across a network you trust, as a proxy
+// that offers nothing else gets it.
 func BasicProxyAuth() ProxyAuthenticator { return basicAuth{} }
 
 // basicAuth is the built-in authenticator: Basic credentials from the proxy
@@ -254,7 +257,10 @@ func (s *anySession) Next(ctx context.Context, challenge *http.Response) (string
 			ch = &copied
 		}
 		authz, sess, err := begin(ctx, a, s.proxy, ch)
-		if err != nil || authz == "" {
+		if err == nil && authz == "" {
+			err = errNothingToSend
+		}
+		if err != nil {
 			s.fails = append(s.fails, schemeFailure{a.scheme, err})
 			continue
 		}
@@ -337,6 +343,10 @@ func verifyTunnel(ctx context.Context, sess ProxyAuthSession, reply *http.Respon
 	}
 	return nil
 }
+
+// errNothingToSend is the failure of a scheme whose session had no first
+// message, such as Basic for a proxy URL without user information.
+var errNothingToSend = errors.New("no credentials to send")
 
 // schemeFailure is why one scheme failed: err, or nil when the proxy
 // refused what the scheme's session sent.

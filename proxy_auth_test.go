@@ -157,7 +157,8 @@ func TestProxyAnyAuth(t *testing.T) {
 		want      []string // the Proxy-Authorization values, in order
 		wantErr   string   // "" for a tunnel
 		wantCause error
-		conns     int // when set, the connections the proxy must see
+		conns     int  // when set, the connections the proxy must see
+		noUser    bool // the proxy URL has no user information
 	}{
 		{name: "Negotiate first", proxy: &schemeProxy{offer: all, negotiateOK: true, ntlmOK: true, basicOK: true},
 			want: []string{"", "Negotiate ticket"}},
@@ -179,6 +180,8 @@ func TestProxyAnyAuth(t *testing.T) {
 			want: []string{"", basic}},
 		{name: "nothing in common", proxy: &schemeProxy{offer: []string{"Digest realm=x, nonce=\"1\"", "Bearer"}},
 			want: []string{""}, wantErr: "the proxy offers Digest, Bearer; this Dialer authenticates with Negotiate, NTLM, Basic"},
+		{name: "nothing to send", proxy: &schemeProxy{offer: []string{"Basic realm=x"}}, noUser: true,
+			want: []string{""}, wantErr: "Basic: no credentials to send"},
 		{name: "nothing offered", proxy: &schemeProxy{},
 			want: []string{""}, wantErr: "the proxy's 407 offers no authentication scheme"},
 		{name: "no proxy authentication", proxy: &schemeProxy{offer: all, negotiateOK: true},
@@ -193,7 +196,11 @@ func TestProxyAnyAuth(t *testing.T) {
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			// Given weakest first: the Dialer ranks them.
-			d := mustNew(t, WithProxy("http://u:"+testPassword+"@"+addr), WithLogger(logger),
+			proxy := "http://u:" + testPassword + "@" + addr
+			if tc.noUser {
+				proxy = "http://" + addr
+			}
+			d := mustNew(t, WithProxy(proxy), WithLogger(logger),
 				WithProxyAuthenticator(BasicProxyAuth(), ntlm, neg))
 			c, err := d.DialContext(context.Background(), "tcp", "target.example:443")
 			if got := p.seen(); !slices.Equal(got, tc.want) {
