@@ -148,7 +148,8 @@ func authority(address string) (string, error) {
 
 // connect runs one CONNECT request and reply on c, under ctx. On 2xx it
 // returns the tunnel: c itself, or c behind the bytes that came with the
-// reply, and the reply for a verifying authenticator. Otherwise it returns the refusal with at most 1 KiB of its body, and
+// reply, and the reply, for a verifying authenticator. Otherwise it returns
+// the refusal with at most 1 KiB of its body, and
 // keep says whether c is ready for another request: only for a 407 when
 // reuse is asked for and the proxy kept the connection open. With neither a
 // tunnel nor a response, err says what went wrong.
