@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -114,26 +113,17 @@ func EchoHandler() http.Handler {
 	})
 }
 
-// maxHead bounds the request head the server reads.
-const maxHead = 64 << 10
-
 // handle serves one connection: the opening handshake, then the echo.
 func (s *Server) handle(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok && tc.Handshake() != nil {
 		return
 	}
-	head := &io.LimitedReader{R: c, N: maxHead}
-	br := bufio.NewReader(head)
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		if head.N == 0 {
-			refuse(c, &refusal{status: http.StatusRequestHeaderFieldsTooLarge, text: "request head over 64 KiB"})
-		} else if !errors.Is(err, io.EOF) {
-			refuse(c, &refusal{status: http.StatusBadRequest, text: "malformed request"})
-		}
+	rr := newRequestReader(c)
+	req, ok := rr.next()
+	if !ok {
 		return
 	}
-	head.N = math.MaxInt64 // from here on readFrame bounds what is read
+	rr.lift() // from here on readFrame bounds what is read
 	resp, no := upgrade(req)
 	if no != nil {
 		refuse(c, no)
@@ -142,31 +132,7 @@ func (s *Server) handle(c net.Conn) {
 	if _, err := io.WriteString(c, resp); err != nil {
 		return
 	}
-	echo(c, br)
-}
-
-// refusal is an HTTP answer other than 101.
-type refusal struct {
-	status int
-	text   string
-	header http.Header
-}
-
-// refuse writes no as a whole response, after which the connection closes.
-func refuse(c net.Conn, no *refusal) {
-	body := "wsdialtest: " + no.text + "\n"
-	resp := &http.Response{
-		StatusCode: no.status, ProtoMajor: 1, ProtoMinor: 1,
-		Header:        no.header,
-		Body:          io.NopCloser(strings.NewReader(body)),
-		ContentLength: int64(len(body)),
-		Close:         true,
-	}
-	if resp.Header == nil {
-		resp.Header = http.Header{}
-	}
-	resp.Header.Set("Content-Type", "text/plain; charset=utf-8")
-	resp.Write(c)
+	echo(c, rr.br)
 }
 
 // websocketGUID is the string of RFC 6455 §1.3 that the accept hash appends.

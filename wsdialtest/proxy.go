@@ -1,12 +1,9 @@
 package wsdialtest
 
 import (
-	"bufio"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -159,17 +156,10 @@ const maxRequests = 16
 
 // serveConnect serves one connection to the HTTP proxy.
 func (p *Proxy) serveConnect(c net.Conn) {
-	head := &io.LimitedReader{R: c, N: maxHead}
-	br := bufio.NewReader(head)
+	rr := newRequestReader(c)
 	for range maxRequests {
-		head.N = maxHead
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			if head.N == 0 {
-				refuse(c, &refusal{status: http.StatusRequestHeaderFieldsTooLarge, text: "request head over 64 KiB"})
-			} else if !errors.Is(err, io.EOF) {
-				refuse(c, &refusal{status: http.StatusBadRequest, text: "malformed request"})
-			}
+		req, ok := rr.next()
+		if !ok {
 			return
 		}
 		if req.Method != http.MethodConnect {
@@ -178,19 +168,12 @@ func (p *Proxy) serveConnect(c net.Conn) {
 		}
 		if p.cfg.check != nil {
 			if challenge, ok := p.cfg.check(req.Header.Get("Proxy-Authorization")); !ok {
-				if req.Close || req.ContentLength != 0 {
-					refuse(c, &refusal{status: http.StatusProxyAuthRequired, text: "proxy authentication required",
-						header: http.Header{"Proxy-Authenticate": {challenge}}})
-					return
-				}
-				body := "wsdialtest: proxy authentication required\n"
-				resp := &http.Response{
-					StatusCode: http.StatusProxyAuthRequired, ProtoMajor: 1, ProtoMinor: 1,
-					Header:        http.Header{"Proxy-Authenticate": {challenge}, "Content-Type": {"text/plain; charset=utf-8"}},
-					Body:          io.NopCloser(strings.NewReader(body)),
-					ContentLength: int64(len(body)),
-				}
-				if resp.Write(c) != nil {
+				// The next round may come on this connection, unless
+				// the client is done with it or sent a body to skip.
+				keepOpen := !req.Close && req.ContentLength == 0
+				err := respond(c, &refusal{status: http.StatusProxyAuthRequired, text: "proxy authentication required",
+					header: http.Header{"Proxy-Authenticate": {challenge}}}, keepOpen)
+				if err != nil || !keepOpen {
 					return
 				}
 				continue
@@ -206,8 +189,8 @@ func (p *Proxy) serveConnect(c net.Conn) {
 			return
 		}
 		p.tunnels.Add(1)
-		head.N = math.MaxInt64 // the tunnel's bytes are the client's own
-		p.pipe(c, br, up)
+		rr.lift() // the tunnel's bytes are the client's own
+		p.pipe(c, rr.br, up)
 		return
 	}
 }
