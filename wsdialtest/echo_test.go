@@ -393,3 +393,19 @@ func TestTLSConfig(t *testing.T) {
 		t.Error("the system roots trust the server")
 	}
 }
+
+func TestUnmask(t *testing.T) {
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	for n := range 40 {
+		p := make([]byte, n)
+		want := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i * 7)
+			want[i] = p[i] ^ key[i%4]
+		}
+		unmask(p, key)
+		if !bytes.Equal(p, want) {
+			t.Fatalf("%d bytes: %x, want %x", n, p, want)
+		}
+	}
+}

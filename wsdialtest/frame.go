@@ -112,10 +112,22 @@ func readFrame(r *bufio.Reader, room int) (frame, error) {
 		return f, err
 	}
 	f.payload = buf.Bytes()
-	for i := range f.payload {
-		f.payload[i] ^= key[i%4]
-	}
+	unmask(f.payload, key)
 	return f, nil
+}
+
+// unmask XORs p with the masking key (RFC 6455 §5.3), eight bytes at a time
+// where it can: a test under the race detector echoes megabytes.
+func unmask(p []byte, key [4]byte) {
+	k := binary.LittleEndian.Uint32(key[:])
+	k8 := uint64(k)<<32 | uint64(k)
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], binary.LittleEndian.Uint64(p[i:])^k8)
+	}
+	for ; i < len(p); i++ {
+		p[i] ^= key[i%4]
+	}
 }
 
 // writeFrame writes one unmasked frame.
