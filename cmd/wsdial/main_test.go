@@ -70,6 +70,27 @@ func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) (stdout, stderr string, c
 	return out.String(), errOut.String(), code
 }
 
+// startPiped starts the command with args, its input and output on pipes
+// for the test to write and read as it goes.
+func startPiped(t *testing.T, args ...string) (*exec.Cmd, io.WriteCloser, io.Reader, *bytes.Buffer) {
+	t.Helper()
+	cmd := command(args)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, in, out, stderr
+}
+
 // echoServer starts a wsdialtest echo server for the test.
 func echoServer(t *testing.T) *wsdialtest.Server {
 	srv := wsdialtest.NewEchoServer()
@@ -205,20 +226,7 @@ func TestBinary(t *testing.T) {
 // without waiting for a line or the end of input.
 func TestRawInAsItComes(t *testing.T) {
 	srv := echoServer(t)
-	cmd := command([]string{"-no-proxy", "-binary", "-raw-in", srv.URL})
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, in, out, stderr := startPiped(t, "-no-proxy", "-binary", "-raw-in", srv.URL)
 	lines := bufio.NewReader(out)
 	for _, chunk := range []string{"ab", "c"} {
 		in.Write([]byte(chunk)) // no newline: the echo must come all the same
@@ -270,20 +278,7 @@ func TestInputThatCannotGoOut(t *testing.T) {
 	// A line of exactly the limit goes out. Input stays open until its echo
 	// is back, so that the echo's time is not bounded by the wait at the
 	// end of input.
-	cmd := command([]string{"-no-proxy", srv.URL})
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, in, out, stderr := startPiped(t, "-no-proxy", srv.URL)
 	go in.Write([]byte(strings.Repeat("y", maxLine) + "\n"))
 	echo := make([]byte, maxLine+1)
 	if _, err := io.ReadFull(out, echo); err != nil || echo[maxLine] != '\n' || strings.Trim(string(echo[:maxLine]), "y") != "" {
