@@ -147,7 +147,8 @@ func newProxy(opts []ProxyOption) *Proxy {
 func (p *Proxy) Close() { p.g.close() }
 
 // Tunnels returns how many tunnels the proxy has opened: the CONNECT
-// requests it answered 200, or the SOCKS5 requests it granted.
+// requests it answered 200, or the SOCKS5 requests it granted. A client that
+// has had its answer finds its tunnel counted.
 func (p *Proxy) Tunnels() int { return int(p.tunnels.Load()) }
 
 // maxRequests bounds the requests one connection to an HTTP proxy may make:
@@ -184,11 +185,13 @@ func (p *Proxy) serveConnect(c net.Conn) {
 			refuse(c, &refusal{status: status, text: http.StatusText(status) + ": " + req.Host})
 			return
 		}
+		// Counted before the client hears of it, so that a client that has
+		// its 200 finds the tunnel counted.
+		p.tunnels.Add(1)
 		if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 			up.Close()
 			return
 		}
-		p.tunnels.Add(1)
 		rr.lift() // the tunnel's bytes are the client's own
 		p.pipe(c, rr.br, up)
 		return

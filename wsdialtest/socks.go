@@ -96,11 +96,11 @@ func (p *Proxy) serveSOCKS5(c net.Conn) {
 		socksReply(c, socksNotAllowed, nil)
 		return
 	}
+	p.tunnels.Add(1) // before the client hears of it, as for CONNECT
 	if socksReply(c, socksSucceeded, up.LocalAddr()) != nil {
 		up.Close()
 		return
 	}
-	p.tunnels.Add(1)
 	p.pipe(c, br, up)
 }
 
