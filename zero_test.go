@@ -36,6 +36,7 @@ func echoOnce(t *testing.T, c *Conn) {
 // checks that its first use gave it exactly the settings of New().
 func TestZeroDialerDials(t *testing.T) {
 	setEnv(t, map[string]string{"HTTPS_PROXY": "http://127.0.0.1:1", "NO_PROXY": "example.test"})
+	// Only proxyFor looks at the proxy here: nothing dials 127.0.0.1:1.
 	srv := wsdialtest.NewEchoServer()
 	defer srv.Close()
 	addr := strings.TrimSuffix(strings.TrimPrefix(srv.URL, "ws://"), "/")
@@ -63,8 +64,16 @@ func TestZeroDialerDials(t *testing.T) {
 	if !reflect.DeepEqual(d.cfg, want.cfg) {
 		t.Errorf("the zero Dialer's settings\n%+v\ndiffer from New()'s\n%+v", *d.cfg, *want.cfg)
 	}
-	if !reflect.DeepEqual(d.envSource, want.envSource) || d.proxy == nil || d.fixedProxy != nil {
-		t.Errorf("the zero Dialer's proxy: from %v, func %v, fixed %v; want the environment's, as New() has", d.envSource, d.proxy != nil, d.fixedProxy)
+	// The proxy each target takes, as the environment above says.
+	for _, target := range []struct{ scheme, address string }{
+		{"https", "chat.example:443"}, {"https", "intranet.example.test:443"},
+		{"http", "chat.example:80"}, {"https", "127.0.0.1:443"},
+	} {
+		got, gotErr := d.proxyFor(target.scheme, target.address)
+		wantPx, wantErr := want.proxyFor(target.scheme, target.address)
+		if (got == nil) != (wantPx == nil) || got != nil && got.redacted != wantPx.redacted || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s://%s: the zero Dialer takes the proxy %v (%v), New()'s %v (%v)", target.scheme, target.address, got, gotErr, wantPx, wantErr)
+		}
 	}
 	if d.cfg.handshakeTimeout != 30*time.Second || d.tlsBase.RootCAs != nil || d.netDialer == nil {
 		t.Errorf("the zero Dialer has timeout %v, roots %v, dialer %v; want 30 s, the system roots and a net.Dialer",
