@@ -409,3 +409,15 @@ func TestUnmask(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroValues checks that the methods of values not made by the
+// constructors do not panic.
+func TestZeroValues(t *testing.T) {
+	var s Server
+	var p Proxy
+	if s.TLSConfig() != nil || s.Certificate() != nil || p.Tunnels() != 0 {
+		t.Error("zero values claim a certificate or tunnels")
+	}
+	s.Close()
+	p.Close()
+}

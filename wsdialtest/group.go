@@ -105,7 +105,9 @@ func (g *group) close() {
 	g.once.Do(func() {
 		g.mu.Lock()
 		g.closed = true
-		g.ln.Close()
+		if g.ln != nil { // nil for a Server or Proxy not made by its constructor
+			g.ln.Close()
+		}
 		for c := range g.conns {
 			c.Close()
 		}

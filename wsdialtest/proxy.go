@@ -12,10 +12,11 @@ import (
 )
 
 // Proxy is a proxy server on 127.0.0.1 for tests: an HTTP CONNECT proxy
-// (NewProxy) or a SOCKS5 proxy (NewSOCKS5Proxy). It tunnels to loopback
+// (NewProxy) or a SOCKS5 proxy (NewSOCKS5Proxy). It tunnels to loopback IP
 // addresses and to the targets that WithRoute names, and never connects
-// beyond loopback: any other target is refused (403 Forbidden, or SOCKS5
-// reply 2, "connection not allowed by ruleset").
+// beyond loopback: any other target, a name such as localhost included, is
+// refused (403 Forbidden, or SOCKS5 reply 2, "connection not allowed by
+// ruleset").
 type Proxy struct {
 	// URL is http://127.0.0.1:PORT or socks5://127.0.0.1:PORT. It holds no
 	// credentials: add those that WithBasicAuth demands with url.UserPassword.
