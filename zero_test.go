@@ -218,6 +218,8 @@ var notZeroCalled = map[string]string{
 	"Option":             "a function type, without methods",
 	"ProxyAuthenticator": "an interface",
 	"ProxyAuthSession":   "an interface",
+	"ProxyAuthScheme":    "an interface",
+	"ProxyAuthVerifier":  "an interface",
 }
 
 // TestZeroValuesDoNotPanic calls every method of a zero value of each

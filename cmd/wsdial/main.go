@@ -78,7 +78,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.StringVar(&f.proxy, "proxy", "", "use the proxy at `URL` (http, https, socks5, socks5h) instead of the environment")
 	fs.BoolVar(&f.noProxy, "no-proxy", false, "dial directly, ignoring the environment")
 	fs.Var(&f.proxyHeaders, "proxy-header", "add a CONNECT header `Name: value` (repeatable)")
-	addProxyAuthFlag(fs, &f)
+	addProxyAuthFlag(fs, f)
 	fs.StringVar(&f.cacert, "cacert", "", "trust the PEM certificates in `file` for the target")
 	fs.StringVar(&f.proxyCACert, "proxy-cacert", "", "trust the PEM certificates in `file` for an https:// proxy")
 	fs.BoolVar(&f.insecure, "insecure", false, "INSECURE: skip verification of the target's certificate")
