@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"syscall"
 
 	"github.com/wsdial/wsdial"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 // downProxies returns the URLs of n proxies that are down: loopback ports
@@ -32,36 +30,45 @@ func downProxies(n int) []*url.URL {
 	return urls
 }
 
-// Fail over from a proxy that is down to a direct connection, as a browser
-// does with the PAC answer "PROXY proxy-a:8080; DIRECT". The first dial
-// finds the proxy down, marks it and goes direct; for the next five minutes
-// dials go direct first. Here the target is a web page on loopback, fetched
-// by net/http through the Dialer.
+// Fail over from a proxy that is down to the next one, as a browser does
+// with the PAC answer "PROXY proxy-a:8080; PROXY proxy-b:8080; DIRECT". The
+// first dial finds proxy A down, marks it and goes through B; for the next
+// five minutes dials try B first. A nil entry would stand for DIRECT.
 func ExampleWithProxyList() {
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello")
-	}))
-	defer page.Close()
-	proxyA := downProxies(1)[0]
+	srv := wsdialtest.NewEchoServer() // stands for your server
+	defer srv.Close()
+	proxyB := wsdialtest.NewProxy() // stands for a proxy that works
+	defer proxyB.Close()
+	b, err := url.Parse(proxyB.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	a := downProxies(1)[0]
 
 	d, err := wsdial.New(wsdial.WithProxyList(func(ctx context.Context, target *url.URL) ([]*url.URL, error) {
-		return []*url.URL{proxyA, nil}, nil // nil stands for DIRECT
+		return []*url.URL{a, b, nil}, nil
 	}))
 	if err != nil {
 		log.Fatal(err)
 	}
-	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-	resp, err := client.Get(page.URL)
-	if err != nil {
-		log.Fatal(err)
+	for range 2 {
+		c, err := d.DialWebSocket(context.Background(), srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := c.WriteMessage(wsdial.TextMessage, []byte("hello")); err != nil {
+			log.Fatal(err)
+		}
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			log.Fatal(err)
+		}
+		c.Close()
+		fmt.Println(string(msg), "through", proxyB.Tunnels(), "tunnel(s) of proxy B")
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(resp.Status, string(body))
-	// Output: 200 OK hello
+	// Output:
+	// hello through 1 tunnel(s) of proxy B
+	// hello through 2 tunnel(s) of proxy B
 }
 
 // When no entry of the list gets through, the error says what each attempt

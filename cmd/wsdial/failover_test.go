@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/wsdial/wsdial"
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 // TestVerboseFailover runs a dial through a proxy list with -v's stage log:
@@ -19,7 +19,11 @@ import (
 // is down, and the entry that got through, in that order, without the
 // password.
 func TestVerboseFailover(t *testing.T) {
-	echo, proxy := startServers(t)
+	srv := echoServer(t)
+	echo := strings.TrimSuffix(strings.TrimPrefix(srv.URL, "ws://"), "/")
+	px := wsdialtest.NewProxy(wsdialtest.WithBasicAuth(demoUser, demoPassword))
+	t.Cleanup(px.Close)
+	proxy := strings.TrimPrefix(px.URL, "http://")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +32,7 @@ func TestVerboseFailover(t *testing.T) {
 	ln.Close()
 	list := []*url.URL{
 		{Scheme: "http", Host: down},
-		{Scheme: "http", User: url.UserPassword(demoserver.User, demoserver.Password), Host: proxy},
+		{Scheme: "http", User: url.UserPassword(demoUser, demoPassword), Host: proxy},
 	}
 	var stderr bytes.Buffer
 	d, err := wsdial.New(
@@ -62,7 +66,7 @@ func TestVerboseFailover(t *testing.T) {
 		}
 		at += i + len(want)
 	}
-	if strings.Contains(out, demoserver.Password) {
+	if strings.Contains(out, demoPassword) {
 		t.Errorf("-v output shows the password:\n%s", out)
 	}
 }
