@@ -71,8 +71,8 @@ func ExampleWithProxyList() {
 	// hello through 2 tunnel(s) of proxy B
 }
 
-// When no entry of the list gets through, the error says what each attempt
-// got, matches the class of the last one, and still finds each cause.
+// When no entry of the list gets through, the error's text says what each
+// attempt got, and errors.Is and errors.As see the last attempt's error.
 func ExampleWithProxyList_allFail() {
 	down := downProxies(2)
 	proxyA, proxyB := down[0], down[1]

@@ -158,13 +158,13 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 //     attempt lasts until the system gives up on its connect.
 //
 // When the dial fails and more than one entry was tried or skipped, the
-// error says what each got, in order. It matches the class of the last
-// attempt alone, ErrProxy or, when that was DIRECT, ErrDial; errors.As
-// finds the last attempt's *ProxyError, and errors.Is also finds the cause
-// of each earlier entry (syscall.ECONNREFUSED, a *net.DNSError, or
-// context.DeadlineExceeded for an attempt whose share ran out, as
-// net.Dialer reports a connect timeout). When a single entry failed, the
-// error is that entry's, as WithProxy would report it.
+// error's text says what each got, in order, while errors.Is and errors.As
+// see only the last attempt's error, which ended the dial: it matches
+// ErrProxy or, when the last entry was DIRECT, ErrDial, and
+// context.DeadlineExceeded only when the dial's own time ran out, never for
+// an entry it moved past. When a single entry failed, the error is that
+// entry's, as WithProxy would report it. The log has every attempt's error
+// as a value.
 //
 // The log (WithLogger) shows the list in the order it is tried, each
 // attempt with its share of time, and why the dial moved on or stopped; the

@@ -221,7 +221,7 @@ func (d *Dialer) reachList(ctx context.Context, tr dialTrace, network, address, 
 	if len(failed) == 1 {
 		return nil, failed[0]
 	}
-	return nil, newListError(failed)
+	return nil, &listError{errs: failed}
 }
 
 // verdict is what the failure of one attempt means for the rest of the dial.
@@ -376,30 +376,14 @@ func (w *socksWatch) Read(p []byte) (int, error) {
 }
 
 // listError is the failure of a dial that went through more than one entry
-// of a proxy list. It says what each attempt got, in order, and matches the
-// class of the last alone: errors.Is and errors.As see the last attempt's
-// error whole and only the cause of each earlier one, which carries no
-// class.
+// of a proxy list. Its text says what each entry got, in order; errors.Is
+// and errors.As see only the error that ended the dial, the last. An
+// earlier entry's cause stays out of their reach on purpose: a proxy that
+// timed out within its share, and that the dial moved past, must not make
+// the dial's error match context.DeadlineExceeded, nor a refused one make a
+// 407 behind it match syscall.ECONNREFUSED.
 type listError struct {
 	errs []error // each entry's error; the last ended the dial
-	tree []error // what Unwrap returns
-}
-
-func newListError(errs []error) *listError {
-	last := len(errs) - 1
-	tree := make([]error, 0, len(errs))
-	tree = append(tree, errs[last])
-	for _, err := range errs[:last] {
-		var pe *ProxyError
-		var se *stageError
-		switch {
-		case errors.As(err, &pe) && pe.Err != nil:
-			tree = append(tree, pe.Err)
-		case errors.As(err, &se):
-			tree = append(tree, se.err)
-		}
-	}
-	return &listError{errs: errs, tree: tree}
 }
 
 func (e *listError) Error() string {
@@ -418,6 +402,5 @@ func (e *listError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the last attempt's error, then the cause of each earlier
-// one.
-func (e *listError) Unwrap() []error { return e.tree }
+// Unwrap returns the last entry's error, which ended the dial.
+func (e *listError) Unwrap() error { return e.errs[len(e.errs)-1] }

@@ -536,8 +536,9 @@ func (retryAuth) Next(_ context.Context, challenge *http.Response) (string, erro
 }
 
 // TestProxyListAllFail runs lists in which no entry gets through, and
-// checks that the error says what each attempt got, matches the class of
-// the last attempt alone, and still lets errors.Is find each cause.
+// checks that the error says what each attempt got, and that errors.Is and
+// errors.As see the last attempt's error alone: its class and its cause,
+// never an earlier entry's.
 func TestProxyListAllFail(t *testing.T) {
 	target := newListTarget(t)
 	refused := "http://alice:" + testPassword + "@" + refusedAddr(t)
@@ -549,49 +550,54 @@ func TestProxyListAllFail(t *testing.T) {
 		var de *net.DNSError
 		return errors.As(err, &de)
 	}
+	isRefused := func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+	isNoResponse := func(err error) bool { return errors.Is(err, errNoResponse) }
 	for _, tc := range []struct {
-		name   string
-		list   []string
-		class  error
-		causes []func(error) bool
-		says   []string // in this order
-		status int      // of the *ProxyError that errors.As finds; 0: none found
+		name    string
+		list    []string
+		class   error
+		cause   func(error) bool   // the last attempt's, which errors.Is finds
+		earlier []func(error) bool // the earlier attempts', which it must not
+		says    []string           // in this order
+		status  int                // of the *ProxyError that errors.As finds; 0: none found
 	}{
 		{
-			name:  "proxy, proxy, then DIRECT",
-			list:  []string{refused, closed, "DIRECT"},
-			class: ErrDial,
-			causes: []func(error) bool{
-				func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) },
-				func(err error) bool { return errors.Is(err, errNoResponse) },
-				dnsErr,
-			},
-			says: []string{"proxy http://alice:xxxxx@", "dial:", "connection refused", "; then proxy " + closed, "no response", "; then DIRECT: dial:"},
+			name:    "proxy, proxy, then DIRECT",
+			list:    []string{refused, closed, "DIRECT"},
+			class:   ErrDial,
+			cause:   dnsErr,
+			earlier: []func(error) bool{isRefused, isNoResponse},
+			says:    []string{"proxy http://alice:xxxxx@", "dial:", "connection refused", "; then proxy " + closed, "no response", "; then DIRECT: dial:"},
 		},
 		{
-			name:   "DIRECT, then a proxy",
-			list:   []string{"DIRECT", refused},
-			class:  ErrProxy,
-			causes: []func(error) bool{dnsErr, func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }},
-			says:   []string{"wsdial: proxy list: DIRECT: dial:", "; then proxy http://alice:xxxxx@"},
-			status: -1, // a *ProxyError with no HTTP status
+			name:    "DIRECT, then a proxy",
+			list:    []string{"DIRECT", refused},
+			class:   ErrProxy,
+			cause:   isRefused,
+			earlier: []func(error) bool{dnsErr},
+			says:    []string{"wsdial: proxy list: DIRECT: dial:", "; then proxy http://alice:xxxxx@"},
+			status:  -1, // a *ProxyError with no HTTP status
 		},
 		{
-			name:   "a proxy that could not be used, then one that answered",
-			list:   []string{refused, forbidden, "DIRECT"},
-			class:  ErrProxy,
-			causes: []func(error) bool{func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }},
-			says:   []string{"connection refused", "; then proxy " + forbidden + ": connect: 403 Forbidden"},
-			status: 403,
+			name:    "a proxy that could not be used, then one that answered",
+			list:    []string{refused, forbidden, "DIRECT"},
+			class:   ErrProxy,
+			cause:   func(err error) bool { return !errors.Is(err, ErrProxyAuthRequired) },
+			earlier: []func(error) bool{isRefused},
+			says:    []string{"connection refused", "; then proxy " + forbidden + ": connect: 403 Forbidden"},
+			status:  403,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := mustNew(t, WithProxyList(staticList(t, tc.list...)), WithNetDialer(nxResolver(t)), WithHandshakeTimeout(listTimeout))
 			_, err := d.DialWebSocket(context.Background(), target.url)
 			checkClass(t, err, tc.class)
-			for i, cause := range tc.causes {
-				if !cause(err) {
-					t.Errorf("errors.Is/As does not find the cause of attempt %d in %v", i+1, err)
+			if !tc.cause(err) {
+				t.Errorf("errors.Is/As does not find the last attempt's cause in %v", err)
+			}
+			for i, cause := range tc.earlier {
+				if cause(err) {
+					t.Errorf("errors.Is/As finds the cause of attempt %d, which the dial moved past, in %v", i+1, err)
 				}
 			}
 			text, at := err.Error(), 0
@@ -892,8 +898,8 @@ func TestProxyListContext(t *testing.T) {
 		d := mustNew(t, WithProxyList(staticList(t, refused, silent)), WithHandshakeTimeout(time.Second))
 		_, err := d.DialWebSocket(context.Background(), target.url)
 		checkClass(t, err, ErrProxy)
-		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Errorf("error %v, want the refusal and the deadline", err)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connection refused; then proxy "+silent) {
+			t.Errorf("error %v, want the deadline, and the refusal before it in the text", err)
 		}
 		if _, ok := d.list.bad[keyOf(mustTarget(t, refused))]; !ok || len(d.list.bad) != 1 {
 			t.Errorf("marks %v, want the refused proxy's alone", d.list.bad)
@@ -1220,6 +1226,42 @@ func BenchmarkDialProxyList(b *testing.B) {
 					b.Fatal(err)
 				}
 				c.Close()
+			}
+		})
+	}
+}
+
+// TestProxyListREADMESwitch runs the README's error switch on lists whose
+// earlier entries failed in other ways than the last: the branch taken is
+// the one of the error that ended the dial, not of an entry the dial moved
+// past. A proxy that timed out within its share must not make a 407 behind
+// it read as a timeout.
+func TestProxyListREADMESwitch(t *testing.T) {
+	target := newListTarget(t)
+	silent := "http://" + rawProxy(t, func(c net.Conn, _ string) { stall(c) })
+	refused := "http://" + refusedAddr(t)
+	auth := "http://" + rawProxy(t, func(c net.Conn, _ string) {
+		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\nConnection: close\r\n\r\n")
+	})
+	forbidden := "http://" + rawProxy(t, func(c net.Conn, _ string) {
+		io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n")
+	})
+	for _, tc := range []struct {
+		name string
+		list []string
+		want string
+	}{
+		{"a silent proxy, then a 407", []string{silent, auth}, "errors.Is(err, wsdial.ErrProxyAuthRequired)"},
+		{"a silent proxy, then a 403", []string{silent, forbidden}, "errors.Is(err, wsdial.ErrProxy)"},
+		{"a silent proxy, then DIRECT", []string{silent, "DIRECT"}, "errors.Is(err, wsdial.ErrDial)"},
+		{"a refused proxy, then a silent one that the bound ends", []string{refused, silent}, "errors.Is(err, context.DeadlineExceeded)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := mustNew(t, WithProxyList(staticList(t, tc.list...)), WithNetDialer(nxResolver(t)), WithHandshakeTimeout(listTimeout))
+			_, err := d.DialWebSocket(context.Background(), target.url)
+			if got := branch(err); got != tc.want {
+				t.Errorf("error %v takes the README's branch %q, want %q", err, got, tc.want)
 			}
 		})
 	}
