@@ -76,6 +76,9 @@ func newEnv(ctx context.Context, s *Script) *env {
 			panic("pac: defining " + h.name + ": " + err.Error()) // cannot fail on a fresh runtime
 		}
 	}
+	if s.cfg.testHook != nil {
+		s.cfg.testHook(e.vm)
+	}
 	return e
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/dop251/goja"
 )
 
 // Option sets how a Script is loaded and evaluated. Options are taken by
@@ -23,7 +25,8 @@ type config struct {
 	logger     *slog.Logger
 	httpClient *http.Client
 	maxSize    int64
-	probes     [][]string // where routeAddrs looks for routes; tests point it at loopback
+	probes     [][]string          // where routeAddrs looks for routes; tests point it at loopback
+	testHook   func(*goja.Runtime) // run on each new runtime; tests add globals with it
 }
 
 // Defaults. The timeout and size follow Chromium, which gives a PAC fetch

@@ -181,6 +181,7 @@ func TestThrowingScripts(t *testing.T) {
 		{`return null.x`, "TypeError"},
 		{`function f(n) { return f(n + 1) + 1; } return f(0)`, "recursed deeper than 2000 calls"},
 		{`function f() { return [2, 1].sort(f); } return f()`, "recursed deeper than 2000 calls"},
+		{`function f() { try { return f(); } catch (e) { return f(); } } return f()`, "recursed deeper than 2000 calls"},
 	} {
 		s := mustParse(t, `function FindProxyForURL(u, h) { `+tc.body+`; }`, WithTimeout(5e9))
 		_, err := s.FindProxyForURL(context.Background(), "http://a/")

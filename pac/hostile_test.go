@@ -1,0 +1,128 @@
+package pac
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// withHook runs f on every runtime a script makes, for tests that need a
+// global of their own.
+func withHook(f func(*goja.Runtime)) Option {
+	return func(c *config) { c.testHook = f }
+}
+
+// TestLoopingScriptsTimeOut: whatever a script loops in, the call ends with
+// an error that matches context.DeadlineExceeded, and a try, catch or
+// finally in the script cannot stop that.
+func TestLoopingScriptsTimeOut(t *testing.T) {
+	for _, body := range []string{
+		`while (true) {}`,
+		`for (;;) { try { while (true) {} } catch (e) {} }`,
+		`try { while (true) {} } finally { return "DIRECT"; }`,
+		`try { while (true) {} } catch (e) { return "DIRECT"; }`,
+		`return dnsDomainIs({toString: function() { for (;;) {} }}, "x") ? "A" : "B"`,
+		`var a = []; while (true) a.push(a.length)`,
+		`return "x".replace(/x/, function() { while (true) {} })`,
+	} {
+		s := mustParse(t, `function FindProxyForURL(u, h) { `+body+`; }`, WithTimeout(50*time.Millisecond))
+		got, err := s.FindProxyForURL(context.Background(), "http://a/")
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ran past its 50ms timeout") {
+			t.Errorf("%s: %q, %v; want the timeout", body, got, err)
+		}
+	}
+}
+
+func TestLoopingTopLevelTimesOut(t *testing.T) {
+	_, err := Parse([]byte(`while (true) {} function FindProxyForURL() {}`), WithTimeout(50*time.Millisecond))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Parse = %v, want the timeout", err)
+	}
+	// A top level that loops only when called (with a URL) fails each call.
+	s := mustParse(t, `if (typeof calledWith === "undefined") {} function FindProxyForURL(u, h) { for (;;) {} }`,
+		WithTimeout(50*time.Millisecond))
+	if _, err := s.FindProxyForURL(context.Background(), "http://a/"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call = %v, want the timeout", err)
+	}
+}
+
+// TestCallerContextEndsCall: the caller's own cancellation or earlier
+// deadline ends a looping script, with the caller's error.
+func TestCallerContextEndsCall(t *testing.T) {
+	s := mustParse(t, `function FindProxyForURL(u, h) { while (true) {} }`, WithTimeout(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancel once the call is under way: the loop never ends by itself.
+	timer := time.AfterFunc(10*time.Millisecond, cancel)
+	defer timer.Stop()
+	if _, err := s.FindProxyForURL(ctx, "http://a/"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled call = %v", err)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	_, err := s.FindProxyForURL(ctx, "http://a/")
+	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "ran past") {
+		t.Errorf("call under the caller's deadline = %v, want the caller's own deadline", err)
+	}
+}
+
+// TestStuckBuiltinsAreBounded: a runtime stuck in a function that no
+// interrupt reaches (here a Go global that waits; in the wild a huge
+// Array.join) does not hold the call past its deadline, and past maxStuck
+// such runtimes a new call fails at once instead of starting another.
+func TestStuckBuiltinsAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	s := mustParse(t, `function FindProxyForURL(u, h) { if (h == "stuck") block(); return "DIRECT"; }`,
+		WithTimeout(20*time.Millisecond),
+		withHook(func(vm *goja.Runtime) {
+			vm.Set("block", func(goja.FunctionCall) goja.Value { <-release; return goja.Undefined() })
+		}))
+	for i := range maxStuck {
+		// Each call returns while its block() still waits: release is not
+		// closed yet, so returning at all proves it returned at the deadline.
+		if _, err := s.FindProxyForURL(context.Background(), "http://stuck/"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("stuck call %d = %v", i, err)
+		}
+	}
+	if _, err := s.FindProxyForURL(context.Background(), "http://fine/"); err == nil || !strings.Contains(err.Error(), "still inside a built-in") {
+		t.Fatalf("call past %d stuck runtimes = %v, want a refusal", maxStuck, err)
+	}
+	unblock()
+	s.running.Wait()
+	if n := s.stuck.Load(); n != 0 {
+		t.Fatalf("%d runtimes still counted stuck after all ended", n)
+	}
+	if got := mustFind(t, s, "http://fine/"); got != "DIRECT" {
+		t.Fatalf("after the stuck runtimes ended: %q", got)
+	}
+}
+
+// TestHostileGlobals: a script that hides its entry point behind a getter,
+// or replaces it while running, is handled like any other script.
+func TestHostileGlobals(t *testing.T) {
+	s := mustParse(t, `
+		Object.defineProperty(this, "FindProxyForURL", {get: function() {
+			return function(u, h) { FindProxyForURL = null; return "PROXY got:1"; };
+		}});`)
+	for range 2 {
+		if got := mustFind(t, s, "http://a/"); got != "PROXY got:1" {
+			t.Fatalf("answer %q", got)
+		}
+	}
+	s = mustParse(t, `
+		var n = 0;
+		Object.defineProperty(this, "FindProxyForURL", {get: function() { if (n++) { for (;;) {} } return function() {}; }});`,
+		WithTimeout(50*time.Millisecond))
+	// Parse read the getter once; the call reads it in a runtime of its
+	// own, where the counter starts again at 0.
+	if _, err := s.FindProxyForURL(context.Background(), "http://a/"); err != nil {
+		t.Fatalf("a getter that loops on its second read in one runtime: %v", err)
+	}
+}
