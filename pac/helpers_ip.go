@@ -200,24 +200,18 @@ func (e *env) isResolvableEx(c goja.FunctionCall) goja.Value {
 
 // isInNetEx(addresses, prefix) is true when one of the addresses is in the
 // CIDR prefix ("10.0.0.0/8", "fd00::/8"). addresses is one address, or a
-// ';'-separated list of them such as dnsResolveEx returns, or a host name,
-// which is resolved (Microsoft's examples pass host). An address of the
-// other family than prefix never matches, as Microsoft specifies; a prefix
-// that does not parse makes it false.
+// ';'-separated list of them such as dnsResolveEx returns (Microsoft's
+// wording allows several; Chromium and pacparser take one). A host name is
+// not resolved, as in Chromium and pacparser: pass dnsResolveEx(host). An
+// address of the other family than prefix never matches, as Microsoft
+// specifies; a prefix that does not parse makes it false.
 func (e *env) isInNetEx(c goja.FunctionCall) goja.Value {
 	prefix, err := netip.ParsePrefix(strings.TrimSpace(arg(c, 1)))
-	if err != nil {
+	if err != nil || prefix.Addr().Is4In6() {
 		return e.vm.ToValue(false)
 	}
 	prefix = prefix.Masked()
-	if prefix.Addr().Is4In6() {
-		return e.vm.ToValue(false)
-	}
-	addrs := parseAddrList(arg(c, 0))
-	if addrs == nil {
-		addrs = e.lookup("ip", strings.TrimSpace(arg(c, 0)))
-	}
-	for _, a := range addrs {
+	for _, a := range parseAddrList(arg(c, 0)) {
 		if prefix.Contains(a.WithZone("")) {
 			return e.vm.ToValue(true)
 		}
