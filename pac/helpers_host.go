@@ -48,14 +48,20 @@ func (e *env) dnsDomainLevels(c goja.FunctionCall) goja.Value {
 // '.', so that '+', '(' or '[' in a pattern work as regular expression
 // syntax there.)
 func (e *env) shExpMatch(c goja.FunctionCall) goja.Value {
-	return e.vm.ToValue(globMatch(arg(c, 0), arg(c, 1)))
+	matched, finished := globMatch(arg(c, 0), arg(c, 1), e.ctx.Done())
+	if !finished {
+		return goja.Undefined() // the call is over; the interrupt is on its way
+	}
+	return e.vm.ToValue(matched)
 }
 
 // globMatch reports whether s matches pattern, '*' and '?' being the only
 // wildcards. It backtracks to the last '*' only, so it runs in time
-// proportional to len(s)*len(pattern) at worst, whatever the pattern.
-func globMatch(s, pattern string) bool {
-	var si, pi int
+// proportional to len(s)*len(pattern) at worst; since a hostile script can
+// make that hours, and no interrupt reaches Go code, it gives up (finished
+// false) once done is closed.
+func globMatch(s, pattern string, done <-chan struct{}) (matched, finished bool) {
+	var si, pi, steps int
 	star, starS := -1, 0 // where the last '*' was in pattern, and in s when it was met
 	for si < len(s) {
 		if pi < len(pattern) {
@@ -76,7 +82,14 @@ func globMatch(s, pattern string) bool {
 			}
 		}
 		if star < 0 {
-			return false
+			return false, true
+		}
+		if steps++; steps%4096 == 0 {
+			select {
+			case <-done:
+				return false, false
+			default:
+			}
 		}
 		// Let the last '*' take one more character of s, and retry from there.
 		_, n := utf8.DecodeRuneInString(s[starS:])
@@ -86,7 +99,7 @@ func globMatch(s, pattern string) bool {
 	for pi < len(pattern) && pattern[pi] == '*' {
 		pi++
 	}
-	return pi == len(pattern)
+	return pi == len(pattern), true
 }
 
 // alert(message) logs message at info level (see WithLogger), at most

@@ -96,7 +96,7 @@ func TestGlobMatchAgainstTable(t *testing.T) {
 		{"ab", "a*", true}, {"ab", "*a", false}, {"mississippi", "m*iss*ppi", true},
 		{"mississippi", "m*iss*ppx", false}, {"aaa", "a*a*a*a", false}, {"aaaa", "a*a*a*a", true},
 	} {
-		if got := globMatch(tc.s, tc.p); got != tc.want {
+		if got, finished := globMatch(tc.s, tc.p, nil); got != tc.want || !finished {
 			t.Errorf("globMatch(%q, %q) = %v", tc.s, tc.p, got)
 		}
 	}

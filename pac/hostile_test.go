@@ -3,6 +3,7 @@ package pac
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -126,3 +127,68 @@ func TestHostileGlobals(t *testing.T) {
 		t.Fatalf("a getter that loops on its second read in one runtime: %v", err)
 	}
 }
+
+// TestQuadraticGlobStopsAtDeadline: shExpMatch, Go code that no interrupt
+// reaches, gives up when the call's time is over, so that a pattern built
+// to take hours neither holds the call nor leaves its runtime spinning.
+func TestQuadraticGlobStopsAtDeadline(t *testing.T) {
+	s := mustParse(t, `function FindProxyForURL(u, h) {
+			// One star and a long literal: each of the ten million places the
+			// star may end is tried against a hundred thousand bytes, which
+			// would take a quarter of an hour.
+			return shExpMatch("a".repeat(10000000), "*" + "a".repeat(100000) + "b") ? "A" : "B";
+		}`, WithTimeout(50*time.Millisecond))
+	if _, err := s.FindProxyForURL(context.Background(), "http://a/"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call = %v, want the timeout", err)
+	}
+	s.running.Wait() // would block for hours if the match ran on
+	if n := s.stuck.Load(); n != 0 {
+		t.Fatalf("%d runtimes counted stuck", n)
+	}
+}
+
+// TestHostileThrows: what a script throws, or a getter it hides behind,
+// is reported without running the script's own toString, which may loop
+// past the deadline and, run while recovering a panic, kill the process.
+func TestHostileThrows(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{`function FindProxyForURL() { throw {get message() { for (;;) {} }}; }`, "ran past"},
+		{`Object.defineProperty(this, "FindProxyForURLEx", {get: function() {
+			throw {toString: function() { for (;;) {} }}; }});
+		  function FindProxyForURL() { return "DIRECT"; }`, "threw an object"},
+		{`Object.defineProperty(this, "FindProxyForURLEx", {get: function() { for (;;) {} }});
+		  function FindProxyForURL() { return "DIRECT"; }`, "ran past"},
+		{`function FindProxyForURL() { throw new Proxy({}, {get: function() { throw "trap"; }}); }`, "threw trap"},
+	} {
+		_, err := Parse([]byte(tc.src), WithTimeout(50*time.Millisecond))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			// Parse runs only the top level; ask a call too.
+			s, perr := Parse([]byte(tc.src), WithTimeout(50*time.Millisecond), WithMyIPAddress(fixedIP))
+			if perr == nil {
+				_, err = s.FindProxyForURL(context.Background(), "http://a/")
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s:\nerror %v, want one saying %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+// TestSkippedEntriesLogBounded: an answer of many bad entries logs a few
+// and a count, not one line each.
+func TestSkippedEntriesLogBounded(t *testing.T) {
+	var lines record
+	s := mustParse(t, `function FindProxyForURL() { return "BOGUS a; ".repeat(1000) + "DIRECT"; }`,
+		WithLogger(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) { lines.add(string(p)) }), nil))))
+	got, err := s.Proxies(context.Background(), mustURL(t, "ws://a/"))
+	if err != nil || urls(got) != "DIRECT" {
+		t.Fatalf("Proxies = %q, %v", urls(got), err)
+	}
+	if n := len(lines.items); n != maxSkipLogs+1 || !strings.Contains(lines.items[n-1], "count=992") {
+		t.Fatalf("%d log lines, last %q", n, lines.items[n-1])
+	}
+}
+
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }

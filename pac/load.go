@@ -92,6 +92,13 @@ func readFile(u *url.URL, max int64) ([]byte, error) {
 	if u.Path == "" {
 		return nil, fmt.Errorf("pac: file URL %q names no path", u.Redacted())
 	}
+	// A FIFO or a device could block the open or the read for ever, out of
+	// ctx's reach: only a regular file is opened.
+	if fi, err := os.Stat(u.Path); err != nil {
+		return nil, fmt.Errorf("pac: reading the script: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("pac: %s is not a regular file", u.Path)
+	}
 	f, err := os.Open(u.Path)
 	if err != nil {
 		return nil, fmt.Errorf("pac: reading the script: %w", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,10 @@ type Script struct {
 
 // maxStuck bounds the runtimes left running past their deadline.
 const maxStuck = 4
+
+// maxSkipLogs bounds the log lines of one answer's skipped entries, so that
+// an answer of thousands of bad entries cannot flood the log.
+const maxSkipLogs = 8
 
 // maxDepth bounds the script's call depth. Browsers allow some ten thousand
 // frames; no PAC script needs a hundredth of that, and each frame costs
@@ -144,7 +149,11 @@ func (s *Script) Proxies(ctx context.Context, target *url.URL) ([]*url.URL, erro
 		return nil, err
 	}
 	proxies, skipped, err := parseAnswer(answer)
-	for _, sk := range skipped {
+	for i, sk := range skipped {
+		if i == maxSkipLogs {
+			s.cfg.logger.WarnContext(ctx, "pac: skipped more entries of the answer", "url", urlArg, "count", len(skipped)-i)
+			break
+		}
 		s.cfg.logger.WarnContext(ctx, "pac: skipped an entry of the answer",
 			"url", urlArg, "entry", clip(sk.entry, 200), "reason", sk.reason)
 	}
@@ -211,7 +220,7 @@ type evalResult struct {
 func (e *env) eval(urlArg, host string) (r evalResult) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = evalResult{err: fmt.Errorf("pac: the JavaScript engine failed: %v", p)}
+			r = evalResult{err: e.panicError(p)}
 		}
 	}()
 	if _, err := e.vm.RunProgram(e.s.prog); err != nil {
@@ -269,6 +278,27 @@ func (e *env) scriptError(part string, err error) error {
 		return fmt.Errorf("pac: %s threw %s", part, clip(thrownText(thrown), 300))
 	}
 	return fmt.Errorf("pac: %s failed: %w", part, err)
+}
+
+// panicError turns what eval recovered into an error without formatting
+// it with fmt: a goja exception's Error method runs the thrown value's
+// toString, and a panic in a deferred function would kill the process.
+// goja panics with an exception when the script throws from a place it does
+// not catch itself (a getter read by Runtime.Get, say).
+func (e *env) panicError(p any) error {
+	switch p := p.(type) {
+	case *goja.Exception:
+		return e.scriptError("the script", p)
+	case *goja.InterruptedError:
+		return e.scriptError("the script", p)
+	case *goja.StackOverflowError:
+		return e.scriptError("the script", p)
+	case runtime.Error:
+		return fmt.Errorf("pac: the JavaScript engine failed: %s", p.Error())
+	case string:
+		return fmt.Errorf("pac: the JavaScript engine failed: %s", clip(p, 300))
+	}
+	return fmt.Errorf("pac: the JavaScript engine failed with a %T", p)
 }
 
 // thrownText is what a script threw, as text, without calling back into
