@@ -149,7 +149,7 @@ func TestQuadraticGlobStopsAtDeadline(t *testing.T) {
 
 // TestHostileThrows: what a script throws, or a getter it hides behind,
 // is reported without running the script's own toString, which may loop
-// past the deadline and, run while recovering a panic, kill the process.
+// until the deadline and turn the throw into a timeout.
 func TestHostileThrows(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{`function FindProxyForURL() { throw {get message() { for (;;) {} }}; }`, "ran past"},

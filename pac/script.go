@@ -282,7 +282,8 @@ func (e *env) scriptError(part string, err error) error {
 
 // panicError turns what eval recovered into an error without formatting
 // it with fmt: a goja exception's Error method runs the thrown value's
-// toString, and a panic in a deferred function would kill the process.
+// toString, which a hostile script makes loop, so that a throw would be
+// reported as a timeout, and only after a runtime spun until its deadline.
 // goja panics with an exception when the script throws from a place it does
 // not catch itself (a getter read by Runtime.Get, say).
 func (e *env) panicError(p any) error {
