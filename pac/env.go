@@ -48,7 +48,7 @@ var helpers = [...]struct {
 	{"isInNet", (*env).isInNet},
 	{"dnsResolve", (*env).dnsResolve},
 	{"convert_addr", (*env).convertAddr},
-	{"myIpAddress", (*env).myIpAddress},
+	{"myIpAddress", (*env).myIPAddress},
 	{"dnsDomainLevels", (*env).dnsDomainLevels},
 	{"shExpMatch", (*env).shExpMatch},
 	{"weekdayRange", (*env).weekdayRange},
@@ -59,8 +59,8 @@ var helpers = [...]struct {
 	{"isResolvableEx", (*env).isResolvableEx},
 	{"isInNetEx", (*env).isInNetEx},
 	{"dnsResolveEx", (*env).dnsResolveEx},
-	{"myIpAddressEx", (*env).myIpAddressEx},
-	{"sortIpAddressList", (*env).sortIpAddressList},
+	{"myIpAddressEx", (*env).myIPAddressEx},
+	{"sortIpAddressList", (*env).sortIPAddressList},
 	{"getClientVersion", (*env).getClientVersion},
 }
 

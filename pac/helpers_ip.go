@@ -171,7 +171,7 @@ func toInt32(f float64) int32 {
 }
 
 // myIpAddress() is this machine's address (see WithMyIPAddress).
-func (e *env) myIpAddress(goja.FunctionCall) goja.Value {
+func (e *env) myIPAddress(goja.FunctionCall) goja.Value {
 	return e.vm.ToValue(e.myAddrs()[0].String())
 }
 
@@ -239,7 +239,7 @@ func parseAddrList(s string) []netip.Addr {
 }
 
 // myIpAddressEx() is this machine's addresses, IPv6 first, separated by ';'.
-func (e *env) myIpAddressEx(goja.FunctionCall) goja.Value {
+func (e *env) myIPAddressEx(goja.FunctionCall) goja.Value {
 	return e.vm.ToValue(joinAddrs(sixFirst(e.myAddrs())))
 }
 
@@ -248,7 +248,7 @@ func (e *env) myIpAddressEx(goja.FunctionCall) goja.Value {
 // written (spaces and tabs aside); "" when the list is empty or an item is
 // no address. Chromium sorts so too; Microsoft's own example lists
 // fe80:: before 2001:, an order no rule given there explains.
-func (e *env) sortIpAddressList(c goja.FunctionCall) goja.Value {
+func (e *env) sortIPAddressList(c goja.FunctionCall) goja.Value {
 	type item struct {
 		text string
 		addr netip.Addr
