@@ -101,7 +101,7 @@ func TestProxiesLogsSkippedEntries(t *testing.T) {
 	var logged bytes.Buffer
 	s := mustParse(t, `function FindProxyForURL(u, h) { return "SOCKS4A s:1; PROXY a:1; PROXY b:99999; DIRECT"; }`,
 		WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
-	got, err := s.Proxies(context.Background(), mustURL(t, "wss://example.com/chat"))
+	got, err := s.Proxies(context.Background(), mustURL(t, "ws://example.com/chat?token=secret"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +109,9 @@ func TestProxiesLogsSkippedEntries(t *testing.T) {
 		t.Errorf("Proxies = %q", urls(got))
 	}
 	out := logged.String()
+	if strings.Contains(out, "secret") {
+		t.Errorf("the log shows the URL's query:\n%s", out)
+	}
 	for _, want := range []string{`entry="SOCKS4A s:1"`, `unknown type \"SOCKS4A\"`, `entry="PROXY b:99999"`, `port \"99999\"`, "level=WARN"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)

@@ -97,7 +97,7 @@ func WithTimeout(d time.Duration) Option {
 // those helpers use when their last argument is not "GMT"; the script's Date
 // object always uses the process's local zone (time.Local). The default is
 // time.Now. It exists so that a script's time rules can be tested at a fixed
-// instant.
+// instant. Calls running in parallel call it in parallel.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now != nil {

@@ -150,12 +150,13 @@ func (s *Script) Proxies(ctx context.Context, target *url.URL) ([]*url.URL, erro
 	}
 	proxies, skipped, err := parseAnswer(answer)
 	for i, sk := range skipped {
+		// The host alone: an http URL's path and query may hold a token.
 		if i == maxSkipLogs {
-			s.cfg.logger.WarnContext(ctx, "pac: skipped more entries of the answer", "url", urlArg, "count", len(skipped)-i)
+			s.cfg.logger.WarnContext(ctx, "pac: skipped more entries of the answer", "host", host, "count", len(skipped)-i)
 			break
 		}
 		s.cfg.logger.WarnContext(ctx, "pac: skipped an entry of the answer",
-			"url", urlArg, "entry", clip(sk.entry, 200), "reason", sk.reason)
+			"host", host, "entry", clip(sk.entry, 200), "reason", sk.reason)
 	}
 	return proxies, err
 }
