@@ -80,17 +80,26 @@ func TestStuckBuiltinsAreBounded(t *testing.T) {
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
+	var graceEnds []func() // the grace timers, fired by the test
 	s := mustParse(t, `function FindProxyForURL(u, h) { if (h == "stuck") block(); return "DIRECT"; }`,
 		WithTimeout(20*time.Millisecond),
 		withHook(func(vm *goja.Runtime) {
 			vm.Set("block", func(goja.FunctionCall) goja.Value { <-release; return goja.Undefined() })
-		}))
+		}),
+		func(c *config) { c.afterFunc = func(_ time.Duration, f func()) { graceEnds = append(graceEnds, f) } })
 	for i := range maxStuck {
 		// Each call returns while its block() still waits: release is not
 		// closed yet, so returning at all proves it returned at the deadline.
 		if _, err := s.FindProxyForURL(context.Background(), "http://stuck/"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("stuck call %d = %v", i, err)
 		}
+		// Until its grace period ends, a runtime is not counted stuck.
+		if got := mustFind(t, s, "http://fine/"); got != "DIRECT" {
+			t.Fatalf("call in the grace period: %q", got)
+		}
+	}
+	for _, f := range graceEnds {
+		f()
 	}
 	if _, err := s.FindProxyForURL(context.Background(), "http://fine/"); err == nil || !strings.Contains(err.Error(), "still inside a built-in") {
 		t.Fatalf("call past %d stuck runtimes = %v, want a refusal", maxStuck, err)
@@ -192,3 +201,69 @@ func TestSkippedEntriesLogBounded(t *testing.T) {
 type writerFunc func([]byte)
 
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+// TestAlertsBounded: alert logs its message, at most maxAlerts times a
+// call, then says once that it stopped.
+func TestAlertsBounded(t *testing.T) {
+	var lines record
+	s := mustParse(t, `function FindProxyForURL() { for (var i = 0; i < 1000; i++) alert("n" + i + " " + "x".repeat(5000)); return "DIRECT"; }`,
+		WithLogger(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) { lines.add(string(p)) }), nil))))
+	mustFind(t, s, "http://a/")
+	n := len(lines.items)
+	if n != maxAlerts+1 || !strings.Contains(lines.items[0], "message=\"n0 xxx") || !strings.Contains(lines.items[n-1], "further alerts") {
+		t.Fatalf("%d log lines; first %.80q, last %q", n, lines.items[0], lines.items[n-1])
+	}
+	if len(lines.items[0]) > 1200 {
+		t.Errorf("an alert line of %d bytes: the message is not clipped", len(lines.items[0]))
+	}
+}
+
+// TestParallelCallsWithTimeouts mixes calls that loop until their deadline
+// with calls that answer, in parallel (under -race in CI): each gets its
+// own outcome, and every runtime ends.
+func TestParallelCallsWithTimeouts(t *testing.T) {
+	// The looping calls end by their caller's deadline; the others have a
+	// minute, so that a loaded machine cannot make them time out too.
+	s := mustParse(t, `function FindProxyForURL(u, h) { if (h == "loop") { for (;;) {} } return "PROXY " + h + ":1"; }`,
+		WithTimeout(time.Minute))
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 6 {
+				host := "h" + string(rune('a'+g)) + string(rune('a'+i))
+				if (g+i)%3 == 0 {
+					host = "loop"
+				}
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if host == "loop" {
+					ctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+				}
+				got, err := s.FindProxyForURL(ctx, "http://"+host+"/")
+				cancel()
+				switch {
+				case host == "loop" && !errors.Is(err, context.DeadlineExceeded):
+					errs <- errors.New(host + ": " + got + ", " + errString(err))
+				case host != "loop" && (err != nil || got != "PROXY "+host+":1"):
+					errs <- errors.New(host + ": " + got + ", " + errString(err))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s.running.Wait()
+	if n := s.stuck.Load(); n != 0 {
+		t.Errorf("%d runtimes counted stuck after all ended", n)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
+}

@@ -25,8 +25,9 @@ type config struct {
 	logger     *slog.Logger
 	httpClient *http.Client
 	maxSize    int64
-	probes     [][]string          // where routeAddrs looks for routes; tests point it at loopback
-	testHook   func(*goja.Runtime) // run on each new runtime; tests add globals with it
+	probes     [][]string                  // where routeAddrs looks for routes; tests point it at loopback
+	testHook   func(*goja.Runtime)         // run on each new runtime; tests add globals with it
+	afterFunc  func(time.Duration, func()) // time.AfterFunc; tests fire it themselves
 }
 
 // Defaults. The timeout and size follow Chromium, which gives a PAC fetch
@@ -40,11 +41,12 @@ const (
 
 func newConfig(opts []Option) config {
 	c := config{
-		resolver: net.DefaultResolver,
-		timeout:  defaultTimeout,
-		now:      time.Now,
-		maxSize:  defaultMaxSize,
-		probes:   routeProbes,
+		resolver:  net.DefaultResolver,
+		timeout:   defaultTimeout,
+		now:       time.Now,
+		maxSize:   defaultMaxSize,
+		probes:    routeProbes,
+		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
 	}
 	for _, o := range opts {
 		if o != nil {

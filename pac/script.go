@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
@@ -23,9 +24,9 @@ type Script struct {
 	prog *goja.Program
 	cfg  config
 
-	// stuck counts calls that returned at their deadline while their
-	// runtime was still inside one long built-in function (a huge
-	// Array.join, say), which goja cannot interrupt. Each such runtime
+	// stuck counts runtimes that went on running, a grace period after
+	// their call returned at its deadline: stuck inside one long built-in
+	// function (a huge Array.join, say), which goja cannot interrupt. Each
 	// ends when its built-in returns; until then it holds memory and a CPU,
 	// so past maxStuck a new call fails at once rather than add another.
 	stuck atomic.Int32
@@ -36,6 +37,14 @@ type Script struct {
 
 // maxStuck bounds the runtimes left running past their deadline.
 const maxStuck = 4
+
+// stuckGrace is how long an interrupted runtime may take to stop before it
+// counts as stuck: one in JavaScript stops within microseconds, one in a
+// built-in when the built-in returns. At least a second, so that a loaded
+// machine's slow scheduling of an interrupted runtime is not mistaken for it.
+func stuckGrace(timeout time.Duration) time.Duration {
+	return max(timeout, time.Second)
+}
 
 // maxSkipLogs bounds the log lines of one answer's skipped entries, so that
 // an answer of thousands of bad entries cannot flood the log.
@@ -177,15 +186,13 @@ func (s *Script) run(ctx context.Context, urlArg, host string) (string, error) {
 	defer cancel()
 
 	e := newEnv(ctx, s)
-	var state atomic.Int32 // callRunning, then callDone or callAbandoned
+	c := &call{s: s}
 	done := make(chan evalResult, 1)
 	s.running.Add(1)
 	go func() {
 		defer s.running.Done()
 		r := e.eval(urlArg, host)
-		if !state.CompareAndSwap(callRunning, callDone) {
-			s.stuck.Add(-1) // the caller left without this result
-		}
+		c.finish()
 		done <- r
 	}()
 
@@ -195,8 +202,8 @@ func (s *Script) run(ctx context.Context, urlArg, host string) (string, error) {
 	case <-ctx.Done():
 	}
 	e.vm.Interrupt(context.Cause(ctx))
-	if state.CompareAndSwap(callRunning, callAbandoned) {
-		s.stuck.Add(1)
+	if c.state.CompareAndSwap(callRunning, callAbandoned) {
+		s.cfg.afterFunc(stuckGrace(s.cfg.timeout), c.markStuck)
 		return "", context.Cause(ctx)
 	}
 	// The runtime finished as the deadline came; its result stands.
@@ -204,11 +211,48 @@ func (s *Script) run(ctx context.Context, urlArg, host string) (string, error) {
 	return r.answer, r.err
 }
 
+// call is the state of one call's runtime, shared by the caller, the
+// runtime's goroutine and the grace timer: running, then done, or abandoned
+// by a caller that returned at its deadline, then stuck if it is still
+// running after the grace period, then done.
+type call struct {
+	s     *Script
+	state atomic.Int32
+}
+
 const (
 	callRunning int32 = iota
 	callDone
 	callAbandoned
+	callStuck
 )
+
+// markStuck runs when the grace period of an abandoned runtime ends.
+func (c *call) markStuck() {
+	if c.state.CompareAndSwap(callAbandoned, callStuck) {
+		c.s.stuck.Add(1)
+	}
+}
+
+// finish runs when the runtime's evaluation ends, whatever became of its
+// caller.
+func (c *call) finish() {
+	for {
+		switch st := c.state.Load(); st {
+		case callStuck:
+			// Only finish leaves callStuck, so this cannot race.
+			c.state.Store(callDone)
+			c.s.stuck.Add(-1)
+			return
+		case callDone:
+			return
+		default:
+			if c.state.CompareAndSwap(st, callDone) {
+				return
+			}
+		}
+	}
+}
 
 type evalResult struct {
 	answer string
