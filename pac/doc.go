@@ -53,6 +53,7 @@
 // so are an answer's length, the names one call may resolve and the alerts
 // it may log. A script cannot be interrupted inside a single built-in
 // function (one huge Array.join, say): the call still returns at its
-// deadline, and the runtime ends when the built-in does; memory is bounded
-// only by what a script can allocate within its timeout.
+// deadline, and the runtime ends when the built-in does; while four such
+// runtimes run on past a grace period, new calls fail at once. Memory is
+// bounded only by what a script can allocate within its timeout.
 package pac

@@ -206,8 +206,9 @@ func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
 // call, then says once that it stopped.
 func TestAlertsBounded(t *testing.T) {
 	var lines record
-	s := mustParse(t, `function FindProxyForURL() { for (var i = 0; i < 1000; i++) alert("n" + i + " " + "x".repeat(5000)); return "DIRECT"; }`,
-		WithLogger(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) { lines.add(string(p)) }), nil))))
+	s := mustParse(t, `function FindProxyForURL() { for (var i = 0; i < 100; i++) alert("n" + i + " " + "x".repeat(2000)); return "DIRECT"; }`,
+		WithLogger(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) { lines.add(string(p)) }), nil))),
+		WithTimeout(time.Minute))
 	mustFind(t, s, "http://a/")
 	n := len(lines.items)
 	if n != maxAlerts+1 || !strings.Contains(lines.items[0], "message=\"n0 xxx") || !strings.Contains(lines.items[n-1], "further alerts") {

@@ -4,20 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fixedIP is the address tests give myIpAddress, so that none depends on
 // this machine's routes.
 var fixedIP = netip.MustParseAddr("10.20.30.40")
 
+// mustParse parses src with a fixed client address and, unless opts set
+// another, a timeout long enough that no test of a call's outcome depends on
+// how loaded the machine is (-race makes goja several times slower).
 func mustParse(t testing.TB, src string, opts ...Option) *Script {
 	t.Helper()
-	s, err := Parse([]byte(src), append([]Option{WithMyIPAddress(fixedIP)}, opts...)...)
+	s, err := Parse([]byte(src), append([]Option{WithMyIPAddress(fixedIP), WithTimeout(time.Minute)}, opts...)...)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -40,6 +45,17 @@ func mustFind(t testing.TB, s *Script, rawURL string) string {
 		t.Fatalf("FindProxyForURL(%q): %v", rawURL, err)
 	}
 	return got
+}
+
+func TestDefaults(t *testing.T) {
+	c := newConfig(nil)
+	if c.timeout != time.Second || c.maxSize != 1<<20 || c.resolver != net.DefaultResolver || c.myIP.IsValid() {
+		t.Errorf("defaults: timeout %v, max size %d, resolver %p, my address %v", c.timeout, c.maxSize, c.resolver, c.myIP)
+	}
+	c = newConfig([]Option{WithTimeout(-1), WithMaxScriptSize(0), WithResolver(nil), WithClock(nil), WithMyIPAddress(netip.MustParseAddr("::ffff:10.0.0.1"))})
+	if c.timeout != time.Second || c.maxSize != 1<<20 || c.resolver != net.DefaultResolver || c.now == nil || c.myIP != netip.MustParseAddr("10.0.0.1") {
+		t.Errorf("options that restore the defaults: %+v", c)
+	}
 }
 
 func TestParseRefusals(t *testing.T) {
