@@ -3,6 +3,7 @@ package wsdial
 import (
 	"compress/flate"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -234,28 +235,32 @@ func TestCloseRacingTimedOutRead(t *testing.T) {
 		if _, err := r.Read(make([]byte, 100)); err != nil {
 			t.Fatalf("first read of the message: %v", err)
 		}
-		waiting := make(chan struct{})
-		readErrs := make(chan error, 1)
-		go func() {
-			close(waiting)
-			for {
-				if _, _, err := conn.ReadMessage(); err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						readErrs <- nil
-						return
-					}
-					continue // the timeout, until Close has run
-				}
-				readErrs <- errors.New("a read after the timeout returned a message")
-				return
-			}
-		}()
 		conn.SetReadDeadline(time.Now().Add(-time.Second))
-		_, err = io.ReadAll(r)
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
+		if _, err := io.ReadAll(r); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("read past the deadline: %v", err)
 		}
-		<-waiting
+		// Another goroutine reads on, getting the timeout until Close has
+		// run, while Close runs.
+		reading := make(chan struct{})
+		readErrs := make(chan error, 1)
+		go func() {
+			close(reading)
+			for {
+				_, _, err := conn.ReadMessage()
+				switch {
+				case err == nil:
+					readErrs <- errors.New("a read after the timeout returned a message")
+					return
+				case errors.Is(err, net.ErrClosed):
+					readErrs <- nil
+					return
+				case !errors.Is(err, os.ErrDeadlineExceeded):
+					readErrs <- fmt.Errorf("a read after the timeout failed with %v", err)
+					return
+				}
+			}
+		}()
+		<-reading
 		go p.readUntilClose()
 		conn.Close()
 		if err := <-readErrs; err != nil {

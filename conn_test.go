@@ -146,43 +146,6 @@ func TestPongHandler(t *testing.T) {
 	}
 }
 
-// TestPongWaitsForWriter checks that a pong never lands inside a message
-// that NextWriter is streaming: it goes out right after the last frame.
-func TestPongWaitsForWriter(t *testing.T) {
-	conn, p := newPair(t)
-	w, err := conn.NextWriter(BinaryMessage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(make([]byte, writeBufSize)) // one frame out, the rest buffered
-
-	// The ping comes before the message, so once the reader has the message
-	// it has seen the ping too, and found the writes held.
-	go p.c.Write(join(frame(fin|opPng, []byte("p")), frame(fin|opTxt, []byte("m"))))
-	if _, _, err := conn.ReadMessage(); err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte("tail"))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var ops []byte
-	for {
-		f, err := p.readFrame()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, f.op|map[bool]byte{true: 0x80}[f.fin])
-		if f.op == opPong {
-			break
-		}
-	}
-	want := []byte{opBin, fin | opCont, fin | opPong}
-	if !bytes.Equal(ops, want) {
-		t.Fatalf("frames % x, want % x", ops, want)
-	}
-}
-
 // TestConcurrentWrites has 8 goroutines write 1,000 messages each, through
 // WriteMessage, NextWriter and Ping, while the server pings: every frame must
 // arrive whole and in each goroutine's order, and every ping be answered.

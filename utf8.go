@@ -1,6 +1,9 @@
 package wsdial
 
-import "unicode/utf8"
+import (
+	"io"
+	"unicode/utf8"
+)
 
 // utf8State validates UTF-8 that arrives in pieces: a text message may be
 // split between frames, and between reads, anywhere, even inside a code point.
@@ -80,4 +83,20 @@ func (s *utf8State) step(b byte) bool {
 		return false
 	}
 	return true
+}
+
+func (u *utf8Reader) reset(c *Conn, src io.Reader) { *u = utf8Reader{c: c, src: src} }
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	n, err := u.src.Read(p)
+	if err != nil && err != io.EOF {
+		return 0, err
+	}
+	if !u.state.write(p[:n]) {
+		return 0, u.c.fail(StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+	}
+	if err == io.EOF && !u.state.complete() {
+		return 0, u.c.fail(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
+	}
+	return n, err
 }
