@@ -21,15 +21,11 @@ func TestCloseUnderExpiredWriteDeadline(t *testing.T) {
 		t.Run(map[bool]string{true: "answered", false: "unanswered"}[answered], func(t *testing.T) {
 			conn, p := newPair(t)
 			conn.SetWriteDeadline(time.Now().Add(-time.Second))
-			ended := make(chan clientEnd, 1)
-			go func() {
-				end := p.readUntilClose()
-				if answered {
-					p.c.Write(frame(fin|opCls, closePayload(1000, "bye")))
-				}
-				_, end.err = p.br.ReadByte() // the client closes the stream
-				ended <- end
-			}()
+			var reply []byte
+			if answered {
+				reply = frame(fin|opCls, closePayload(1000, "bye"))
+			}
+			ended := p.serveClose(reply)
 			if err := conn.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
@@ -104,15 +100,7 @@ func TestCloseWithBlockedReader(t *testing.T) {
 			if !answered {
 				p.c.Write([]byte{fin | opBin, 10, 'h', 'a'}) // 8 bytes short
 			}
-			readErr := make(chan error, 1)
-			go func() {
-				for {
-					if _, _, err := conn.ReadMessage(); err != nil {
-						readErr <- err
-						return
-					}
-				}
-			}()
+			readErr := readUntilError(conn)
 			go func() {
 				if end := p.readUntilClose(); answered && end.closeCode != 0 {
 					p.c.Write(frame(fin|opCls, closePayload(4001, "")))
@@ -297,12 +285,7 @@ func TestCloseWithConcurrentSetWriteDeadline(t *testing.T) {
 		}
 	})
 	<-setting
-	ended := make(chan clientEnd, 1)
-	go func() {
-		end := p.readUntilClose()
-		p.c.Write(normalClose)
-		ended <- end
-	}()
+	ended := p.serveClose(normalClose)
 	err := conn.Close()
 	close(stop)
 	wg.Wait()

@@ -51,15 +51,7 @@ func TestCloseHandshake(t *testing.T) {
 // runs: that read must receive the server's close, and Close must return.
 func TestCloseWhileReading(t *testing.T) {
 	conn, p := newPair(t)
-	readErr := make(chan error, 1)
-	go func() {
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
+	readErr := readUntilError(conn)
 	ended := make(chan clientEnd, 1)
 	go func() {
 		end := p.readUntilClose()

@@ -71,15 +71,7 @@ func TestPingUnderApplicationDeadline(t *testing.T) {
 func TestWriteDeadlineRestoredUnderRace(t *testing.T) {
 	const pings = 300
 	conn, p := newPair(t)
-	readDone := make(chan error, 1)
-	go func() {
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				readDone <- err
-				return
-			}
-		}
-	}()
+	readDone := readUntilError(conn)
 	pongs := make(chan error, 1)
 	go func() {
 		p.c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a guard against hanging
@@ -156,15 +148,7 @@ func TestReadLoopWithPongHandler(t *testing.T) {
 		conn.SetReadDeadline(time.Now().Add(time.Minute))
 		pongs <- string(b)
 	})
-	readDone := make(chan error, 1)
-	go func() {
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				readDone <- err
-				return
-			}
-		}
-	}()
+	readDone := readUntilError(conn)
 	for i := range 3 {
 		payload := string(rune('a' + i))
 		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))

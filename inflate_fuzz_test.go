@@ -50,6 +50,8 @@ func FuzzInflate(f *testing.F) {
 	f.Add([]byte{0xff, 0xff}, uint16(1), uint8(1), uint16(10), uint8(0))
 	f.Add([]byte{0x01, 0x03, 0x00, 0xfc, 0xff, 'a', 'b', 'c', 'x'}, uint16(0), uint8(0), uint16(10), uint8(0))
 	f.Add(deflated([]byte("\xe2\x82")), uint16(0), uint8(1), uint16(100), uint8(1))
+	// RFC 7692 §7.2.3.4: a final block, then a byte the reader ignores.
+	f.Add([]byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}, uint16(8), uint8(3), uint16(10), uint8(1))
 
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16, frag uint8, limit uint16, flags uint8) {
 		text, noContext, stream := flags&1 != 0, flags&2 != 0, flags&4 != 0

@@ -243,13 +243,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 func (f frameReader) Read(p []byte) (int, error) {
 	c := f.c
 	r := &c.rd
-	for r.remain == 0 {
-		if !r.inMessage {
-			return 0, io.EOF
-		}
-		if _, err := c.nextFrame(); err != nil {
-			return 0, err
-		}
+	if err := f.nextPayload(false); err != nil {
+		return 0, err
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -280,21 +275,10 @@ func (f frameReader) ReadByte() (byte, error) {
 }
 
 func (f frameReader) readByteSlow() (byte, error) {
-	c := f.c
-	r := &c.rd
-	for r.remain == 0 {
-		if !r.inMessage {
-			return 0, io.EOF
-		}
-		if _, err := c.nextFrame(); err != nil {
-			return 0, err
-		}
+	if err := f.nextPayload(true); err != nil {
+		return 0, err
 	}
-	if r.pos == r.end {
-		if err := c.fill(1); err != nil {
-			return 0, c.ioFailed(err)
-		}
-	}
+	r := &f.c.rd
 	b := r.buf[r.pos]
 	r.pos++
 	r.remain--
@@ -304,29 +288,41 @@ func (f frameReader) readByteSlow() (byte, error) {
 
 // skip drops the rest of the message's payload, unread.
 func (f frameReader) skip() error {
-	c := f.c
-	r := &c.rd
+	r := &f.c.rd
 	for {
-		for r.remain == 0 {
-			if !r.inMessage {
+		if err := f.nextPayload(true); err != nil {
+			if err == io.EOF {
 				return nil
 			}
-			if _, err := c.nextFrame(); err != nil {
-				return err
-			}
-		}
-		if r.pos == r.end {
-			if err := c.fill(1); err != nil {
-				return c.ioFailed(err)
-			}
+			return err
 		}
 		n := int(min(int64(r.end-r.pos), r.remain))
 		r.pos += n
 		r.remain -= int64(n)
-		if err := f.endOfFrame(); err != nil && err != io.EOF {
+		f.endOfFrame()
+	}
+}
+
+// nextPayload moves on, frame by frame, to payload left to read, and with
+// buffered, to payload in the buffer. It returns io.EOF once the message's
+// frames are over.
+func (f frameReader) nextPayload(buffered bool) error {
+	c := f.c
+	r := &c.rd
+	for r.remain == 0 {
+		if !r.inMessage {
+			return io.EOF
+		}
+		if _, err := c.nextFrame(); err != nil {
 			return err
 		}
 	}
+	if buffered && r.pos == r.end {
+		if err := c.fill(1); err != nil {
+			return c.ioFailed(err)
+		}
+	}
+	return nil
 }
 
 // endOfFrame ends the message when the last byte of its last frame has been
