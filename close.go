@@ -131,7 +131,7 @@ var (
 	errCloseSent error = &closedError{msg: "wsdial: close frame already sent"}
 )
 
-// closedBy is what reads return once the application has closed the
+// closedAfter is what reads return once the application has closed the
 // connection, cause having ended them before.
 func closedAfter(cause error) error {
 	switch cause.(type) {
@@ -281,7 +281,10 @@ func (c *Conn) awaitPeerClose(by time.Time) bool {
 	defer c.unlockRead()
 	r := &c.rd
 	if !c.readFailed() {
+		c.deadlineMu.Lock()
+		c.closeReading = true
 		c.s.SetReadDeadline(by)
+		c.deadlineMu.Unlock()
 		for !c.readFailed() {
 			if _, err := c.beginMessage(); err != nil {
 				break

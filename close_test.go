@@ -349,3 +349,24 @@ func TestStaleReader(t *testing.T) {
 		stale("a reader after ReadMessage", r)
 	}
 }
+
+// TestCloseBoundedDespitePongHandler: Close reads the peer's answer itself,
+// and a pong that arrives meanwhile runs a handler that pushes the read
+// deadline an hour on, as keepalive handlers do. Close still ends within its
+// own bound, since its wait is not the application's to move.
+func TestCloseBoundedDespitePongHandler(t *testing.T) {
+	conn, p := newPair(t)
+	conn.SetPongHandler(func([]byte) { conn.SetReadDeadline(time.Now().Add(time.Hour)) })
+	go func() {
+		if end := p.readUntilClose(); end.closeCode != 0 {
+			p.c.Write(frame(fin|opPog, nil)) // and then nothing, never a close
+		}
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second): // a guard against hanging, far above Close's bound
+		t.Fatal("Close waited on past its bound, on the pong handler's read deadline")
+	}
+}

@@ -62,7 +62,8 @@ type Conn struct {
 	// deadline of its own and then puts writeDeadline back; deadlineMu orders
 	// that with SetWriteDeadline, so the stream always ends with the deadline
 	// the application set last. Close reads the peer's close under a read
-	// deadline of its own, and then closes the stream.
+	// deadline of its own, which SetReadDeadline, called from a pong handler
+	// say, leaves alone, and then closes the stream.
 	//
 	// Buffers. rd.buf is lent from readBufs while bytes wait in it or a read
 	// is under way; a read that waits with nothing buffered holds a 256-byte
@@ -92,8 +93,9 @@ type Conn struct {
 	wr       writeState
 
 	deadlineMu    sync.Mutex
-	writeDeadline time.Time // the application's, as it set it last
-	ownDeadline   bool      // a control frame is going out under its own deadline
+	writeDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
+	ownDeadline   bool  // a control frame is going out under its own deadline
+	closeReading  bool  // Close reads the peer's close under a read deadline of its own
 
 	appClosed atomic.Bool // Close or CloseWithStatus was called
 	closed    atomic.Bool // the stream is closed
@@ -102,34 +104,28 @@ type Conn struct {
 }
 
 // readState is the reading side of a Conn, guarded by Conn.readSem. A
-// message is read through a chain of io.Readers, each with one job: frames
-// (the payload of the message's frames, control frames handled on the way),
-// then, when the message is compressed, inflate and limit, then, when it is
-// text, text. top is the end of the chain.
+// message is read through a chain of io.Readers (see frameReader), whose end
+// chain returns.
 type readState struct {
 	buf      *[readBufSize]byte // lent while bytes wait in it or a read is under way
 	pos, end int                // buf[pos:end] is read but not yet consumed
 	err      error              // the first failure; every later read returns it, and it is never cleared
 	closed   error              // what reads return once the application has closed, made once
 
-	// The frame being read.
-	remain int64 // payload bytes still to read
-	fin    bool
+	remain int64 // payload bytes of the frame being read still to read
 
 	// The message being read.
-	inMessage  bool           // its frames are not all read
-	compressed bool           // its frames carry permessage-deflate data
 	length     int64          // its length so far, as its frames' headers announce it
-	open       bool           // it has begun and top has not yet returned io.EOF
-	top        io.Reader      // the end of its chain of readers
+	inflated   int64          // its length so far out of the decompressor, which the read limit bounds
 	cur        *messageReader // the reader NextReader handed out for it; nil once it is over
 	spare      []messageReader
-	lastSpares int // how many readers the last allocation of spare made
-
-	// The links of the chain, set up anew for each message.
-	frames frameReader
-	text   utf8Reader
-	limit  limitReader
+	fin        bool      // its frame being read is its last
+	inMessage  bool      // its frames are not all read
+	compressed bool      // its frames carry permessage-deflate data
+	text       bool      // it is text, whose UTF-8 is checked
+	open       bool      // it has begun and its chain has not yet returned io.EOF
+	utf8       utf8State // the UTF-8 check of its text so far
+	lastSpares uint8     // how many readers the last allocation of spare made
 
 	// rsvAllowed holds the reserved bits that a negotiated extension gives a
 	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
@@ -157,35 +153,22 @@ type messageWriter struct {
 	n    int       // bytes gathered in wb.b after maxHeader bytes of room
 	op   byte      // the next frame's opcode: the message's type, then continuation
 	rsv  byte      // the next frame's reserved bits: RSV1 on a compressed message's first frame
-	mode int
-	// limit is, while the mode is sendUndecided, the length at which the
-	// message turns to compression: the threshold, within a frame.
-	limit int
+	mode byte      // sendPlain, sendDeflated or sendUndecided
 }
 
-// frameReader is the first link of every message's chain: it reads the
-// payload of the message's frames, moving on from frame to frame, and
-// returns io.EOF, with the last bytes, at the end of the last one.
-type frameReader struct{ c *Conn }
-
-// utf8Reader is the link that checks a text message: it fails the
-// connection with StatusInvalidFramePayloadData as soon as a byte makes the
-// text invalid, and when the message ends inside a code point.
-type utf8Reader struct {
-	c     *Conn
-	src   io.Reader
-	state utf8State
-}
-
-// limitReader is the link that holds a compressed message to the read
-// limit, counting what the decompressor gives out. It never asks for more
-// than a byte past the limit, so a message that inflates far fails having
-// cost no more than that.
-type limitReader struct {
-	c   *Conn
-	src io.Reader
-	n   int64 // bytes of the message so far
-}
+// frameReader, limitReader and utf8Reader are the links of a message's
+// chain of readers, each an io.Reader with one job: the payload of the
+// message's frames, read frame after frame, control frames handled on the
+// way (read.go); the read limit on what the decompressor gives out (read.go);
+// the UTF-8 check of a text message (utf8.go). Between frames and limit comes
+// the decompressor, rd.inflate (inflate.go). The links are views of their
+// Conn, with no state of their own beyond rd's, so a chain costs nothing to
+// set up for each message.
+type (
+	frameReader Conn
+	limitReader Conn
+	utf8Reader  Conn
+)
 
 // stream is what the message layer runs over: a reliable byte stream with
 // deadlines, such as a TCP or TLS connection, or later an HTTP/2 stream.
@@ -206,7 +189,6 @@ func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 		frameSem:    newSem(),
 	}
 	conn.readLimit.Store(cfg.readLimit)
-	conn.rd.frames.c = conn
 	conn.wr.msg.c = conn
 	return conn
 }
@@ -256,7 +238,14 @@ func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 // included. A read that times out fails the connection's reads for good,
 // since a frame may have been left half read. The zero time means no
 // deadline.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.s.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.closeReading {
+		return nil // Close is reading the peer's close, by its own bound, and closes the stream next
+	}
+	return c.s.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the deadline for the application's writes:
 // WriteMessage, the frames of NextWriter's writers, and Ping. A write that
@@ -267,7 +256,10 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.s.SetReadDeadline(t
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
-	c.writeDeadline = t
+	c.writeDeadline = 0
+	if !t.IsZero() {
+		c.writeDeadline = t.UnixNano()
+	}
 	if c.ownDeadline {
 		return nil // the control frame going out puts t on the stream when it is done
 	}

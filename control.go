@@ -104,6 +104,10 @@ func (c *Conn) useOwnDeadline(d time.Time) {
 func (c *Conn) restoreDeadline() {
 	c.deadlineMu.Lock()
 	c.ownDeadline = false
-	c.s.SetWriteDeadline(c.writeDeadline)
+	var d time.Time
+	if c.writeDeadline != 0 {
+		d = time.Unix(0, c.writeDeadline)
+	}
+	c.s.SetWriteDeadline(d)
 	c.deadlineMu.Unlock()
 }

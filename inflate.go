@@ -44,7 +44,7 @@ var noInput = strings.NewReader("")
 
 func newInflater(c *Conn, p deflateParams) *inflater {
 	z := &inflater{c: c, noContext: p.serverNoContext, hist: window{size: 1 << p.serverBits}}
-	z.in.frames = &c.rd.frames
+	z.in.c = c
 	return z
 }
 
@@ -98,7 +98,7 @@ func (z *inflater) Read(p []byte) (int, error) {
 		return n, nil
 	case err == io.EOF:
 		z.release()
-		if err := z.in.frames.skip(); err != nil {
+		if err := (*frameReader)(z.c).skip(); err != nil {
 			return 0, err
 		}
 		return n, io.EOF
@@ -117,16 +117,16 @@ func (z *inflater) Read(p []byte) (int, error) {
 // message's frames, then deflateTail. As an io.ByteReader it keeps
 // compress/flate from reading ahead through a buffer of its own.
 type inflateInput struct {
-	frames *frameReader
-	over   bool // the frames are over: the tail is under way
-	tail   int  // bytes of deflateTail given out so far
+	c    *Conn
+	over bool // the frames are over: the tail is under way
+	tail int  // bytes of deflateTail given out so far
 }
 
 func (in *inflateInput) reset() { in.over, in.tail = false, 0 }
 
 func (in *inflateInput) ReadByte() (byte, error) {
 	if !in.over {
-		b, err := in.frames.ReadByte()
+		b, err := (*frameReader)(in.c).ReadByte()
 		if err != io.EOF {
 			return b, err
 		}
@@ -145,7 +145,7 @@ func (in *inflateInput) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if !in.over {
-		n, err := in.frames.Read(p)
+		n, err := (*frameReader)(in.c).Read(p)
 		if err != io.EOF {
 			return n, err
 		}
@@ -168,7 +168,7 @@ func (in *inflateInput) Read(p []byte) (int, error) {
 // an empty one, but zlib-based peers read it as empty, and so does this.
 func (in *inflateInput) startTail() {
 	in.over = true
-	if in.frames.c.rd.length == 0 {
+	if in.c.rd.length == 0 {
 		in.tail = len(syncMarker)
 	}
 }

@@ -56,18 +56,19 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 		return 0, nil, err
 	}
 	r := &c.rd
+	top := c.chain()
 	p := make([]byte, 0, r.sizeHint(c.readLimit.Load()))
 	for {
 		var n int
 		if len(p) == cap(p) {
 			// An empty read moves on to the next frame, so that p grows by
 			// what that announces, or not at all once the message is over.
-			if _, err = r.top.Read(nil); err == nil {
+			if _, err = top.Read(nil); err == nil {
 				p = slices.Grow(p, r.growHint(len(p), c.readLimit.Load()))
 			}
 		}
 		if err == nil {
-			n, err = r.top.Read(p[len(p):cap(p)])
+			n, err = top.Read(p[len(p):cap(p)])
 			p = p[:len(p)+n]
 		}
 		if err == io.EOF {
@@ -96,7 +97,7 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	if c.readFailed() {
 		return 0, c.readFailure()
 	}
-	n, err := r.top.Read(p)
+	n, err := c.chain().Read(p)
 	switch {
 	case err == io.EOF:
 		r.open, r.cur = false, nil
@@ -156,8 +157,7 @@ func (c *Conn) readFailure() error {
 }
 
 // beginMessage discards the rest of the current message, if any, and reads
-// up to the first data frame of the next one, then sets up its chain of
-// readers.
+// up to the first data frame of the next one.
 func (c *Conn) beginMessage() (MessageType, error) {
 	r := &c.rd
 	r.cur = nil // a reader handed out before reads nothing from here on
@@ -167,7 +167,7 @@ func (c *Conn) beginMessage() (MessageType, error) {
 	if r.open {
 		// Discarding still checks the message, and feeds the window of a
 		// compressed one, as reading it would.
-		if _, err := io.Copy(io.Discard, r.top); err != nil {
+		if _, err := io.Copy(io.Discard, c.chain()); err != nil {
 			return 0, c.readFailure()
 		}
 		r.open = false
@@ -177,17 +177,22 @@ func (c *Conn) beginMessage() (MessageType, error) {
 		return 0, c.readFailure()
 	}
 	r.open = true
-	r.top = r.frames
+	r.text, r.utf8, r.inflated = op == opText, utf8State{}, 0
 	if r.compressed {
 		r.inflate.begin()
-		r.limit.reset(c, r.inflate)
-		r.top = &r.limit
-	}
-	if op == opText {
-		r.text.reset(c, r.top)
-		r.top = &r.text
 	}
 	return MessageType(op), nil
+}
+
+// chain returns the end of the current message's chain of readers.
+func (c *Conn) chain() io.Reader {
+	switch r := &c.rd; {
+	case r.text:
+		return (*utf8Reader)(c)
+	case r.compressed:
+		return (*limitReader)(c)
+	}
+	return (*frameReader)(c)
 }
 
 // sizeHint is how much ReadMessage takes at first for the message just
@@ -220,28 +225,28 @@ func (r *readState) growHint(n int, limit int64) int {
 	return int(grow)
 }
 
-func (l *limitReader) reset(c *Conn, src io.Reader) { *l = limitReader{c: c, src: src} }
-
 func (l *limitReader) Read(p []byte) (int, error) {
-	limit := l.c.readLimit.Load()
+	c := (*Conn)(l)
+	r := &c.rd
+	limit := c.readLimit.Load()
 	if limit > 0 {
-		if l.n > limit { // SetReadLimit lowered it below what was read
-			return 0, l.c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
+		if r.inflated > limit { // SetReadLimit lowered it below what was read
+			return 0, c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
 		}
-		if room := limit - l.n + 1; int64(len(p)) > room {
+		if room := limit - r.inflated + 1; int64(len(p)) > room {
 			p = p[:room]
 		}
 	}
-	n, err := l.src.Read(p)
-	l.n += int64(n)
-	if limit > 0 && l.n > limit {
-		return 0, l.c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
+	n, err := r.inflate.Read(p)
+	r.inflated += int64(n)
+	if limit > 0 && r.inflated > limit {
+		return 0, c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
 	}
 	return n, err
 }
 
-func (f frameReader) Read(p []byte) (int, error) {
-	c := f.c
+func (f *frameReader) Read(p []byte) (int, error) {
+	c := (*Conn)(f)
 	r := &c.rd
 	if err := f.nextPayload(false); err != nil {
 		return 0, err
@@ -263,8 +268,8 @@ func (f frameReader) Read(p []byte) (int, error) {
 // ReadByte gives the decompressor the next byte of the message: as an
 // io.ByteReader, the chain keeps compress/flate from reading ahead through
 // a buffer of its own.
-func (f frameReader) ReadByte() (byte, error) {
-	r := &f.c.rd
+func (f *frameReader) ReadByte() (byte, error) {
+	r := &(*Conn)(f).rd
 	if r.remain > 1 && r.pos < r.end {
 		b := r.buf[r.pos]
 		r.pos++
@@ -274,11 +279,11 @@ func (f frameReader) ReadByte() (byte, error) {
 	return f.readByteSlow()
 }
 
-func (f frameReader) readByteSlow() (byte, error) {
+func (f *frameReader) readByteSlow() (byte, error) {
 	if err := f.nextPayload(true); err != nil {
 		return 0, err
 	}
-	r := &f.c.rd
+	r := &(*Conn)(f).rd
 	b := r.buf[r.pos]
 	r.pos++
 	r.remain--
@@ -287,8 +292,8 @@ func (f frameReader) readByteSlow() (byte, error) {
 }
 
 // skip drops the rest of the message's payload, unread.
-func (f frameReader) skip() error {
-	r := &f.c.rd
+func (f *frameReader) skip() error {
+	r := &(*Conn)(f).rd
 	for {
 		if err := f.nextPayload(true); err != nil {
 			if err == io.EOF {
@@ -306,8 +311,8 @@ func (f frameReader) skip() error {
 // nextPayload moves on, frame by frame, to payload left to read, and with
 // buffered, to payload in the buffer. It returns io.EOF once the message's
 // frames are over.
-func (f frameReader) nextPayload(buffered bool) error {
-	c := f.c
+func (f *frameReader) nextPayload(buffered bool) error {
+	c := (*Conn)(f)
 	r := &c.rd
 	for r.remain == 0 {
 		if !r.inMessage {
@@ -327,8 +332,8 @@ func (f frameReader) nextPayload(buffered bool) error {
 
 // endOfFrame ends the message when the last byte of its last frame has been
 // read, returning io.EOF.
-func (f frameReader) endOfFrame() error {
-	r := &f.c.rd
+func (f *frameReader) endOfFrame() error {
+	r := &(*Conn)(f).rd
 	if r.remain == 0 && r.fin {
 		r.inMessage = false
 		return io.EOF

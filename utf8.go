@@ -85,18 +85,24 @@ func (s *utf8State) step(b byte) bool {
 	return true
 }
 
-func (u *utf8Reader) reset(c *Conn, src io.Reader) { *u = utf8Reader{c: c, src: src} }
-
 func (u *utf8Reader) Read(p []byte) (int, error) {
-	n, err := u.src.Read(p)
+	c := (*Conn)(u)
+	r := &c.rd
+	var n int
+	var err error
+	if r.compressed {
+		n, err = (*limitReader)(c).Read(p)
+	} else {
+		n, err = (*frameReader)(c).Read(p)
+	}
 	if err != nil && err != io.EOF {
 		return 0, err
 	}
-	if !u.state.write(p[:n]) {
-		return 0, u.c.fail(StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+	if !r.utf8.write(p[:n]) {
+		return 0, c.fail(StatusInvalidFramePayloadData, "text message is not valid UTF-8")
 	}
-	if err == io.EOF && !u.state.complete() {
-		return 0, u.c.fail(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
+	if err == io.EOF && !r.utf8.complete() {
+		return 0, c.fail(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
 	}
 	return n, err
 }

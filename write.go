@@ -117,20 +117,17 @@ func (h *messageHandle) Close() error {
 
 // How a message goes out.
 const (
-	sendPlain     = iota // uncompressed
-	sendDeflated         // through the compressor
-	sendUndecided        // held back, uncompressed, until it reaches the threshold, then through the compressor
+	sendPlain     byte = iota // uncompressed
+	sendDeflated              // through the compressor
+	sendUndecided             // held back, uncompressed, until it reaches the threshold, then through the compressor
 )
 
 // begin starts a message of opcode op, sent as mode says.
-func (w *messageWriter) begin(op byte, mode int) {
+func (w *messageWriter) begin(op byte, mode byte) {
 	w.op, w.rsv, w.n, w.mode = op, 0, 0, mode
 	w.wb = writeBufs.Get().(*writeBuf)
-	switch mode {
-	case sendDeflated:
+	if mode == sendDeflated {
 		w.startDeflate()
-	case sendUndecided:
-		w.limit = min(w.c.wr.deflate.threshold, frameRoom)
 	}
 }
 
@@ -138,7 +135,9 @@ func (w *messageWriter) begin(op byte, mode int) {
 // message.
 func (w *messageWriter) write(p []byte, final bool) error {
 	if w.mode == sendUndecided {
-		if w.n+len(p) < w.limit {
+		// The message turns to compression once it reaches the threshold,
+		// or a frame's worth, which is all the buffer holds.
+		if w.n+len(p) < min(w.c.wr.deflate.threshold, frameRoom) {
 			w.n += copy(w.wb.b[maxHeader+w.n:], p)
 			if !final {
 				return nil
