@@ -370,3 +370,34 @@ func TestCloseBoundedDespitePongHandler(t *testing.T) {
 		t.Fatal("Close waited on past its bound, on the pong handler's read deadline")
 	}
 }
+
+// readUntilError reads messages from conn, on a goroutine of its own, until
+// a read fails, and delivers that error.
+func readUntilError(conn *Conn) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// serveClose reads the client's frames until its close, answers with reply
+// unless it is nil, then reads on to what follows: the EOF of a client that
+// has closed the stream, in end.err.
+func (p *peer) serveClose(reply []byte) <-chan clientEnd {
+	ended := make(chan clientEnd, 1)
+	go func() {
+		end := p.readUntilClose()
+		if reply != nil {
+			p.c.Write(reply)
+		}
+		_, end.err = p.br.ReadByte()
+		ended <- end
+	}()
+	return ended
+}
