@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -637,5 +638,16 @@ func TestDeflateIdleMemory(t *testing.T) {
 		if extra > tc.max {
 			t.Errorf("%s: an idle connection holds %d bytes more than an uncompressed one, over %d", tc.name, extra, tc.max)
 		}
+	}
+}
+
+// TestDeflateReadLimitAtMaximum: the largest read limit there is must not
+// overflow any sum on the way, for a compressed message read either way.
+func TestDeflateReadLimitAtMaximum(t *testing.T) {
+	msg := textLike(3000, 11)
+	for _, stream := range []bool{false, true} {
+		conn, p := newDeflatePair(t, "", Compression{}, WithReadLimit(math.MaxInt64))
+		runReadCase(t, conn, p, closedBy(readCase{name: "max limit", send: frame(fin|rsv1|opTxt, deflated(msg)),
+			msgs: []message{{TextMessage, msg}}}), stream)
 	}
 }

@@ -204,8 +204,8 @@ func (r *readState) sizeHint(limit int64) int {
 		return int(min(r.remain, maxPrealloc))
 	}
 	n := min(max(4*r.remain, 512), maxPrealloc)
-	if limit > 0 {
-		n = min(n, limit+1)
+	if limit > 0 && limit < n {
+		n = limit + 1
 	}
 	return int(n)
 }
@@ -219,8 +219,8 @@ func (r *readState) growHint(n int, limit int64) int {
 		return int(max(min(r.remain, maxPrealloc), int64(n)))
 	}
 	grow := int64(max(n, 512))
-	if limit > 0 {
-		grow = max(min(grow, limit+1-int64(n)), 1)
+	if room := limit - int64(n); limit > 0 && room < grow {
+		grow = max(room+1, 1)
 	}
 	return int(grow)
 }
@@ -233,8 +233,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		if r.inflated > limit { // SetReadLimit lowered it below what was read
 			return 0, c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
 		}
-		if room := limit - r.inflated + 1; int64(len(p)) > room {
-			p = p[:room]
+		if room := limit - r.inflated; int64(len(p)) > room {
+			p = p[:room+1]
 		}
 	}
 	n, err := r.inflate.Read(p)
