@@ -35,7 +35,8 @@ import (
 // Once a read fails, every later read returns the same error. Once the
 // connection has closed, every call returns an error, never panics. After
 // the application's own Close or CloseWithStatus, reads and writes return
-// errors that match net.ErrClosed.
+// errors that match net.ErrClosed; a read's keeps the peer's close, or its
+// breach of the protocol, reachable with errors.As.
 type Conn struct {
 	// The rules, written once here.
 	//
