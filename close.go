@@ -253,7 +253,7 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 // answer; a second call returns an error that matches net.ErrClosed.
 func (c *Conn) CloseWrite() error {
 	if c.closed.Load() {
-		return errClosed
+		return c.closedErr()
 	}
 	return c.sendClose(StatusNormalClosure, "", ownBound())
 }
@@ -275,7 +275,7 @@ func (c *Conn) sendClose(code StatusCode, reason string, by time.Time) error {
 // the read deadline. Reads that ended before, perhaps inside a frame, are
 // never taken up again.
 func (c *Conn) awaitPeerClose(by time.Time) bool {
-	if !c.readSem.lockBy(by) {
+	if !c.lockReadBy(by) {
 		return false
 	}
 	defer c.unlockRead()

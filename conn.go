@@ -24,7 +24,9 @@ import (
 //
 // Reads take one goroutine at a time: ReadMessage, NextReader and the reader
 // it returns. A read answers pings and handles the peer's close on its own,
-// so an application that expects pings or a close must keep reading.
+// so an application that expects pings or a close must keep reading, unless
+// it uses WithKeepAlive, whose keepalive does the same at each of its turns
+// while no read is under way.
 //
 // What the connection writes on its own behalf, the pongs, the answer to the
 // peer's close and the close frame of Close, goes out under a deadline of
@@ -41,8 +43,10 @@ type Conn struct {
 	// The rules, written once here.
 	//
 	// Locks. readSem is held by the one goroutine that reads: NextReader,
-	// ReadMessage, the Read of a message's reader, and Close, which takes it
-	// within a second to read the peer's close; rd is guarded by it. Writes
+	// ReadMessage, the Read of a message's reader, Close, which takes it
+	// within a second to read the peer's close, and the keepalive's look,
+	// which takes it only when it is free and gives it up at once to a read
+	// that waits (lockRead); rd is guarded by it. Writes
 	// take two locks, in this order: msgSem is held by one data message from
 	// its start to its last frame (WriteMessage for its length, NextWriter
 	// until its writer is closed), and by Close, within a second, so as not
@@ -64,7 +68,9 @@ type Conn struct {
 	// that with SetWriteDeadline, so the stream always ends with the deadline
 	// the application set last. Close reads the peer's close under a read
 	// deadline of its own, which SetReadDeadline, called from a pong handler
-	// say, leaves alone, and then closes the stream.
+	// say, leaves alone, and then closes the stream. The keepalive's look
+	// reads under a read deadline of its own too, and puts the application's
+	// back, as SetReadDeadline records it in ka, when it is done.
 	//
 	// Buffers. rd.buf is lent from readBufs while bytes wait in it or a read
 	// is under way; a read that waits with nothing buffered holds a 256-byte
@@ -102,6 +108,8 @@ type Conn struct {
 	closed    atomic.Bool // the stream is closed
 	closeOnce sync.Once
 	closeErr  error
+
+	ka *keepAlive // WithKeepAlive's; nil when off
 }
 
 // readState is the reading side of a Conn, guarded by Conn.readSem. A
@@ -242,6 +250,12 @@ func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
+	if k := c.ka; k != nil {
+		k.readDeadline = t
+		if k.peeking {
+			return nil // the keepalive's look puts t on the stream when it is done
+		}
+	}
 	if c.closeReading {
 		return nil // Close is reading the peer's close, by its own bound, and closes the stream next
 	}
@@ -267,9 +281,12 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return c.s.SetWriteDeadline(t)
 }
 
-// SetPongHandler makes h receive the payload of every pong that arrives.
-// h runs on the goroutine that reads, during a read; it must not keep the
-// payload, which the next read overwrites, and should return quickly. A nil
+// SetPongHandler makes h receive the payload of every pong that arrives,
+// those that answer the keepalive's pings included. h runs on the goroutine
+// that reads, during a read, or, with WithKeepAlive and no read under way,
+// on the keepalive's; it must not keep the payload, which the next read
+// overwrites, and should return quickly: while it runs nothing else is read,
+// so one that blocks can make the keepalive take a live peer for dead. A nil
 // h drops pongs, which is the default.
 func (c *Conn) SetPongHandler(h func(payload []byte)) {
 	if h == nil {
@@ -283,6 +300,7 @@ func (c *Conn) SetPongHandler(h func(payload []byte)) {
 func (c *Conn) closeStream() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.stopKeepAlive()
 		c.closeErr = c.s.Close()
 	})
 	return c.closeErr
@@ -297,13 +315,21 @@ func newSem() sem { return make(sem, 1) }
 func (s sem) lock()   { s <- struct{}{} }
 func (s sem) unlock() { <-s }
 
-// lockBy takes s, waiting no later than deadline, and reports whether it
-// did. Only a wait costs a timer.
-func (s sem) lockBy(deadline time.Time) bool {
+// tryLock takes s if it is free, and reports whether it did.
+func (s sem) tryLock() bool {
 	select {
 	case s <- struct{}{}:
 		return true
 	default:
+		return false
+	}
+}
+
+// lockBy takes s, waiting no later than deadline, and reports whether it
+// did. Only a wait costs a timer.
+func (s sem) lockBy(deadline time.Time) bool {
+	if s.tryLock() {
+		return true
 	}
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()

@@ -56,6 +56,14 @@ func (c *Conn) writeClose(code StatusCode, reason string, by time.Time) error {
 // whatever the application's. A frame that fails with nothing of it sent
 // leaves the stream as it was, and later writes unharmed.
 func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
+	_, err := c.sendControl(op, payload, by)
+	return err
+}
+
+// sendControl is writeControl, and reports too whether writes had not ended
+// before the frame: whether it went out, or waited for the lock, or failed
+// with nothing of it sent, rather than finding writes over.
+func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, err error) {
 	var f [maxHeader + maxControl]byte
 	var key [4]byte
 	rand.Read(key[:]) // crypto/rand never fails: it cannot return an error
@@ -65,11 +73,11 @@ func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
 	if by.IsZero() {
 		c.frameSem.lock()
 	} else if !c.frameSem.lockBy(by) {
-		return errFramesBusy
+		return true, errFramesBusy
 	}
 	defer c.frameSem.unlock()
 	if err := c.writeErr(); err != nil {
-		return err
+		return false, err
 	}
 	if op == opClose {
 		c.wr.closeSent = true
@@ -80,14 +88,14 @@ func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
 	}
 	if m, err := c.s.Write(f[:n]); err != nil {
 		if m > 0 {
-			return c.writeFailed(err)
+			return false, c.writeFailed(err)
 		}
 		if c.closed.Load() {
-			return errClosed
+			return false, c.closedErr()
 		}
-		return ioError("write", err)
+		return true, ioError("write", err)
 	}
-	return nil
+	return true, nil
 }
 
 // useOwnDeadline puts d on the stream as the write deadline of a control

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 )
 
 // The classes of failure. Every error that New, a dial or Handshake returns
@@ -142,3 +143,23 @@ func (e *stageError) Unwrap() []error { return []error{e.class, e.err} }
 func invalid(what string, err error) error {
 	return &stageError{stage: what, class: ErrInvalid, err: err}
 }
+
+// ErrKeepAliveTimeout means the keepalive of WithKeepAlive found the
+// connection dead: nothing came from the peer within the timeout of a ping.
+// The connection is closed, and its reads and writes return an error that
+// matches ErrKeepAliveTimeout and also os.ErrDeadlineExceeded, as an I/O
+// timeout does; as a net.Error, its Timeout method reports true.
+var ErrKeepAliveTimeout error = keepAliveTimeout{}
+
+type keepAliveTimeout struct{}
+
+func (keepAliveTimeout) Error() string { return "wsdial: keepalive timed out" }
+
+// Is makes the error match os.ErrDeadlineExceeded too.
+func (keepAliveTimeout) Is(target error) bool { return target == os.ErrDeadlineExceeded }
+
+// Timeout reports true: the peer said nothing in time.
+func (keepAliveTimeout) Timeout() bool { return true }
+
+// Temporary reports false: the connection is gone.
+func (keepAliveTimeout) Temporary() bool { return false }

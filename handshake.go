@@ -22,8 +22,8 @@ const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // Handshake runs the client opening handshake of RFC 6455 §4.1 on c, a stream
 // the caller already holds (plain or TLS). host becomes the Host header and
 // target, the request-target in origin-form such as "/chat?room=1". Of opts,
-// the handshake options, WithCompression, WithReadLimit, WithLogger and
-// WithHandshakeTimeout apply. c is not closed on failure: it stays the
+// the handshake options, WithCompression, WithReadLimit, WithKeepAlive,
+// WithLogger and WithHandshakeTimeout apply. c is not closed on failure: it stays the
 // caller's. Any deadline the caller had set on c is cleared.
 func Handshake(ctx context.Context, c net.Conn, host, target string, opts ...Option) (*Conn, error) {
 	cfg := newConfig(opts)
@@ -66,6 +66,9 @@ func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target strin
 	cerr := w.release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {
+		if cfg.keepAliveInterval > 0 {
+			conn.startKeepAlive(cfg.keepAliveInterval, cfg.keepAliveTimeout)
+		}
 		return conn, nil
 	}
 	var he *HandshakeError

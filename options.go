@@ -59,6 +59,9 @@ type config struct {
 	compression *compression // nil: no permessage-deflate
 	logger      *slog.Logger
 
+	keepAliveInterval time.Duration // 0: no keepalive
+	keepAliveTimeout  time.Duration
+
 	// err is the first invalid option; every dial reports it.
 	err error
 }
@@ -345,6 +348,50 @@ func WithCookieJar(jar http.CookieJar) Option {
 // with status 1009. Zero or less removes the limit. The default is 32 MiB.
 func WithReadLimit(n int64) Option {
 	return func(c *config) { c.readLimit = n }
+}
+
+// WithKeepAlive keeps the connection alive through proxies and balancers
+// that cut idle tunnels, and finds out when the path to the peer has died
+// without a word. Whenever interval passes with nothing received from the
+// peer, the connection sends a ping, whether or not anyone is reading;
+// traffic from the peer in the meantime puts the ping off. When nothing at
+// all arrives, a pong or any other frame, within timeout of a ping, the
+// connection is dead: it closes its stream, and reads and writes from then
+// on, one that is blocked included, fail with an error that matches
+// ErrKeepAliveTimeout and os.ErrDeadlineExceeded.
+//
+// While a read is under way, the read sees everything that arrives, and the
+// keepalive judges by what it saw. While none is, the keepalive looks at the
+// stream itself at each of its turns: it takes in what has arrived, answers
+// the peer's pings, hands pongs to the pong handler and takes the peer's
+// close, and leaves the first data frame and what follows it in the
+// connection's buffer for the next read. Bytes that such a look finds are
+// taken to have come just after the look before, so that with nobody
+// reading a ping goes out every interval, traffic or not; a look that comes
+// while a read starts gives way to it at once. Data that nobody reads, once
+// it fills the connection's 4 KiB buffer, hides what comes behind it: the
+// connection is then taken to be alive, and only pings.
+//
+// The pings go out between the frames of any message being written, never
+// inside one, under a bound of their own of a second, whatever the write
+// deadline says. A timer per connection drives them, not a goroutine; it
+// stops when the connection closes. The keepalive does not run after reads
+// have failed, nor once the close frame has gone out.
+//
+// interval zero, the default, turns the keepalive off; a negative interval,
+// or a timeout that is not positive while interval is, is an invalid option.
+func WithKeepAlive(interval, timeout time.Duration) Option {
+	return func(c *config) {
+		switch {
+		case interval < 0:
+			c.fail(fmt.Errorf("keepalive interval %v is negative", interval))
+			return
+		case interval > 0 && timeout <= 0:
+			c.fail(fmt.Errorf("keepalive timeout %v is not positive", timeout))
+			return
+		}
+		c.keepAliveInterval, c.keepAliveTimeout = interval, timeout
+	}
 }
 
 // WithCompression offers permessage-deflate (RFC 7692) in the handshake,

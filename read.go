@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 )
 
 // readBufSize is the size of the buffer frames are read through. Payloads
@@ -124,7 +125,30 @@ func (r *readState) handOut(c *Conn) *messageReader {
 	return m
 }
 
-func (c *Conn) lockRead() { c.readSem.lock() }
+// lockRead takes the read side, from the keepalive too if it is looking.
+func (c *Conn) lockRead() {
+	if c.readSem.tryLock() {
+		return
+	}
+	if k := c.ka; k != nil {
+		k.wantRead()
+		defer k.gotRead()
+	}
+	c.readSem.lock()
+}
+
+// lockReadBy is lockRead waiting no later than by, and reports whether it
+// took the side.
+func (c *Conn) lockReadBy(by time.Time) bool {
+	if c.readSem.tryLock() {
+		return true
+	}
+	if k := c.ka; k != nil {
+		k.wantRead()
+		defer k.gotRead()
+	}
+	return c.readSem.lockBy(by)
+}
 
 func (c *Conn) unlockRead() {
 	r := &c.rd
@@ -145,7 +169,7 @@ func (c *Conn) readFailed() bool { return c.rd.err != nil || c.closed.Load() }
 func (c *Conn) readFailure() error {
 	r := &c.rd
 	if r.err == nil {
-		r.err = errClosed // the stream was closed under the read
+		r.err = c.closedErr() // the stream was closed under the read
 	}
 	if !c.appClosed.Load() {
 		return r.err
@@ -348,45 +372,13 @@ func (f *frameReader) endOfFrame() error {
 func (c *Conn) nextFrame() (byte, error) {
 	r := &c.rd
 	for {
-		if err := c.fill(2); err != nil {
-			return 0, c.ioFailed(err)
-		}
-		n := headerLen(r.buf[r.pos], r.buf[r.pos+1])
-		if err := c.fill(n); err != nil {
-			return 0, c.ioFailed(err)
-		}
-		h, err := parseHeader(r.buf[r.pos : r.pos+n])
+		h, err := c.readHeader()
 		if err != nil {
-			return 0, c.fail(StatusProtocolError, err.Error())
+			return 0, err
 		}
-		r.pos += n
-
-		switch {
-		case h.masked:
-			return 0, c.fail(StatusProtocolError, "server sent a masked frame")
-		case h.rsv != 0 && (h.rsv&^r.rsvAllowed != 0 || isControl(h.op) || h.op == opContinuation):
-			return 0, c.fail(StatusProtocolError, rsvError(h, r.rsvAllowed))
-		}
-
 		switch h.op {
 		case opClose, opPing, opPong:
-			switch {
-			case !h.fin:
-				return 0, c.fail(StatusProtocolError, "fragmented control frame")
-			case h.length > maxControl:
-				return 0, c.fail(StatusProtocolError, fmt.Sprintf("control frame of %d bytes", h.length))
-			}
-			// The payload is handled in place, in the read buffer: whoever
-			// keeps any of it copies it first.
-			var p []byte
-			if h.length > 0 {
-				if err := c.fill(int(h.length)); err != nil {
-					return 0, c.ioFailed(err)
-				}
-				p = r.buf[r.pos : r.pos+int(h.length)]
-				r.pos += len(p)
-			}
-			if err := c.handleControl(h.op, p); err != nil {
+			if err := c.readControl(h); err != nil {
 				return 0, err
 			}
 			continue
@@ -414,6 +406,88 @@ func (c *Conn) nextFrame() (byte, error) {
 		}
 		return h.op, nil
 	}
+}
+
+// readHeader reads the next frame header and checks what may be checked of
+// it alone.
+func (c *Conn) readHeader() (frameHeader, error) {
+	r := &c.rd
+	if err := c.fill(2); err != nil {
+		return frameHeader{}, c.ioFailed(err)
+	}
+	n := headerLen(r.buf[r.pos], r.buf[r.pos+1])
+	if err := c.fill(n); err != nil {
+		return frameHeader{}, c.ioFailed(err)
+	}
+	h, err := parseHeader(r.buf[r.pos : r.pos+n])
+	if err != nil {
+		return h, c.fail(StatusProtocolError, err.Error())
+	}
+	r.pos += n
+	switch {
+	case h.masked:
+		return h, c.fail(StatusProtocolError, "server sent a masked frame")
+	case h.rsv != 0 && (h.rsv&^r.rsvAllowed != 0 || isControl(h.op) || h.op == opContinuation):
+		return h, c.fail(StatusProtocolError, rsvError(h, r.rsvAllowed))
+	}
+	return h, nil
+}
+
+// readControl reads the payload of the control frame whose header h was
+// just read, and acts on it.
+func (c *Conn) readControl(h frameHeader) error {
+	r := &c.rd
+	switch {
+	case !h.fin:
+		return c.fail(StatusProtocolError, "fragmented control frame")
+	case h.length > maxControl:
+		return c.fail(StatusProtocolError, fmt.Sprintf("control frame of %d bytes", h.length))
+	}
+	// The payload is handled in place, in the read buffer: whoever keeps any
+	// of it copies it first.
+	var p []byte
+	if h.length > 0 {
+		if err := c.fill(int(h.length)); err != nil {
+			return c.ioFailed(err)
+		}
+		p = r.buf[r.pos : r.pos+int(h.length)]
+		r.pos += len(p)
+	}
+	return c.handleControl(h.op, p)
+}
+
+// takeControl acts on the control frames that wait whole at the head of the
+// buffer, at a frame's edge, without reading the stream: with nobody
+// reading, the keepalive's look hands them on as a read would. It stops at
+// the first other frame, which waits for a read (one of a reserved opcode
+// included, which the read fails), and at a frame not yet all here.
+func (c *Conn) takeControl() error {
+	r := &c.rd
+	for r.remain == 0 && r.end-r.pos >= 2 && !c.readFailed() {
+		b0, b1 := r.buf[r.pos], r.buf[r.pos+1]
+		switch b0 & 0x0F {
+		case opClose, opPing, opPong:
+		default:
+			return nil
+		}
+		// A longer payload than a control frame may have fails on its
+		// header alone, so only a valid one need be here whole.
+		need := headerLen(b0, b1)
+		if n := int(b1 & 0x7F); n <= maxControl {
+			need += n
+		}
+		if r.end-r.pos < need {
+			return nil
+		}
+		h, err := c.readHeader()
+		if err == nil {
+			err = c.readControl(h)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // handleControl acts on a control frame: it answers a ping, hands a pong to
@@ -460,7 +534,7 @@ func (c *Conn) fill(n int) error {
 		r.pos = 0
 	}
 	for r.end-r.pos < n {
-		m, err := c.nc.Read(r.buf[r.end:])
+		m, err := c.readStream(r.buf[r.end:])
 		r.end += m
 		if err != nil && r.end-r.pos < n {
 			return err
@@ -469,19 +543,14 @@ func (c *Conn) fill(n int) error {
 	return nil
 }
 
-// await waits for the next bytes of the stream when none are buffered, in a
-// wait buffer, and only once some have come borrows a read buffer for them.
+// await waits for the next bytes of the stream when none are buffered.
 func (c *Conn) await() error {
-	wb := waitBufs.Get().(*[waitBufSize]byte)
-	defer waitBufs.Put(wb)
 	for {
-		m, err := c.nc.Read(wb[:])
+		m, err := c.readAhead()
 		if m > 0 {
 			// An error that came with the bytes comes again from the next
 			// read of the stream, once these are consumed.
-			r := &c.rd
-			r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
-			r.end = copy(r.buf[:], wb[:m])
+			c.noteRecv()
 			return nil
 		}
 		if err != nil {
@@ -490,11 +559,45 @@ func (c *Conn) await() error {
 	}
 }
 
+// readAhead reads the stream once into the buffer, behind what waits there.
+// With nothing buffered, it waits in a wait buffer, and only once bytes have
+// come borrows a read buffer for them. It leaves noting the bytes to its
+// caller.
+func (c *Conn) readAhead() (int, error) {
+	r := &c.rd
+	if r.buf != nil {
+		if r.pos > 0 {
+			r.end = copy(r.buf[:], r.buf[r.pos:r.end])
+			r.pos = 0
+		}
+		m, err := c.nc.Read(r.buf[r.end:])
+		r.end += m
+		return m, err
+	}
+	wb := waitBufs.Get().(*[waitBufSize]byte)
+	defer waitBufs.Put(wb)
+	m, err := c.nc.Read(wb[:])
+	if m > 0 {
+		r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
+		r.end = copy(r.buf[:], wb[:m])
+	}
+	return m, err
+}
+
+// readStream reads the stream into p, noting any bytes it takes.
+func (c *Conn) readStream(p []byte) (int, error) {
+	n, err := c.nc.Read(p)
+	if n > 0 {
+		c.noteRecv()
+	}
+	return n, err
+}
+
 // readPayload reads at least one byte and at most len(p) of the stream.
 func (c *Conn) readPayload(p []byte) (int, error) {
 	r := &c.rd
 	if r.pos == r.end && len(p) >= readBufSize {
-		return c.nc.Read(p)
+		return c.readStream(p)
 	}
 	if err := c.fill(1); err != nil {
 		return 0, err
@@ -511,7 +614,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 func (c *Conn) ioFailed(err error) error {
 	switch {
 	case c.closed.Load():
-		err = errClosed // Close, from another goroutine, closed the stream under the read
+		err = c.closedErr() // Close or the keepalive, from another goroutine, closed the stream under the read
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		err = &CloseError{Code: StatusAbnormalClosure, Text: "connection ended without a close frame"}
 		c.closeStream()

@@ -260,7 +260,7 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 func (c *Conn) writeErr() error {
 	switch {
 	case c.closed.Load():
-		return errClosed
+		return c.closedErr()
 	case c.wr.closeSent:
 		return errCloseSent
 	}
@@ -272,7 +272,7 @@ func (c *Conn) writeErr() error {
 // The caller holds frameSem.
 func (c *Conn) writeFailed(err error) error {
 	if c.closed.Load() {
-		err = errClosed
+		err = c.closedErr()
 	} else {
 		err = ioError("write", err)
 	}

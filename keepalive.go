@@ -1,0 +1,271 @@
+package wsdial
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// keepAlive is a Conn's keepalive (WithKeepAlive): a timer that wakes at
+// each of its turns, looks at the stream when no read is under way, pings
+// when the peer has been silent for an interval, and fails the connection
+// when nothing came within the timeout of a ping. It is a timer, not a
+// goroutine: a turn runs on a goroutine of its own only while it works.
+//
+// Turns never overlap, since each re-arms the timer as its last act, so the
+// fields at the end are theirs alone. Times are nanoseconds of monoNow's
+// clock.
+type keepAlive struct {
+	c                 *Conn
+	t                 *time.Timer
+	interval, timeout int64
+
+	recv atomic.Int64 // when a read last took bytes from the stream
+	dead atomic.Bool  // the keepalive failed the connection, for the reason in err
+	err  error        // set before dead
+
+	// Guarded by Conn.deadlineMu: a look reads under a deadline of its own,
+	// and puts the application's back when it is done.
+	readDeadline time.Time // the application's, as it set it last
+	want         int32     // reads waiting for the read side, which a look gives way to
+	peeking      bool      // a look is reading under its own deadline
+	kicked       bool      // a read that wants the side has cut the look short
+
+	// The turns' own.
+	seen       int64 // when bytes that a look found came, at the earliest
+	lastLook   int64 // when the last look began
+	lastPing   int64 // when the last ping went out
+	awaitSince int64 // when the first ping still unanswered went out, if waiting
+	waiting    bool
+}
+
+// How long a look waits. An ordinary look only takes in what has arrived
+// already: one that misses it costs an extra ping, nothing more. The look
+// that decides whether the connection is dead starts up to judgeWindow
+// before the verdict is due and waits until then, so that whatever arrives
+// before the verdict is seen, and waits at least judgeMin, so that a turn
+// that runs late still reads the stream before its deadline passes.
+const (
+	lookBrief   = 2 * time.Millisecond
+	judgeWindow = 100 * time.Millisecond
+	judgeMin    = 20 * time.Millisecond
+	minTurn     = time.Millisecond // the shortest wait between turns
+)
+
+// monoBase is the start of monoNow's clock.
+var monoBase = time.Now()
+
+// monoNow reads the monotonic clock, in nanoseconds since monoBase: cheaper
+// than a time.Time, and immune to changes of the wall clock.
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+func monoTime(t int64) time.Time { return monoBase.Add(time.Duration(t)) }
+
+// startKeepAlive starts c's keepalive, once its handshake has succeeded.
+func (c *Conn) startKeepAlive(interval, timeout time.Duration) {
+	k := &keepAlive{c: c, interval: int64(interval), timeout: int64(timeout)}
+	now := monoNow()
+	k.recv.Store(now) // the 101 response has just come
+	k.lastLook, k.lastPing = now, now
+	c.ka = k
+	// Armed only once k.t is set, which the turns read: a Reset happens
+	// before the turn it arms, and an AfterFunc that fired at once would not.
+	k.t = time.AfterFunc(time.Duration(math.MaxInt64), k.turn)
+	k.t.Reset(interval)
+}
+
+// stopKeepAlive stops the timer of a connection whose stream has closed. A
+// turn under way sees the stream closed after it re-arms the timer, and
+// stops it again.
+func (c *Conn) stopKeepAlive() {
+	if k := c.ka; k != nil {
+		k.t.Stop()
+	}
+}
+
+// noteRecv records that a read took bytes from the stream.
+func (c *Conn) noteRecv() {
+	if k := c.ka; k != nil {
+		k.recv.Store(monoNow())
+	}
+}
+
+// What a turn learnt from its look at the stream.
+type lookResult uint8
+
+const (
+	lookBusy    lookResult = iota // a read holds the read side: it sees what arrives, and recv says when
+	lookNothing                   // the stream gave nothing before the look's deadline
+	lookFound                     // bytes came, or wait unread in a full buffer
+	lookYield                     // a read wants the side, or the look learnt nothing: no verdict now
+	lookOver                      // reads have ended, for good
+)
+
+// turn is one turn of the keepalive: look, judge, ping, re-arm.
+func (k *keepAlive) turn() {
+	c := k.c
+	if c.closed.Load() {
+		return
+	}
+	start := monoNow()
+	verdict := k.awaitSince + k.timeout
+	res := lookBusy
+	judging := false // the look waits until the verdict is due
+	if c.readSem.tryLock() {
+		until := start + int64(lookBrief)
+		if k.waiting && verdict-start <= k.window() {
+			until, judging = max(verdict, start+int64(judgeMin)), true
+		}
+		res = k.look(until)
+		c.unlockRead()
+	}
+	if res == lookOver {
+		return // nothing more to judge, and nobody to hear a pong
+	}
+	now := monoNow()
+	last := max(k.recv.Load(), k.seen)
+	if res == lookFound {
+		// The bytes came after the look before, at the earliest.
+		k.seen = max(last, k.lastLook)
+		last, k.waiting = k.seen, false
+	}
+	if res == lookFound || res == lookNothing {
+		k.lastLook = start
+	}
+	if k.waiting && last >= k.awaitSince {
+		k.waiting = false // a read took bytes since the ping
+	}
+	if k.waiting && now >= verdict && (res == lookBusy || res == lookNothing && judging) {
+		k.expire()
+		return
+	}
+
+	if now-max(last, k.lastPing) >= k.interval {
+		// A ping tried but not sent counts: a path whose buffers stay full
+		// is as silent as one that lost the ping.
+		if tried, _ := c.sendControl(opPing, nil, ownBound()); !tried {
+			return // writes have ended: the close frame went out, or the stream failed
+		}
+		now = monoNow()
+		k.lastPing = now
+		if !k.waiting {
+			k.waiting, k.awaitSince = true, now
+		}
+	}
+
+	next := max(last, k.lastPing) + k.interval
+	if k.waiting {
+		v := k.awaitSince + k.timeout
+		switch {
+		case now < v-k.window():
+			next = min(next, v-k.window())
+		case now < v:
+			next = min(next, v)
+		default:
+			next = min(next, now+int64(judgeMin)) // the verdict is due, but the look learnt nothing: again
+		}
+		if res == lookYield {
+			// A read has taken the side: give it time to read what waits
+			// before judging by what it saw.
+			next = max(next, now+int64(judgeMin))
+		}
+	}
+	k.t.Reset(time.Duration(max(next-now, int64(minTurn))))
+	if c.closed.Load() {
+		k.t.Stop()
+	}
+}
+
+// window is how long before its verdict the deciding look starts.
+func (k *keepAlive) window() int64 { return min(k.timeout/2, int64(judgeWindow)) }
+
+// look takes in what the stream has for the connection, waiting no later
+// than until, and acts on the control frames that came whole, as a read
+// would; data frames wait in the buffer for the next read. It gives way to a
+// read that wants the side. The caller holds the read side.
+func (k *keepAlive) look(until int64) lookResult {
+	c := k.c
+	r := &c.rd
+	switch {
+	case c.readFailed():
+		return lookOver
+	case r.buf != nil && r.end-r.pos == readBufSize:
+		return lookFound // full of what no read has taken: nothing behind it can be seen
+	}
+	c.deadlineMu.Lock()
+	if k.want > 0 || c.closeReading {
+		c.deadlineMu.Unlock()
+		return lookYield
+	}
+	k.peeking, k.kicked = true, false
+	c.s.SetReadDeadline(monoTime(until))
+	c.deadlineMu.Unlock()
+
+	n, err := c.readAhead()
+
+	c.deadlineMu.Lock()
+	k.peeking = false
+	kicked := k.kicked
+	c.s.SetReadDeadline(k.readDeadline)
+	c.deadlineMu.Unlock()
+	switch {
+	case n > 0:
+		c.takeControl() // a failure it meets ends reads, as it would a read's
+		return lookFound
+	case err == nil:
+		return lookYield
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if kicked {
+			return lookYield
+		}
+		return lookNothing
+	}
+	c.ioFailed(err)
+	return lookOver
+}
+
+// wantRead tells the keepalive that a read waits for the read side: a look
+// that holds it stops reading at once, and one about to start does not.
+func (k *keepAlive) wantRead() {
+	c := k.c
+	c.deadlineMu.Lock()
+	k.want++
+	if k.peeking && !k.kicked {
+		k.kicked = true
+		c.s.SetReadDeadline(aLongTimeAgo)
+	}
+	c.deadlineMu.Unlock()
+}
+
+// gotRead undoes wantRead once the read has the side, or stopped waiting.
+func (k *keepAlive) gotRead() {
+	k.c.deadlineMu.Lock()
+	k.want--
+	k.c.deadlineMu.Unlock()
+}
+
+// expire fails the connection, whose peer said nothing within the timeout of
+// a ping: it closes the stream, which ends any read or write under way, and
+// every later call returns k.err.
+func (k *keepAlive) expire() {
+	c := k.c
+	if c.closed.Load() {
+		return
+	}
+	k.err = fmt.Errorf("%w: nothing came from the peer within %v of a ping", ErrKeepAliveTimeout, time.Duration(k.timeout))
+	k.dead.Store(true)
+	c.closeStream()
+}
+
+// closedErr is what calls return once the stream has closed: ErrKeepAliveTimeout's
+// error if the keepalive closed it, unless the application has closed the
+// connection since, and otherwise errClosed.
+func (c *Conn) closedErr() error {
+	if k := c.ka; k != nil && k.dead.Load() && !c.appClosed.Load() {
+		return k.err
+	}
+	return errClosed
+}

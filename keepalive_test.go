@@ -1,0 +1,728 @@
+package wsdial
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Test settings: a keepalive that turns often, with a timeout long enough
+// that a loaded machine running the race detector does not miss a pong in
+// it, and a bound on every wait that only a broken keepalive reaches. No
+// test asserts on how fast anything is; each waits for an event, no longer
+// than waitBound.
+const (
+	kaInterval = 50 * time.Millisecond
+	kaTimeout  = time.Second
+	waitBound  = 10 * time.Second
+)
+
+// kaServer is the server end of a keepalive test. It reads the client's
+// frames on a goroutine of its own, answers pings with pongs while answer is
+// set, echoes single-frame data messages while echo is, and keeps every
+// frame in order.
+type kaServer struct {
+	p      *peer
+	answer atomic.Bool
+	echo   atomic.Bool
+	pinged chan struct{} // a token for each ping
+	ended  chan struct{} // closed when the client's stream ends, or a frame is malformed
+	err    error         // why it ended: nil for EOF; set before ended closes
+
+	mu     sync.Mutex
+	frames []clientFrame
+}
+
+func serveKeepAlive(t *testing.T, p *peer, answer bool) *kaServer {
+	t.Helper()
+	s := &kaServer{p: p, pinged: make(chan struct{}, 1<<16), ended: make(chan struct{})}
+	s.answer.Store(answer)
+	s.echo.Store(true)
+	go func() {
+		defer close(s.ended)
+		for {
+			f, err := p.readFrame()
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !isReset(err) && !errors.Is(err, net.ErrClosed) {
+					s.err = err
+				}
+				return
+			}
+			if !f.masked {
+				s.err = errors.New("client sent an unmasked frame")
+				return
+			}
+			s.mu.Lock()
+			s.frames = append(s.frames, f)
+			s.mu.Unlock()
+			switch {
+			case f.op == opPing:
+				if s.answer.Load() {
+					p.c.Write(frame(fin|opPog, f.payload))
+				}
+				s.pinged <- struct{}{}
+			case f.op == opClose:
+				p.c.Write(frame(fin|opCls, f.payload))
+			case f.fin && f.op != opContinuation && s.echo.Load():
+				p.c.Write(frame(fin|f.op, f.payload))
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		p.c.Close()
+		<-s.ended
+	})
+	return s
+}
+
+// waitPings waits for n more pings from the client.
+func (s *kaServer) waitPings(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.After(waitBound)
+	for i := range n {
+		select {
+		case <-s.pinged:
+		case <-s.ended:
+			t.Fatalf("the client's stream ended after %d of %d pings: %v", i, n, s.err)
+		case <-timeout:
+			t.Fatalf("%d of %d pings came within %v", i, n, waitBound)
+		}
+	}
+}
+
+// waitEnd waits for the client's stream to end.
+func (s *kaServer) waitEnd(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.ended:
+	case <-time.After(waitBound):
+		t.Fatalf("the client's stream was still open after %v", waitBound)
+	}
+}
+
+// pingCount is how many pings the server has received.
+func (s *kaServer) pingCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, f := range s.frames {
+		if f.op == opPing {
+			n++
+		}
+	}
+	return n
+}
+
+// echoCheck sends msg and checks that the echo comes back.
+func echoCheck(t *testing.T, conn *Conn, msg string) {
+	t.Helper()
+	if err := conn.WriteMessage(TextMessage, []byte(msg)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if _, got, err := conn.ReadMessage(); err != nil || string(got) != msg {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+}
+
+// reading keeps a read blocked on conn, on a goroutine of its own, until it
+// fails: every message it gets goes to msgs, and its error to the channel
+// it returns.
+func reading(conn *Conn, msgs chan<- []byte) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		for {
+			_, p, err := conn.ReadMessage()
+			if err != nil {
+				done <- err
+				return
+			}
+			if msgs != nil {
+				msgs <- p
+			}
+		}
+	}()
+	return done
+}
+
+// checkKeepAliveErr checks that err is the keepalive's verdict.
+func checkKeepAliveErr(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrKeepAliveTimeout) || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("%s: %v, want an error matching ErrKeepAliveTimeout and os.ErrDeadlineExceeded", what, err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("%s: %v is not a net.Error that times out", what, err)
+	}
+	if errors.Is(err, net.ErrClosed) {
+		t.Errorf("%s: %v matches net.ErrClosed, though the application did not close", what, err)
+	}
+}
+
+// TestKeepAliveOption: the option's values and where it applies.
+func TestKeepAliveOption(t *testing.T) {
+	for _, tc := range []struct {
+		interval, timeout time.Duration
+		valid             bool
+	}{
+		{0, 0, true}, {0, -time.Second, true}, {time.Second, time.Second, true},
+		{-time.Second, time.Second, false}, {time.Second, 0, false}, {time.Second, -time.Second, false},
+	} {
+		_, err := New(WithKeepAlive(tc.interval, tc.timeout))
+		if tc.valid && err != nil || !tc.valid && !errors.Is(err, ErrInvalid) {
+			t.Errorf("WithKeepAlive(%v, %v): %v, want valid=%v", tc.interval, tc.timeout, err, tc.valid)
+		}
+	}
+	if conn, _ := newPair(t); conn.ka != nil {
+		t.Error("a keepalive runs without WithKeepAlive")
+	}
+	if conn, _ := newPair(t, WithKeepAlive(0, time.Second)); conn.ka != nil {
+		t.Error("a keepalive runs with an interval of 0")
+	}
+}
+
+// TestKeepAlivePingsIdle: an idle connection pings every interval, with a
+// read blocked and with none, and a peer that answers keeps it alive for
+// many times the timeout; it echoes afterwards.
+func TestKeepAlivePingsIdle(t *testing.T) {
+	for _, withReader := range []bool{true, false} {
+		name := "no reader"
+		if withReader {
+			name = "reader blocked"
+		}
+		t.Run(name, func(t *testing.T) {
+			conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+			s := serveKeepAlive(t, p, true)
+			var msgs chan []byte
+			var done <-chan error
+			if withReader {
+				msgs = make(chan []byte, 1)
+				done = reading(conn, msgs)
+			}
+			// 60 pings answered span three times the timeout.
+			s.waitPings(t, 60)
+			if withReader {
+				if err := conn.WriteMessage(TextMessage, []byte("still there")); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case m := <-msgs:
+					if string(m) != "still there" {
+						t.Fatalf("echo %q", m)
+					}
+				case err := <-done:
+					t.Fatalf("the read failed: %v", err)
+				}
+				conn.Close()
+				if err := <-done; !errors.Is(err, net.ErrClosed) {
+					t.Errorf("read after Close: %v", err)
+				}
+				return
+			}
+			echoCheck(t, conn, "still there")
+		})
+	}
+}
+
+// TestKeepAliveHandshake: Handshake takes the option too.
+func TestKeepAliveHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan *peer, 1)
+	go func() {
+		p, _ := acceptPeer(ln, nil)
+		peers <- p
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	conn, err := Handshake(context.Background(), nc, "h.example", "/", WithKeepAlive(kaInterval, kaTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-peers
+	if p == nil {
+		t.Fatal("the server did not accept")
+	}
+	s := serveKeepAlive(t, p, true)
+	s.waitPings(t, 3)
+	echoCheck(t, conn, "handshake")
+}
+
+// TestKeepAliveNoPingWhileTrafficFlows: while the peer sends more often than
+// the interval, and a read takes it, no ping goes out.
+func TestKeepAliveNoPingWhileTrafficFlows(t *testing.T) {
+	// A long interval against traffic every 10 ms: only a stall of the
+	// whole test for a second could let an interval pass in silence.
+	const interval = time.Second
+	conn, p := newPair(t, WithKeepAlive(interval, interval))
+	s := serveKeepAlive(t, p, true)
+	msgs := make(chan []byte, 16)
+	done := reading(conn, msgs)
+	for i := range 300 {
+		if _, err := p.c.Write(frame(fin|opTxt, []byte("tick"))); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-msgs:
+		case err := <-done:
+			t.Fatalf("after %d messages: %v", i, err)
+		}
+		select {
+		case <-s.pinged:
+			t.Fatalf("a ping went out after %d messages, 10 ms apart", i)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if n := s.pingCount(); n != 0 {
+		t.Errorf("%d pings while traffic flowed", n)
+	}
+}
+
+// TestKeepAliveTimeout: a peer that stops answering is found dead within
+// interval + timeout and a margin, with a read blocked and with none; every
+// read and write from then on fails with the keepalive's error.
+func TestKeepAliveTimeout(t *testing.T) {
+	for _, withReader := range []bool{true, false} {
+		name := "no reader"
+		if withReader {
+			name = "reader blocked"
+		}
+		t.Run(name, func(t *testing.T) {
+			conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+			s := serveKeepAlive(t, p, true)
+			var done <-chan error
+			if withReader {
+				done = reading(conn, nil)
+			}
+			s.waitPings(t, 2)
+			s.answer.Store(false)
+			silent := time.Now()
+			// A bound on the wait, not a measure of speed: a margin of
+			// seconds over what the keepalive promises.
+			bound := time.After(kaInterval + kaTimeout + 5*time.Second)
+			if withReader {
+				select {
+				case err := <-done:
+					checkKeepAliveErr(t, "the blocked read", err)
+				case <-bound:
+					t.Fatalf("the read was still blocked %v after the peer fell silent", time.Since(silent))
+				}
+			}
+			// The client closes its stream as it gives up.
+			select {
+			case <-s.ended:
+			case <-bound:
+				t.Fatalf("the client's stream was still open %v after the peer fell silent", time.Since(silent))
+			}
+			t.Logf("found dead %v after the peer fell silent (interval %v, timeout %v)",
+				time.Since(silent).Round(time.Millisecond), kaInterval, kaTimeout)
+			if s.err != nil {
+				t.Fatalf("server: %v", s.err)
+			}
+			_, _, err := conn.ReadMessage()
+			checkKeepAliveErr(t, "a later read", err)
+			checkKeepAliveErr(t, "a later write", conn.WriteMessage(TextMessage, []byte("x")))
+			_, err = conn.NextWriter(TextMessage)
+			checkKeepAliveErr(t, "a later NextWriter", err)
+			checkKeepAliveErr(t, "a later Ping", conn.Ping(nil))
+			if err := conn.Close(); !errors.Is(err, net.ErrClosed) {
+				t.Errorf("Close after the keepalive's verdict: %v", err)
+			}
+			if _, _, err := conn.ReadMessage(); !errors.Is(err, net.ErrClosed) {
+				t.Errorf("a read after Close: %v, want net.ErrClosed", err)
+			}
+		})
+	}
+}
+
+// TestKeepAlivePeerThatNeverReads: the peer neither reads nor writes, so
+// that the pings pile up in its socket buffers: the verdict comes all the
+// same, and the read ends.
+func TestKeepAlivePeerThatNeverReads(t *testing.T) {
+	conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+	defer p.c.Close()
+	err := <-reading(conn, nil)
+	checkKeepAliveErr(t, "the blocked read", err)
+}
+
+// TestKeepAliveLookAnswersAndParks: with nobody reading, the keepalive
+// answers the peer's ping, hands a pong to the pong handler, and leaves the
+// data message behind them, and the ping behind that, for the next read.
+func TestKeepAliveLookAnswersAndParks(t *testing.T) {
+	conn, p := newPair(t, WithKeepAlive(kaInterval, time.Minute))
+	unasked := make(chan struct{})
+	var once sync.Once
+	conn.SetPongHandler(func(b []byte) {
+		if string(b) == "unasked" {
+			once.Do(func() { close(unasked) })
+		}
+	})
+	s := serveKeepAlive(t, p, true)
+	if _, err := p.c.Write(join(frame(fin|opPog, []byte("unasked")), frame(fin|opPng, []byte("first")),
+		frame(fin|opTxt, []byte("parked")), frame(fin|opPng, []byte("second")))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-unasked:
+	case <-time.After(waitBound):
+		t.Fatal("the keepalive did not hand the pong to the handler")
+	}
+	pongOf := func(payload string) {
+		t.Helper()
+		deadline := time.After(waitBound)
+		for {
+			s.mu.Lock()
+			for _, f := range s.frames {
+				if f.op == opPog && string(f.payload) == payload {
+					s.mu.Unlock()
+					return
+				}
+			}
+			s.mu.Unlock()
+			select {
+			case <-s.pinged: // the client's pings come on: look again
+			case <-deadline:
+				t.Fatalf("no pong %q within %v", payload, waitBound)
+			}
+		}
+	}
+	pongOf("first")
+	// The keepalive looks on, and pings, but leaves the message for a read.
+	s.waitPings(t, 3)
+	if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "parked" {
+		t.Fatalf("ReadMessage: %q, %v", msg, err)
+	}
+	pongOf("second")
+	echoCheck(t, conn, "after")
+}
+
+// TestKeepAliveLookTakesPeerClose: with nobody reading, the keepalive takes
+// the peer's close, answers it and closes; a later read returns it.
+func TestKeepAliveLookTakesPeerClose(t *testing.T) {
+	base := runtime.NumGoroutine()
+	conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+	s := serveKeepAlive(t, p, true)
+	if _, err := p.c.Write(frame(fin|opCls, closePayload(StatusGoingAway, "bye"))); err != nil {
+		t.Fatal(err)
+	}
+	s.waitEnd(t)
+	s.mu.Lock()
+	last := s.frames[len(s.frames)-1]
+	s.mu.Unlock()
+	if last.op != opClose {
+		t.Errorf("the client's last frame has opcode %#x, not a close", last.op)
+	}
+	_, _, err := conn.ReadMessage()
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusGoingAway || ce.Text != "bye" {
+		t.Errorf("a read after the peer's close: %v", err)
+	}
+	p.c.Close()
+	checkNoKeepAlive(t, conn, base)
+}
+
+// TestKeepAliveKeepsReadDeadline: the keepalive's looks read under a
+// deadline of their own and put the application's back: one that has
+// passed still fails the next read, and none lets a read wait.
+func TestKeepAliveKeepsReadDeadline(t *testing.T) {
+	t.Run("passed", func(t *testing.T) {
+		conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+		s := serveKeepAlive(t, p, true)
+		conn.SetReadDeadline(time.Now())
+		s.waitPings(t, 5) // and the looks that found their pongs
+		_, _, err := conn.ReadMessage()
+		if !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ErrKeepAliveTimeout) {
+			t.Fatalf("a read past the application's deadline: %v", err)
+		}
+	})
+	t.Run("none", func(t *testing.T) {
+		conn, p := newPair(t, WithKeepAlive(time.Millisecond, time.Minute))
+		s := serveKeepAlive(t, p, true)
+		conn.SetReadDeadline(time.Now())
+		conn.SetReadDeadline(time.Time{})
+		// Each read waits for a message that comes later, after the
+		// keepalive has looked many times: none of them times out.
+		for i := range 20 {
+			s.waitPings(t, 5)
+			later := time.AfterFunc(20*time.Millisecond, func() { p.c.Write(frame(fin|opTxt, []byte("later"))) })
+			_, msg, err := conn.ReadMessage()
+			later.Stop()
+			if err != nil || string(msg) != "later" {
+				t.Fatalf("read %d: %q, %v", i, msg, err)
+			}
+		}
+	})
+}
+
+// TestKeepAliveReadsGetEverything: a keepalive that turns every millisecond
+// looks at the stream between reads, and gives way to each read that comes
+// while it looks, while the peer sends messages and pings at random: every
+// message arrives, in order, and every ping is answered.
+func TestKeepAliveReadsGetEverything(t *testing.T) {
+	conn, p := newPair(t, WithKeepAlive(time.Millisecond, time.Minute))
+	s := serveKeepAlive(t, p, true)
+	const n = 2000
+	go func() {
+		for i := range n {
+			var b []byte
+			if i%7 == 0 {
+				b = frame(fin|opPng, []byte{byte(i)})
+			}
+			b = append(b, frame(fin|opBin, []byte{byte(i), byte(i >> 8)})...)
+			if _, err := p.c.Write(b); err != nil {
+				return
+			}
+			if i%50 == 0 {
+				time.Sleep(time.Millisecond) // gaps, in which the keepalive looks
+			}
+		}
+	}()
+	for i := range n {
+		if i%3 == 0 {
+			runtime.Gosched()
+		}
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if len(msg) != 2 || int(msg[0])|int(msg[1])<<8 != i {
+			t.Fatalf("message %d is %v", i, msg)
+		}
+	}
+	want := (n + 6) / 7
+	deadline := time.After(waitBound)
+	for {
+		s.mu.Lock()
+		got := 0
+		for _, f := range s.frames {
+			if f.op == opPog {
+				got++
+			}
+		}
+		s.mu.Unlock()
+		if got == want {
+			break
+		}
+		select {
+		case <-s.pinged:
+		case <-deadline:
+			t.Fatalf("%d of %d pings answered", got, want)
+		}
+	}
+}
+
+// checkFramesWhole checks the client's frames as the server parsed them:
+// the data frames make whole messages, and every ping stands between
+// frames, never inside one (a ping inside a frame would have broken the
+// parse). It returns the payload of each message, and how many pings came
+// while a message was under way.
+func checkFramesWhole(t *testing.T, frames []clientFrame) (msgs []clientMessage, pingsInside int) {
+	t.Helper()
+	var cur *clientMessage
+	for i, f := range frames {
+		switch {
+		case f.op == opPing:
+			if !f.fin || len(f.payload) != 0 {
+				t.Fatalf("frame %d: a ping with fin=%v and %d bytes", i, f.fin, len(f.payload))
+			}
+			if cur != nil {
+				pingsInside++
+			}
+		case f.op == opContinuation:
+			if cur == nil {
+				t.Fatalf("frame %d: a continuation outside a message", i)
+			}
+			cur.payload = append(cur.payload, f.payload...)
+			cur.frames++
+		case f.op == opText || f.op == opBinary:
+			if cur != nil {
+				t.Fatalf("frame %d: a message inside a message", i)
+			}
+			msgs = append(msgs, clientMessage{op: f.op, rsv: f.rsv, frames: 1, payload: f.payload})
+			cur = &msgs[len(msgs)-1]
+		default:
+			continue
+		}
+		if f.op != opPing && f.fin {
+			cur = nil
+		}
+	}
+	return msgs, pingsInside
+}
+
+// TestKeepAliveBetweenFrames: the keepalive's pings go out between the
+// frames of a message that NextWriter streams, plain and compressed, never
+// inside a frame, and the message arrives whole.
+func TestKeepAliveBetweenFrames(t *testing.T) {
+	for _, compressed := range []bool{false, true} {
+		name := "plain"
+		if compressed {
+			name = "compressed"
+		}
+		t.Run(name, func(t *testing.T) {
+			var conn *Conn
+			var p *peer
+			opt := WithKeepAlive(kaInterval, kaTimeout)
+			if compressed {
+				conn, p = newDeflatePair(t, "", Compression{}, opt)
+			} else {
+				conn, p = newPair(t, opt)
+			}
+			s := serveKeepAlive(t, p, true)
+			s.echo.Store(false)
+			done := reading(conn, nil)
+			data := noise(600<<10, 2)
+			w, err := conn.NextWriter(BinaryMessage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Pieces large enough that frames go out as they are written,
+			// compressed too, with an idle spell of pings after each.
+			const pieces = 4
+			for i := range pieces {
+				if _, err := w.Write(data[i*len(data)/pieces : (i+1)*len(data)/pieces]); err != nil {
+					t.Fatal(err)
+				}
+				s.waitPings(t, 2)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+			if err := <-done; !errors.Is(err, net.ErrClosed) {
+				t.Errorf("the read ended with %v", err)
+			}
+			s.waitEnd(t)
+			if s.err != nil {
+				t.Fatalf("server: %v", s.err)
+			}
+			s.mu.Lock()
+			msgs, inside := checkFramesWhole(t, s.frames)
+			s.mu.Unlock()
+			if len(msgs) != 1 || msgs[0].op != opBinary {
+				t.Fatalf("%d messages arrived, want 1 binary", len(msgs))
+			}
+			if inside < pieces-1 {
+				t.Errorf("%d pings came between the message's frames, want at least %d", inside, pieces-1)
+			}
+			payload := msgs[0].payload
+			if compressed {
+				if msgs[0].rsv != rsv1 {
+					t.Fatalf("first frame rsv %#x, want RSV1", msgs[0].rsv)
+				}
+				if payload, err = (&serverInflater{noContext: true}).inflate(payload); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(payload, data) {
+				t.Fatalf("message of %d bytes arrived as %d bytes that differ", len(data), len(payload))
+			}
+		})
+	}
+}
+
+// TestKeepAliveGorillaDeadlinePattern: an application that sets a write
+// deadline before each write, which then passes while the connection idles,
+// still has its pings go out, and its next write succeeds.
+func TestKeepAliveGorillaDeadlinePattern(t *testing.T) {
+	conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+	s := serveKeepAlive(t, p, true)
+	for i := range 3 {
+		conn.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+		echoCheck(t, conn, strings.Repeat("w", i+1))
+		s.waitPings(t, 3) // each after the deadline above has passed
+	}
+	conn.SetWriteDeadline(time.Time{})
+	echoCheck(t, conn, "after")
+}
+
+// checkNoKeepAlive waits for the goroutines to come back to base, and
+// checks that no keepalive turn runs and conn's timer is not armed.
+func checkNoKeepAlive(t *testing.T, conn *Conn, base int) {
+	t.Helper()
+	deadline := time.Now().Add(waitBound)
+	for {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		n := runtime.NumGoroutine()
+		if n <= base && !strings.Contains(stacks, "(*keepAlive)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, %d at the start:\n%s", n, base, stacks)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the goroutines to end, within the bound
+	}
+	if conn.ka.t.Stop() {
+		t.Error("the keepalive's timer was still armed")
+	}
+}
+
+// TestKeepAliveEndsWithConn: the keepalive ends with its connection: after
+// Close, after the peer's close, and after its own verdict, the goroutines
+// come back to their count before the dial, and its timer is not armed.
+func TestKeepAliveEndsWithConn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, conn *Conn, s *kaServer)
+	}{
+		{"Close", func(t *testing.T, conn *Conn, s *kaServer) {
+			if err := conn.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		}},
+		{"Close with a read blocked", func(t *testing.T, conn *Conn, s *kaServer) {
+			done := reading(conn, nil)
+			s.waitPings(t, 2)
+			conn.Close()
+			<-done
+		}},
+		{"the peer's close", func(t *testing.T, conn *Conn, s *kaServer) {
+			s.p.c.Write(frame(fin|opCls, closePayload(StatusNormalClosure, "")))
+			if _, _, err := conn.ReadMessage(); err == nil {
+				t.Error("a read after the peer's close succeeded")
+			}
+		}},
+		{"the peer's FIN", func(t *testing.T, conn *Conn, s *kaServer) {
+			s.p.c.Close()
+			if _, _, err := conn.ReadMessage(); err == nil {
+				t.Error("a read after the peer's FIN succeeded")
+			}
+		}},
+		{"the keepalive's verdict", func(t *testing.T, conn *Conn, s *kaServer) {
+			s.answer.Store(false)
+			_, _, err := conn.ReadMessage()
+			checkKeepAliveErr(t, "the read", err)
+		}},
+		{"the keepalive's verdict, no reader", func(t *testing.T, conn *Conn, s *kaServer) {
+			s.answer.Store(false)
+			s.waitEnd(t)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := runtime.NumGoroutine()
+			conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+			s := serveKeepAlive(t, p, true)
+			s.waitPings(t, 2)
+			tc.end(t, conn, s)
+			p.c.Close()
+			<-s.ended
+			checkNoKeepAlive(t, conn, base)
+		})
+	}
+}
