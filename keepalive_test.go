@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 // Test settings: a keepalive that turns often, with a timeout long enough
@@ -725,4 +727,46 @@ func TestKeepAliveEndsWithConn(t *testing.T) {
 			checkNoKeepAlive(t, conn, base)
 		})
 	}
+}
+
+// TestKeepAliveTLS: over TLS, the keepalive's looks read records in part
+// when their deadline cuts them short, and leave TLS whole: with nobody
+// reading, pongs come to the handler, a large echo waits in part in the
+// buffer, and the next read gets all of it.
+func TestKeepAliveTLS(t *testing.T) {
+	srv := wsdialtest.NewTLSEchoServer()
+	defer srv.Close()
+	d := mustNew(t, WithoutProxy(), WithTLSConfig(srv.TLSConfig()), WithKeepAlive(kaInterval, kaTimeout))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	conn, err := d.DialWebSocket(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pongs := make(chan struct{}, 1<<16)
+	conn.SetPongHandler(func([]byte) { pongs <- struct{}{} })
+	waitPongs := func(n int) {
+		t.Helper()
+		for i := range n {
+			select {
+			case <-pongs:
+			case <-time.After(waitBound):
+				t.Fatalf("%d of %d pongs came within %v", i, n, waitBound)
+			}
+		}
+	}
+	waitPongs(10)
+	big := noise(300<<10, 3)
+	if err := conn.WriteMessage(BinaryMessage, big); err != nil {
+		t.Fatal(err)
+	}
+	// The pings go on while the echo waits unread, and the looks fill the
+	// buffer with it; their pongs wait behind it.
+	time.Sleep(10 * kaInterval) // nobody reads, on purpose, for some turns of the keepalive
+	if _, msg, err := conn.ReadMessage(); err != nil || !bytes.Equal(msg, big) {
+		t.Fatalf("the echo of %d bytes: %d bytes, %v", len(big), len(msg), err)
+	}
+	waitPongs(10)
+	echoCheck(t, conn, "after")
 }
