@@ -38,7 +38,8 @@ type keepAlive struct {
 	seen       int64 // when bytes that a look found came, at the earliest
 	lastLook   int64 // when the last look began
 	lastPing   int64 // when the last ping went out
-	awaitSince int64 // when the first ping still unanswered went out, if waiting
+	awaitSince int64 // when the first ping still unanswered was begun, if waiting
+	verdict    int64 // when it is due: the timeout after that ping went out
 	waiting    bool
 }
 
@@ -111,7 +112,7 @@ func (k *keepAlive) turn() {
 		return
 	}
 	start := monoNow()
-	verdict := k.awaitSince + k.timeout
+	verdict := k.verdict
 	res := lookBusy
 	judging := false // the look waits until the verdict is due
 	if c.readSem.tryLock() {
@@ -145,20 +146,23 @@ func (k *keepAlive) turn() {
 
 	if now-max(last, k.lastPing) >= k.interval {
 		// A ping tried but not sent counts: a path whose buffers stay full
-		// is as silent as one that lost the ping.
+		// is as silent as one that lost the ping. Whatever a read takes once
+		// the ping is begun answers it, since the answer may be read before
+		// the write returns; the timeout runs from its end.
+		begun := now
 		if tried, _ := c.sendControl(opPing, nil, ownBound()); !tried {
 			return // writes have ended: the close frame went out, or the stream failed
 		}
 		now = monoNow()
 		k.lastPing = now
 		if !k.waiting {
-			k.waiting, k.awaitSince = true, now
+			k.waiting, k.awaitSince, k.verdict = true, begun, now+k.timeout
 		}
 	}
 
 	next := max(last, k.lastPing) + k.interval
 	if k.waiting {
-		v := k.awaitSince + k.timeout
+		v := k.verdict
 		switch {
 		case now < v-k.window():
 			next = min(next, v-k.window())

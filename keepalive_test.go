@@ -235,6 +235,28 @@ func TestKeepAlivePingsIdle(t *testing.T) {
 	}
 }
 
+// TestKeepAliveTimeoutOfOneInterval: with the timeout as short as the
+// interval, as the command's -keepalive sets them, the next ping comes only
+// when the verdict is due, so a pong that the read takes before the ping's
+// write has returned must count: a peer that answers at once keeps the
+// connection.
+func TestKeepAliveTimeoutOfOneInterval(t *testing.T) {
+	const d = 200 * time.Millisecond
+	conn, p := newPair(t, WithKeepAlive(d, d))
+	s := serveKeepAlive(t, p, true)
+	done := reading(conn, nil)
+	s.waitPings(t, 15)
+	select {
+	case err := <-done:
+		t.Fatalf("the read ended: %v", err)
+	default:
+	}
+	conn.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the read ended with %v, not by Close", err)
+	}
+}
+
 // TestKeepAliveHandshake: Handshake takes the option too.
 func TestKeepAliveHandshake(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

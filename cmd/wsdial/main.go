@@ -66,7 +66,7 @@ type flags struct {
 	proxyAuth, pac                      string
 	noProxy, insecure, verbose, raw     bool
 	binary, rawIn                       bool
-	timeout                             time.Duration
+	timeout, keepAlive                  time.Duration
 }
 
 // newFlagSet defines the command's flags on f.
@@ -84,6 +84,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.StringVar(&f.proxyCACert, "proxy-cacert", "", "trust the PEM certificates in `file` for an https:// proxy")
 	fs.BoolVar(&f.insecure, "insecure", false, "INSECURE: skip verification of the target's certificate")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound the whole dial, proxy to 101")
+	addKeepAliveFlag(fs, f)
 	fs.BoolVar(&f.verbose, "v", false, "print each stage of the dial on standard error")
 	fs.BoolVar(&f.raw, "raw", false, "print messages as they came: binary raw instead of in hex, text with its control characters")
 	fs.BoolVar(&f.binary, "binary", false, "send each line of input as a binary message")
@@ -236,6 +237,11 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 		return nil, err
 	}
 	opts = append(opts, authOpts...)
+	if f.keepAlive != 0 {
+		if err := add("keepalive", f.keepAliveOption()); err != nil {
+			return nil, err
+		}
+	}
 	opts = append(opts, wsdial.WithHandshakeTimeout(f.timeout))
 	if f.verbose {
 		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now()})))
