@@ -1,6 +1,10 @@
 // Command chat is a chat-style client: one goroutine reads and prints every
 // message while the main goroutine sends each line typed. Writes need no
 // lock of the program's own; a Conn's writes are safe from many goroutines.
+// A chat sits idle for long spells, which proxies and load balancers cut:
+// WithKeepAlive pings the server after 20 s with nothing from it, and gives
+// the connection up when 10 s more bring nothing, so no heartbeat loop of
+// the program's own is needed.
 //
 //	go run ./examples/chat [ws://URL]
 //
@@ -35,8 +39,12 @@ func main() {
 		input = strings.NewReader("hi all\nanyone here?\nbye\n")
 	}
 
+	d, err := wsdial.New(wsdial.WithKeepAlive(20*time.Second, 10*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	c, err := new(wsdial.Dialer).DialWebSocket(ctx, target)
+	c, err := d.DialWebSocket(ctx, target)
 	cancel()
 	if err != nil {
 		log.Fatal(err)
@@ -53,29 +61,14 @@ func main() {
 			case errors.As(err, &ce):
 				fmt.Printf("* closed: %d %s\n", ce.Code, ce.Text)
 				return
+			case errors.Is(err, wsdial.ErrKeepAliveTimeout):
+				fmt.Println("* the server stopped answering:", err)
+				return
 			case err != nil:
 				fmt.Println("* read:", err)
 				return
 			}
 			fmt.Printf("< %s\n", msg)
-		}
-	}()
-
-	// A heartbeat from a second goroutine, to show that concurrent writes
-	// are safe.
-	stop := make(chan struct{})
-	beat := make(chan struct{})
-	go func() {
-		defer close(beat)
-		t := time.NewTicker(20 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				c.Ping([]byte("heartbeat"))
-			case <-stop:
-				return
-			}
 		}
 	}()
 
@@ -86,8 +79,6 @@ func main() {
 			break
 		}
 	}
-	close(stop)
-	<-beat
 	// Half-close: the replies still in flight reach the reader, then the
 	// server's close ends it.
 	c.CloseWrite()
