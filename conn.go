@@ -193,9 +193,6 @@ func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 		nc:          c,
 		head:        head,
 		subprotocol: subprotocol,
-		readSem:     newSem(),
-		msgSem:      newSem(),
-		frameSem:    newSem(),
 	}
 	conn.readLimit.Store(cfg.readLimit)
 	conn.wr.msg.c = conn
@@ -304,41 +301,6 @@ func (c *Conn) closeStream() error {
 		c.closeErr = c.s.Close()
 	})
 	return c.closeErr
-}
-
-// sem is a lock that can be waited for within a time bound: a channel of
-// one slot, full while the lock is held.
-type sem chan struct{}
-
-func newSem() sem { return make(sem, 1) }
-
-func (s sem) lock()   { s <- struct{}{} }
-func (s sem) unlock() { <-s }
-
-// tryLock takes s if it is free, and reports whether it did.
-func (s sem) tryLock() bool {
-	select {
-	case s <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-// lockBy takes s, waiting no later than deadline, and reports whether it
-// did. Only a wait costs a timer.
-func (s sem) lockBy(deadline time.Time) bool {
-	if s.tryLock() {
-		return true
-	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	select {
-	case s <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	}
 }
 
 // prefixConn is a net.Conn whose reads yield pending before the stream.
