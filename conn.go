@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,13 +81,13 @@ type Conn struct {
 	// decompressor and compressor for one message at a time, unless context
 	// takeover keeps the compressor; an idle connection holds neither buffer.
 
-	// Set by the handshake, then only read.
-	s           stream   // the stream: every write, deadline and Close goes here
-	nc          net.Conn // reads come from here: s, behind any bytes read past the 101 response
-	head        string   // the 101 response head, parsed again by Response
-	subprotocol string
-	respOnce    sync.Once
-	resp        *http.Response
+	// Set by the handshake, then only read. They are few and small, as is
+	// the rest, since an idle connection is all this struct.
+	s              stream      // the stream: every write, deadline and Close goes here
+	pending        *prefixConn // when bytes were read past the 101 response: s behind them, which reads come from
+	head           string      // the 101 response head, parsed again by Response
+	subOff, subLen uint32      // the subprotocol, as it stands in head
+	resp           atomic.Pointer[http.Response]
 
 	// Settings the application may change at any time, from any goroutine.
 	readLimit   atomic.Int64
@@ -107,7 +108,6 @@ type Conn struct {
 	appClosed atomic.Bool // Close or CloseWithStatus was called
 	closed    atomic.Bool // the stream is closed
 	closeOnce sync.Once
-	closeErr  error
 
 	ka *keepAlive // WithKeepAlive's; nil when off
 }
@@ -119,7 +119,6 @@ type readState struct {
 	buf      *[readBufSize]byte // lent while bytes wait in it or a read is under way
 	pos, end int                // buf[pos:end] is read but not yet consumed
 	err      error              // the first failure; every later read returns it, and it is never cleared
-	closed   error              // what reads return once the application has closed, made once
 
 	remain int64 // payload bytes of the frame being read still to read
 
@@ -187,12 +186,14 @@ type stream interface {
 	SetWriteDeadline(t time.Time) error
 }
 
+// newConn makes the Conn of a handshake that succeeded over c, whose
+// response head is head, with subprotocol, a part of head, chosen.
 func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
-	conn := &Conn{
-		s:           c,
-		nc:          c,
-		head:        head,
-		subprotocol: subprotocol,
+	conn := &Conn{s: c, head: head}
+	// Any place in head that holds the same bytes will do; the value came
+	// from a header of head.
+	if i := strings.Index(head, subprotocol); subprotocol != "" && i >= 0 {
+		conn.subOff, conn.subLen = uint32(i), uint32(len(subprotocol))
 	}
 	conn.readLimit.Store(cfg.readLimit)
 	conn.wr.msg.c = conn
@@ -202,22 +203,33 @@ func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 // setPending makes b, bytes that arrived behind the 101 response, the first
 // bytes read from the stream.
 func (c *Conn) setPending(b []byte) {
-	c.nc = &prefixConn{Conn: c.nc, pending: b}
+	c.pending = &prefixConn{Conn: c.s.(net.Conn), pending: b}
+}
+
+// netConn is what reads come from: the stream, behind any bytes read past
+// the 101 response.
+func (c *Conn) netConn() net.Conn {
+	if c.pending != nil {
+		return c.pending
+	}
+	return c.s.(net.Conn)
 }
 
 // Response returns the server's 101 response, headers intact, with an empty body.
 func (c *Conn) Response() *http.Response {
-	c.respOnce.Do(func() {
-		var fields [16]headerField
-		// The head parsed once already, in the handshake, so it parses again.
-		h, _ := parseHead(c.head, fields[:])
-		c.resp = h.response(nil)
-	})
-	return c.resp
+	if r := c.resp.Load(); r != nil {
+		return r
+	}
+	var fields [16]headerField
+	// The head parsed once already, in the handshake, so it parses again;
+	// of two calls at once, both parse, and the first to finish is kept.
+	h, _ := parseHead(c.head, fields[:])
+	c.resp.CompareAndSwap(nil, h.response(nil))
+	return c.resp.Load()
 }
 
 // Subprotocol returns the subprotocol the server chose, or "" if none.
-func (c *Conn) Subprotocol() string { return c.subprotocol }
+func (c *Conn) Subprotocol() string { return c.head[c.subOff : c.subOff+c.subLen] }
 
 // NetConn returns the stream beneath the WebSocket protocol. Bytes that the
 // server sent right behind its 101 response, already read by the handshake,
@@ -225,14 +237,14 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 // so io.Copy and splice keep their fast paths. Reading or writing it directly
 // bypasses the message layer, so mix the two only with care: bytes the
 // message layer has buffered are not seen here.
-func (c *Conn) NetConn() net.Conn { return c.nc }
+func (c *Conn) NetConn() net.Conn { return c.netConn() }
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.netConn().LocalAddr() }
 
 // RemoteAddr returns the remote network address: the proxy's when the
 // connection runs through one.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.netConn().RemoteAddr() }
 
 // SetReadLimit sets the largest message, in bytes, that reads accept from
 // now on. A message of exactly n bytes is allowed; a longer one fails the
@@ -293,14 +305,16 @@ func (c *Conn) SetPongHandler(h func(payload []byte)) {
 	c.pongHandler.Store(&h)
 }
 
-// closeStream closes the stream once and returns the result of doing so.
+// closeStream closes the stream once, and returns the result of doing so
+// to the call that did; the others wait for it and return nil.
 func (c *Conn) closeStream() error {
+	var err error
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.stopKeepAlive()
-		c.closeErr = c.s.Close()
+		err = c.s.Close()
 	})
-	return c.closeErr
+	return err
 }
 
 // prefixConn is a net.Conn whose reads yield pending before the stream.

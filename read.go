@@ -174,10 +174,7 @@ func (c *Conn) readFailure() error {
 	if !c.appClosed.Load() {
 		return r.err
 	}
-	if r.closed == nil {
-		r.closed = closedAfter(r.err)
-	}
-	return r.closed
+	return closedAfter(r.err)
 }
 
 // beginMessage discards the rest of the current message, if any, and reads
@@ -570,13 +567,13 @@ func (c *Conn) readAhead() (int, error) {
 			r.end = copy(r.buf[:], r.buf[r.pos:r.end])
 			r.pos = 0
 		}
-		m, err := c.nc.Read(r.buf[r.end:])
+		m, err := c.netConn().Read(r.buf[r.end:])
 		r.end += m
 		return m, err
 	}
 	wb := waitBufs.Get().(*[waitBufSize]byte)
 	defer waitBufs.Put(wb)
-	m, err := c.nc.Read(wb[:])
+	m, err := c.netConn().Read(wb[:])
 	if m > 0 {
 		r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
 		r.end = copy(r.buf[:], wb[:m])
@@ -586,7 +583,7 @@ func (c *Conn) readAhead() (int, error) {
 
 // readStream reads the stream into p, noting any bytes it takes.
 func (c *Conn) readStream(p []byte) (int, error) {
-	n, err := c.nc.Read(p)
+	n, err := c.netConn().Read(p)
 	if n > 0 {
 		c.noteRecv()
 	}
