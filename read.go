@@ -193,6 +193,15 @@ func (c *Conn) beginMessage() (MessageType, error) {
 		}
 		r.open = false
 	}
+	if r.buf == nil && !r.inMessage {
+		// Wait here, where the stack is shallow, rather than deep in
+		// nextFrame: a goroutine parked on an idle connection then uses
+		// little enough of its stack that the collector halves it.
+		if err := c.await(); err != nil {
+			c.ioFailed(err)
+			return 0, c.readFailure()
+		}
+	}
 	op, err := c.nextFrame()
 	if err != nil {
 		return 0, c.readFailure()
@@ -543,7 +552,7 @@ func (c *Conn) fill(n int) error {
 // await waits for the next bytes of the stream when none are buffered.
 func (c *Conn) await() error {
 	for {
-		m, err := c.readAhead()
+		m, err := c.readWaiting()
 		if m > 0 {
 			// An error that came with the bytes comes again from the next
 			// read of the stream, once these are consumed.
@@ -562,22 +571,29 @@ func (c *Conn) await() error {
 // caller.
 func (c *Conn) readAhead() (int, error) {
 	r := &c.rd
-	if r.buf != nil {
-		if r.pos > 0 {
-			r.end = copy(r.buf[:], r.buf[r.pos:r.end])
-			r.pos = 0
-		}
-		m, err := c.netConn().Read(r.buf[r.end:])
-		r.end += m
-		return m, err
+	if r.buf == nil {
+		return c.readWaiting()
 	}
+	if r.pos > 0 {
+		r.end = copy(r.buf[:], r.buf[r.pos:r.end])
+		r.pos = 0
+	}
+	m, err := c.netConn().Read(r.buf[r.end:])
+	r.end += m
+	return m, err
+}
+
+// readWaiting reads the stream once, with nothing buffered, into a wait
+// buffer, and only once bytes have come borrows a read buffer for them.
+func (c *Conn) readWaiting() (int, error) {
 	wb := waitBufs.Get().(*[waitBufSize]byte)
-	defer waitBufs.Put(wb)
 	m, err := c.netConn().Read(wb[:])
 	if m > 0 {
+		r := &c.rd
 		r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
 		r.end = copy(r.buf[:], wb[:m])
 	}
+	waitBufs.Put(wb)
 	return m, err
 }
 
