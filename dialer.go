@@ -262,7 +262,10 @@ func parseTarget(rawURL string) (target, error) {
 		port = p
 	}
 	t.host = u.Hostname()
-	t.address = net.JoinHostPort(t.host, port)
+	t.address = u.Host // when it names its port, it is host:port already, brackets and all
+	if u.Port() == "" {
+		t.address = net.JoinHostPort(t.host, port)
+	}
 	t.hostHeader = u.Host
 	t.target = u.RequestURI()
 	return t, nil
@@ -272,6 +275,9 @@ func parseTarget(rawURL string) (target, error) {
 // it whole, and it may hold a password.
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
+	if err == nil {
+		return u, nil // and the *url.Error below does not escape to the heap on every dial
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err

@@ -26,6 +26,9 @@ func TestParseTarget(t *testing.T) {
 		{"ws://[::1]:9000/x?y", target{false, "::1", "[::1]:9000", "[::1]:9000", "/x?y"}},
 		{"wss://[2001:db8::1]/", target{true, "2001:db8::1", "[2001:db8::1]:443", "[2001:db8::1]", "/"}},
 		{"ws://example.com/a%20b?q=%2F", target{false, "example.com", "example.com:80", "example.com", "/a%20b?q=%2F"}},
+		// An IPv6 zone is decoded, in the address as in the Host header.
+		{"ws://[fe80::1%25eth0]:9000/", target{false, "fe80::1%eth0", "[fe80::1%eth0]:9000", "[fe80::1%eth0]:9000", "/"}},
+		{"ws://Example.COM:81/", target{false, "Example.COM", "Example.COM:81", "Example.COM:81", "/"}},
 	}
 	for _, tt := range tests {
 		got, err := parseTarget(tt.url)
