@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ type keepAlive struct {
 	c                 *Conn
 	t                 *time.Timer
 	interval, timeout int64
+	lag               int64 // how long after interval its pings go out, drawn for it at random
 
 	recv atomic.Int64 // when a read last took bytes from the stream
 	dead atomic.Bool  // the keepalive failed the connection, for the reason in err
@@ -67,7 +69,10 @@ func monoTime(t int64) time.Time { return monoBase.Add(time.Duration(t)) }
 
 // startKeepAlive starts c's keepalive, once its handshake has succeeded.
 func (c *Conn) startKeepAlive(interval, timeout time.Duration) {
-	k := &keepAlive{c: c, interval: int64(interval), timeout: int64(timeout)}
+	// Connections dialled together would otherwise all ping together, and
+	// go on doing so: a burst of turns at once costs every connection the
+	// goroutines that ran them, which the runtime keeps for reuse.
+	k := &keepAlive{c: c, interval: int64(interval), timeout: int64(timeout), lag: rand.Int64N(int64(interval)/8 + 1)}
 	now := monoNow()
 	k.recv.Store(now) // the 101 response has just come
 	k.lastLook, k.lastPing = now, now
@@ -75,7 +80,7 @@ func (c *Conn) startKeepAlive(interval, timeout time.Duration) {
 	// Armed only once k.t is set, which the turns read: a Reset happens
 	// before the turn it arms, and an AfterFunc that fired at once would not.
 	k.t = time.AfterFunc(time.Duration(math.MaxInt64), k.turn)
-	k.t.Reset(interval)
+	k.t.Reset(time.Duration(k.interval + k.lag))
 }
 
 // stopKeepAlive stops the timer of a connection whose stream has closed. A
@@ -160,7 +165,7 @@ func (k *keepAlive) turn() {
 		}
 	}
 
-	next := max(last, k.lastPing) + k.interval
+	next := max(last, k.lastPing) + k.interval + k.lag
 	if k.waiting {
 		v := k.verdict
 		switch {

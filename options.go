@@ -354,7 +354,10 @@ func WithReadLimit(n int64) Option {
 // that cut idle tunnels, and finds out when the path to the peer has died
 // without a word. Whenever interval passes with nothing received from the
 // peer, the connection sends a ping, whether or not anyone is reading;
-// traffic from the peer in the meantime puts the ping off. When nothing at
+// traffic from the peer in the meantime puts the ping off. The ping goes
+// out within an eighth of interval after that, a lag drawn at random for
+// each connection, so that connections dialled together do not all ping at
+// once. When nothing at
 // all arrives, a pong or any other frame, within timeout of a ping, the
 // connection is dead: it closes its stream, and reads and writes from then
 // on, one that is blocked included, fail with an error that matches

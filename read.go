@@ -151,12 +151,16 @@ func (c *Conn) lockReadBy(by time.Time) bool {
 }
 
 func (c *Conn) unlockRead() {
-	r := &c.rd
-	if r.buf != nil && r.pos == r.end {
+	c.releaseBuf()
+	c.readSem.unlock()
+}
+
+// releaseBuf gives the read buffer back once nothing waits in it.
+func (c *Conn) releaseBuf() {
+	if r := &c.rd; r.buf != nil && r.pos == r.end {
 		readBufs.Put(r.buf)
 		r.buf, r.pos, r.end = nil, 0, 0
 	}
-	c.readSem.unlock()
 }
 
 // readFailed reports whether reads have ended.
@@ -192,15 +196,6 @@ func (c *Conn) beginMessage() (MessageType, error) {
 			return 0, c.readFailure()
 		}
 		r.open = false
-	}
-	if r.buf == nil && !r.inMessage {
-		// Wait here, where the stack is shallow, rather than deep in
-		// nextFrame: a goroutine parked on an idle connection then uses
-		// little enough of its stack that the collector halves it.
-		if err := c.await(); err != nil {
-			c.ioFailed(err)
-			return 0, c.readFailure()
-		}
 	}
 	op, err := c.nextFrame()
 	if err != nil {
@@ -378,6 +373,18 @@ func (f *frameReader) endOfFrame() error {
 func (c *Conn) nextFrame() (byte, error) {
 	r := &c.rd
 	for {
+		if !r.inMessage && r.pos == r.end {
+			// Nothing buffered between messages, a control frame perhaps
+			// just taken: wait in a wait buffer, not the read buffer, and
+			// here, where the stack is shallow, rather than deeper in
+			// readHeader, so that a goroutine parked on an idle connection
+			// holds 256 bytes and uses little enough of its stack that the
+			// collector halves it.
+			c.releaseBuf()
+			if err := c.await(); err != nil {
+				return 0, c.ioFailed(err)
+			}
+		}
 		h, err := c.readHeader()
 		if err != nil {
 			return 0, err
