@@ -27,12 +27,17 @@ type mode struct {
 	benchTime                                string
 	idleConns, idleRounds, hold, holdWorkers int
 	rttReps                                  int
+	// The keepalive's part: its interval and timeout, and how long the held
+	// connections idle with it on, and with it off.
+	kaInterval, kaTimeout, kaSpell time.Duration
 }
 
 var modes = map[string]mode{
 	// Quick holds 2,000 connections, not 10,000, to stay under a minute.
-	"quick": {rounds: 3, benchTime: "60ms", idleConns: 2000, idleRounds: 1, hold: 2000, holdWorkers: 4, rttReps: 3},
-	"full":  {rounds: 5, benchTime: "250ms", idleConns: 2000, idleRounds: 3, hold: 10000, holdWorkers: 4, rttReps: 7},
+	"quick": {rounds: 3, benchTime: "60ms", idleConns: 2000, idleRounds: 1, hold: 2000, holdWorkers: 4, rttReps: 3,
+		kaInterval: time.Second, kaTimeout: 10 * time.Second, kaSpell: 5 * time.Second},
+	"full": {rounds: 5, benchTime: "250ms", idleConns: 2000, idleRounds: 3, hold: 10000, holdWorkers: 4, rttReps: 7,
+		kaInterval: 2 * time.Second, kaTimeout: 10 * time.Second, kaSpell: 20 * time.Second},
 }
 
 func main() {
@@ -44,7 +49,7 @@ func main() {
 	commit := flag.String("commit", "unknown", "wsdial's commit, for the report")
 	libsFlag := flag.String("libs", "", "comma-separated libraries to run (default all)")
 	casesFlag := flag.String("cases", "", "run only timed cases whose name contains this")
-	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, rtt")
+	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, keepalive, rtt")
 	rounds := flag.Int("rounds", 0, "override the mode's rounds")
 	benchTime := flag.String("benchtime", "", "override the mode's benchtime (a duration, or 100x for fixed iterations)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
@@ -123,6 +128,10 @@ func main() {
 	if !skipped("hold") {
 		log.Printf("holding %d connections through CONNECT", m.hold)
 		res.Hold = bench.RunHold(env, libs, m.hold, m.holdWorkers)
+	}
+	if !skipped("keepalive") && slices.ContainsFunc(libs, func(l lib.Library) bool { return l.Name() == "wsdial" }) {
+		log.Printf("keepalive: %d connections held through CONNECT for %v, pinging every %v", m.hold, m.kaSpell, m.kaInterval)
+		res.KeepAlive = bench.RunKeepAlive(env, m.idleConns, m.hold, m.holdWorkers, m.kaInterval, m.kaTimeout, m.kaSpell)
 	}
 	if !skipped("rtt") {
 		log.Printf("round trips through the delay link, D = %d ms", cfg.DelayMS)

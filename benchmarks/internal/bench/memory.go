@@ -93,8 +93,9 @@ type HoldResult struct {
 }
 
 // holdMany dials n connections with a few workers, measures their memory,
-// then echoes a message on every one to show it still works.
-func holdMany(dial lib.DialFunc, n, workers int) HoldResult {
+// runs idle, if not nil, while they sit there, then echoes a message on
+// every one to show it still works.
+func holdMany(dial lib.DialFunc, n, workers int, idle func()) HoldResult {
 	res := HoldResult{Want: n}
 	conns := make([]lib.Conn, n)
 	defer func() {
@@ -149,6 +150,9 @@ func holdMany(dial lib.DialFunc, n, workers int) HoldResult {
 	m, _ := liveMem()
 	if res.Dialled > 0 {
 		res.PerConn = (m - base) / float64(res.Dialled)
+	}
+	if idle != nil {
+		idle()
 	}
 
 	var usable atomic.Int64

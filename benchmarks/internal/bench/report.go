@@ -34,11 +34,12 @@ type Settings struct {
 
 // Results is everything one run measured.
 type Results struct {
-	Settings Settings
-	Timed    *Timed
-	Idle     *Idle
-	Hold     *Hold
-	RTT      *RTT
+	Settings  Settings
+	Timed     *Timed
+	Idle      *Idle
+	Hold      *Hold
+	KeepAlive *KeepAlive
+	RTT       *RTT
 }
 
 // WriteMarkdown writes the report.
@@ -74,6 +75,9 @@ func (r *Results) WriteMarkdown(w io.Writer) {
 	}
 	if r.Hold != nil {
 		r.Hold.table(p)
+	}
+	if r.KeepAlive != nil {
+		r.KeepAlive.table(p)
 	}
 	if r.RTT != nil {
 		r.RTT.table(p)

@@ -99,7 +99,7 @@ func RunHold(e *Env, libs []lib.Library, n, workers int) *Hold {
 			res.Results[j] = HoldResult{Want: n, Err: err}
 			continue
 		}
-		res.Results[j] = holdMany(d.Dial, n, workers)
+		res.Results[j] = holdMany(d.Dial, n, workers, nil)
 	}
 	return res
 }
