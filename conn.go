@@ -260,7 +260,10 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
 	if k := c.ka; k != nil {
-		k.readDeadline = t
+		k.readDeadline = 0
+		if !t.IsZero() {
+			k.readDeadline = t.UnixNano()
+		}
 		if k.peeking {
 			return nil // the keepalive's look puts t on the stream when it is done
 		}

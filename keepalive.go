@@ -26,12 +26,11 @@ type keepAlive struct {
 	lag               int64 // how long after interval its pings go out, drawn for it at random
 
 	recv atomic.Int64 // when a read last took bytes from the stream
-	dead atomic.Bool  // the keepalive failed the connection, for the reason in err
-	err  error        // set before dead
+	dead atomic.Bool  // the keepalive failed the connection
 
 	// Guarded by Conn.deadlineMu: a look reads under a deadline of its own,
 	// and puts the application's back when it is done.
-	readDeadline time.Time // the application's, as it set it last
+	readDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
 	want         int32     // reads waiting for the read side, which a look gives way to
 	peeking      bool      // a look is reading under its own deadline
 	kicked       bool      // a read that wants the side has cut the look short
@@ -218,7 +217,11 @@ func (k *keepAlive) look(until int64) lookResult {
 	c.deadlineMu.Lock()
 	k.peeking = false
 	kicked := k.kicked
-	c.s.SetReadDeadline(k.readDeadline)
+	var d time.Time
+	if k.readDeadline != 0 {
+		d = time.Unix(0, k.readDeadline)
+	}
+	c.s.SetReadDeadline(d)
 	c.deadlineMu.Unlock()
 	switch {
 	case n > 0:
@@ -258,23 +261,27 @@ func (k *keepAlive) gotRead() {
 
 // expire fails the connection, whose peer said nothing within the timeout of
 // a ping: it closes the stream, which ends any read or write under way, and
-// every later call returns k.err.
+// every later call returns k.failure().
 func (k *keepAlive) expire() {
 	c := k.c
 	if c.closed.Load() {
 		return
 	}
-	k.err = fmt.Errorf("%w: nothing came from the peer within %v of a ping", ErrKeepAliveTimeout, time.Duration(k.timeout))
 	k.dead.Store(true)
 	c.closeStream()
 }
 
-// closedErr is what calls return once the stream has closed: ErrKeepAliveTimeout's
-// error if the keepalive closed it, unless the application has closed the
-// connection since, and otherwise errClosed.
+// closedErr is what calls return once the stream has closed: the
+// keepalive's failure if it closed the stream, unless the application has
+// closed the connection since, and otherwise errClosed.
 func (c *Conn) closedErr() error {
 	if k := c.ka; k != nil && k.dead.Load() && !c.appClosed.Load() {
-		return k.err
+		return k.failure()
 	}
 	return errClosed
+}
+
+// failure is the error of a connection that the keepalive failed.
+func (k *keepAlive) failure() error {
+	return fmt.Errorf("%w: nothing came from the peer within %v of a ping", ErrKeepAliveTimeout, time.Duration(k.timeout))
 }
