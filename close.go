@@ -286,7 +286,7 @@ func (c *Conn) awaitPeerClose(by time.Time) bool {
 		c.s.SetReadDeadline(by)
 		c.deadlineMu.Unlock()
 		for !c.readFailed() {
-			if _, err := c.beginMessage(); err != nil {
+			if _, err := c.nextMessage(); err != nil {
 				break
 			}
 		}

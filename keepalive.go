@@ -31,9 +31,9 @@ type keepAlive struct {
 	// Guarded by Conn.deadlineMu: a look reads under a deadline of its own,
 	// and puts the application's back when it is done.
 	readDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
-	want         int32     // reads waiting for the read side, which a look gives way to
-	peeking      bool      // a look is reading under its own deadline
-	kicked       bool      // a read that wants the side has cut the look short
+	want         int32 // reads waiting for the read side, which a look gives way to
+	peeking      bool  // a look is reading under its own deadline
+	kicked       bool  // a read that wants the side has cut the look short
 
 	// The turns' own.
 	seen       int64 // when bytes that a look found came, at the earliest

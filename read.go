@@ -40,7 +40,7 @@ const maxPrealloc = 4 << 20
 func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 	c.lockRead()
 	defer c.unlockRead()
-	t, err := c.beginMessage()
+	t, err := c.nextMessage()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -52,7 +52,7 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	c.lockRead()
 	defer c.unlockRead()
-	t, err := c.beginMessage()
+	t, err := c.nextMessage()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -181,8 +181,31 @@ func (c *Conn) readFailure() error {
 	return closedAfter(r.err)
 }
 
-// beginMessage discards the rest of the current message, if any, and reads
-// up to the first data frame of the next one.
+// errAwait is what beginMessage returns when nothing is buffered between
+// messages, for nextMessage to wait.
+var errAwait = errors.New("wsdial: internal: nothing buffered")
+
+// nextMessage discards the rest of the current message, if any, and reads
+// up to the first data frame of the next one. It waits for the stream
+// here, at the top of the read, rather than deep in the reading of frames:
+// a goroutine parked on an idle connection then holds a 256-byte wait
+// buffer, not a read buffer, and uses so little stack that the least a
+// goroutine starts with, 2 KiB, does; deep in the frames it took 4 KiB.
+func (c *Conn) nextMessage() (MessageType, error) {
+	for {
+		t, err := c.beginMessage()
+		if err != errAwait {
+			return t, err
+		}
+		if err := c.await(); err != nil {
+			c.ioFailed(err)
+			return 0, c.readFailure()
+		}
+	}
+}
+
+// beginMessage is nextMessage, but for the wait: it returns errAwait when
+// nothing is buffered between messages.
 func (c *Conn) beginMessage() (MessageType, error) {
 	r := &c.rd
 	r.cur = nil // a reader handed out before reads nothing from here on
@@ -198,6 +221,9 @@ func (c *Conn) beginMessage() (MessageType, error) {
 		r.open = false
 	}
 	op, err := c.nextFrame()
+	if err == errAwait {
+		return 0, err
+	}
 	if err != nil {
 		return 0, c.readFailure()
 	}
@@ -369,21 +395,18 @@ func (f *frameReader) endOfFrame() error {
 // nextFrame reads frame headers, handling any control frames on the way,
 // until a data frame comes, and returns its opcode. When no message is under
 // way, that frame starts one; otherwise it continues the current one. A
-// frame of no payload that ends a message ends it here.
+// frame of no payload that ends a message ends it here. With no message
+// under way and nothing buffered, it returns errAwait, for nextMessage to
+// wait.
 func (c *Conn) nextFrame() (byte, error) {
 	r := &c.rd
 	for {
 		if !r.inMessage && r.pos == r.end {
 			// Nothing buffered between messages, a control frame perhaps
-			// just taken: wait in a wait buffer, not the read buffer, and
-			// here, where the stack is shallow, rather than deeper in
-			// readHeader, so that a goroutine parked on an idle connection
-			// holds 256 bytes and uses little enough of its stack that the
-			// collector halves it.
+			// just taken: nextMessage waits, in a wait buffer, not the read
+			// buffer, where the stack is shallow.
 			c.releaseBuf()
-			if err := c.await(); err != nil {
-				return 0, c.ioFailed(err)
-			}
+			return 0, errAwait
 		}
 		h, err := c.readHeader()
 		if err != nil {
