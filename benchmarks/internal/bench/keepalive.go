@@ -69,7 +69,7 @@ func RunKeepAlive(e *Env, idleConns, hold, workers int, interval, timeout, spell
 
 func (k *KeepAlive) table(p printf) {
 	p("## wsdial's keepalive: what it costs\n\n")
-	p("`WithKeepAlive(%v, %v)`: a timer per connection, no goroutine. Idle memory as above, over %d ws direct connections, with the keepalive off and on, measured as the connections are dialled: the keepalive's state is all there from the start.\n\n",
+	p("`WithKeepAlive(%v, %v)`: a timer per connection, no goroutine. Idle memory as above, over %d ws direct connections, with the keepalive off and on, measured as the connections are dialled: the keepalive's state is all there from the start. The reader-blocked column is mostly goroutine stacks, which the runtime sizes by the stacks it has seen: the second row's readers start with larger ones than the first's, keepalive or not, so only the no-reader difference is the keepalive's.\n\n",
 		k.Interval, k.Timeout, k.IdleConns)
 	if k.IdleErr != nil {
 		p("Idle memory failed: `%s`\n\n", oneLine(k.IdleErr))
