@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -183,6 +184,12 @@ func TestKeepAliveOption(t *testing.T) {
 		if tc.valid && err != nil || !tc.valid && !errors.Is(err, ErrInvalid) {
 			t.Errorf("WithKeepAlive(%v, %v): %v, want valid=%v", tc.interval, tc.timeout, err, tc.valid)
 		}
+	}
+	// The longest durations do not overflow the keepalive's sums of times,
+	// which would make it turn without end.
+	if cfg := newConfig([]Option{WithKeepAlive(math.MaxInt64, math.MaxInt64)}); cfg.keepAliveInterval != maxKeepAlive ||
+		cfg.keepAliveTimeout != maxKeepAlive || monoNow()+2*int64(maxKeepAlive) < 0 {
+		t.Errorf("WithKeepAlive(MaxInt64, MaxInt64) keeps %v and %v", cfg.keepAliveInterval, cfg.keepAliveTimeout)
 	}
 	if conn, _ := newPair(t); conn.ka != nil {
 		t.Error("a keepalive runs without WithKeepAlive")

@@ -383,6 +383,7 @@ func WithReadLimit(n int64) Option {
 //
 // interval zero, the default, turns the keepalive off; a negative interval,
 // or a timeout that is not positive while interval is, is an invalid option.
+// Durations beyond a hundred years count as a hundred years.
 func WithKeepAlive(interval, timeout time.Duration) Option {
 	return func(c *config) {
 		switch {
@@ -393,9 +394,14 @@ func WithKeepAlive(interval, timeout time.Duration) Option {
 			c.fail(fmt.Errorf("keepalive timeout %v is not positive", timeout))
 			return
 		}
-		c.keepAliveInterval, c.keepAliveTimeout = interval, timeout
+		// Beyond a century the keepalive's sums of times would overflow.
+		c.keepAliveInterval, c.keepAliveTimeout = min(interval, maxKeepAlive), min(timeout, maxKeepAlive)
 	}
 }
+
+// maxKeepAlive is the longest interval and timeout that WithKeepAlive
+// takes; longer ones count as this.
+const maxKeepAlive = 100 * 365 * 24 * time.Hour
 
 // WithCompression offers permessage-deflate (RFC 7692) in the handshake,
 // with the settings of c; see Compression for each and its default. When the
