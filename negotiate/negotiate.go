@@ -8,8 +8,9 @@
 //	d, err := wsdial.New(wsdial.WithProxy("http://proxy.corp:3128"), wsdial.WithProxyAuthenticator(auth))
 //
 // The service principal is HTTP/ and the proxy's host as the proxy URL
-// writes it, with no DNS canonicalisation: a proxy reached as
-// http://proxy.corp:3128 needs the principal HTTP/proxy.corp in the realm.
+// writes it, in lower case, with no DNS canonicalisation: a proxy reached
+// as http://Proxy.Corp:3128 needs the principal HTTP/proxy.corp in the
+// realm.
 // The first CONNECT request goes without credentials; the answer to the
 // proxy's 407 carries the service ticket, with mutual authentication asked
 // for. When the reply that opens the tunnel carries the proxy's final
@@ -27,6 +28,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
@@ -70,7 +72,10 @@ func (a *authenticator) Start(_ context.Context, proxy *url.URL) (wsdial.ProxyAu
 	if proxy.Hostname() == "" {
 		return nil, errors.New("negotiate: the proxy URL has no host to name the service principal")
 	}
-	return &session{a: a, spn: "HTTP/" + proxy.Hostname()}, nil
+	// In lower case, as GSSAPI makes a host-based service name: the KDC of
+	// MIT or Heimdal holds the principal so, and Active Directory matches
+	// it in any case.
+	return &session{a: a, spn: "HTTP/" + strings.ToLower(proxy.Hostname())}, nil
 }
 
 type session struct {

@@ -441,3 +441,43 @@ func TestKDCStallsContextEnds(t *testing.T) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
 }
+
+// TestServicePrincipalHost checks that the service principal names the
+// proxy's host in lower case, as MIT's and Heimdal's GSSAPI make a
+// host-based service name (and as curl, through them, asks for it): a KDC
+// holds HTTP/proxy.test, and a proxy URL that writes the host Proxy.TEST
+// must still get its ticket. The ticket is in the cache, so no KDC is asked.
+func TestServicePrincipalHost(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "krb5.conf")
+	os.WriteFile(conf, []byte("[libdefaults]\n default_realm = "+realm+"\n dns_lookup_kdc = false\n[realms]\n "+realm+" = {\n  kdc = 127.0.0.1:1\n }\n"), 0o600)
+	k := newKDCMade(t)
+	cache := filepath.Join(dir, "cc")
+	// The cache's one credential carries the ticket for HTTP/proxy.test.
+	os.WriteFile(cache, ccache(t, "jane", &ccacheTGT{tkt: k.tkt, key: k.key, end: time.Now().Add(time.Hour).Truncate(time.Second)}), 0o600)
+	t.Setenv("KRB5_CONFIG", conf)
+	t.Setenv("KRB5CCNAME", "FILE:"+cache)
+	auth, err := FromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"proxy.test:3128", "Proxy.TEST:3128"} {
+		s, err := auth.Start(context.Background(), &url.URL{Scheme: "http", Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		authz, err := s.Next(context.Background(), &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
+		if err != nil {
+			t.Errorf("%s: %v", host, err)
+			continue
+		}
+		tok, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(authz, "Negotiate "))
+		var st spnego.SPNEGOToken
+		if err := st.Unmarshal(tok); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, status := spnego.SPNEGOService(k.kt).AcceptSecContext(&st); !ok {
+			t.Errorf("%s: HTTP/proxy.test's keytab refuses the token: %v", host, status)
+		}
+	}
+}
