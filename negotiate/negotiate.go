@@ -18,6 +18,20 @@
 // service key; a proxy that sends none (squid does not) is accepted, as
 // curl and browsers accept it.
 //
+// A dial ends when its context does, but the KDC exchange under way for it
+// does not: gokrb5 takes neither a context nor a dialer, so the exchange
+// goes on in a goroutine of its own until it ends by itself, and a ticket
+// it gets is cached for the next dial. gokrb5 gives each KDC the realm
+// lists five seconds to connect and five more to answer, tries a small
+// request over UDP and then TCP (udp_preference_limit = 1 makes it TCP
+// alone), and resolves a KDC's name with no bound of its own. A service
+// ticket takes one TGS exchange, one more for each referral to another
+// realm and for the renewal of a ticket-granting ticket near its end, and
+// for a client with a password or keytab that has none, first an AS
+// exchange (two, with pre-authentication). So against a KDC that never
+// answers, each cancelled dial leaves a goroutine and a socket behind for
+// 10 to 15 seconds per KDC listed, per exchange.
+//
 // No error this package returns holds a password, a key or a token.
 package negotiate
 
@@ -141,9 +155,9 @@ func (s *session) Verify(_ context.Context, header http.Header) error {
 }
 
 // token gets a service ticket for the proxy and wraps it in an SPNEGO
-// NegTokenInit. The KDC exchange runs in gokrb5, which takes no context
-// but bounds each KDC's round trip by five seconds; the dial does not wait
-// for it past its own context.
+// NegTokenInit. The KDC exchange runs in gokrb5, which takes no context:
+// the dial does not wait for it past its own context, and the exchange
+// ends by itself, within gokrb5's timeouts (see the package comment).
 func (s *session) token(ctx context.Context) ([]byte, error) {
 	if s.a.expired(time.Now()) {
 		return nil, fmt.Errorf("negotiate: the ticket-granting ticket in %s expired at %s; run kinit", s.a.ccache, s.a.tgtEnd.Format(time.RFC3339))
