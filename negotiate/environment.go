@@ -87,7 +87,9 @@ func fromCCache(path string, cfg *config.Config) (*authenticator, error) {
 		return nil, fmt.Errorf("negotiate: the credential cache %s holds no ticket-granting ticket for %s; run kinit", path, principal(cc))
 	}
 	tgt, _ := cc.GetEntry(types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", cc.DefaultPrincipal.Realm}})
-	return &authenticator{cl: cl, ccache: path, tgtEnd: tgt.EndTime}, nil
+	a := newAuthenticator(cl)
+	a.ccache, a.tgtEnd = path, tgt.EndTime
+	return a, nil
 }
 
 // loadCCache reads a credential cache. gokrb5 panics on an empty file, and

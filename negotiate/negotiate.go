@@ -28,9 +28,11 @@
 // ticket takes one TGS exchange, one more for each referral to another
 // realm and for the renewal of a ticket-granting ticket near its end, and
 // for a client with a password or keytab that has none, first an AS
-// exchange (two, with pre-authentication). So against a KDC that never
-// answers, each cancelled dial leaves a goroutine and a socket behind for
-// 10 to 15 seconds per KDC listed, per exchange.
+// exchange (two, with pre-authentication). One authenticator runs one such
+// exchange at a time, and a dial waits for its turn only as long as its
+// context. So against a KDC that never answers, cancelled dials leave one
+// goroutine and socket behind, for 10 to 15 seconds per KDC listed, per
+// exchange.
 //
 // No error this package returns holds a password, a key or a token.
 package negotiate
@@ -60,9 +62,15 @@ import (
 // the program made with a password or a keytab (client.NewWithPassword,
 // client.NewWithKeytab), which logs in by itself when it needs to, or one
 // made from a credential cache. One authenticator serves every proxy of a
-// Dialer, and every dial at once.
+// Dialer, and every dial at once; it runs cl's KDC exchanges one at a
+// time, as gokrb5's client keeps what a login learns in fields it does not
+// guard, so while dials run, nothing else may use cl.
 func New(cl *client.Client) wsdial.ProxyAuthenticator {
-	return &authenticator{cl: cl}
+	return newAuthenticator(cl)
+}
+
+func newAuthenticator(cl *client.Client) *authenticator {
+	return &authenticator{cl: cl, kdc: make(chan struct{}, 1)}
 }
 
 // authenticator holds the Kerberos client; from a credential cache, also
@@ -72,6 +80,10 @@ type authenticator struct {
 	cl     *client.Client
 	ccache string
 	tgtEnd time.Time
+	// kdc is held by the one KDC exchange under way, which may outlive the
+	// dial that began it: dials wait their turn, each as long as its
+	// context, so cancelled ones leave at most this exchange behind.
+	kdc chan struct{}
 }
 
 // Scheme names Negotiate, for a Dialer that chooses among several
@@ -167,8 +179,14 @@ func (s *session) token(ctx context.Context) ([]byte, error) {
 		key types.EncryptionKey
 		err error
 	}
+	select {
+	case s.a.kdc <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	got := make(chan ticket, 1) // the exchange ends by itself; nobody waits for a late one
 	go func() {
+		defer func() { <-s.a.kdc }()
 		tkt, key, err := s.a.cl.GetServiceTicket(s.spn)
 		got <- ticket{tkt, key, err}
 	}()

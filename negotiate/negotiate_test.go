@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -480,4 +481,80 @@ func TestServicePrincipalHost(t *testing.T) {
 			t.Errorf("%s: HTTP/proxy.test's keytab refuses the token: %v", host, status)
 		}
 	}
+}
+
+// preauthKDC is a KDC on loopback TCP that answers every request with
+// KDC_ERR_PREAUTH_REQUIRED and no hint of how, so that a client logging in
+// with a password takes the path that notes pre-authentication for later,
+// and then fails.
+type preauthKDC struct{}
+
+func (preauthKDC) serve(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm), realm, errorcode.KDC_ERR_PREAUTH_REQUIRED, "")
+	reply, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				var n [4]byte
+				if _, err := io.ReadFull(c, n[:]); err != nil {
+					return
+				}
+				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(n[:]))); err != nil {
+					return
+				}
+				binary.BigEndian.PutUint32(n[:], uint32(len(reply)))
+				c.Write(append(n[:], reply...))
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestConcurrentLogins runs dials at once on one authenticator whose
+// client logs in with a password. gokrb5's client notes what a KDC asks
+// for pre-authentication in fields it does not guard, so its logins must
+// not run at once: under the race detector, they did.
+func TestConcurrentLogins(t *testing.T) {
+	var kdc preauthKDC
+	addr := kdc.serve(t)
+	cfg, err := config.NewFromString("[libdefaults]\n default_realm = " + realm + "\n dns_lookup_kdc = false\n udp_preference_limit = 1\n" +
+		"[realms]\n " + realm + " = {\n  kdc = " + addr + "\n }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := New(client.NewWithPassword("jane", realm, userPass, cfg, client.DisablePAFXFAST(true)))
+	const dials = 4
+	var wg sync.WaitGroup
+	for range dials {
+		wg.Go(func() {
+			s, err := auth.Start(context.Background(), &url.URL{Scheme: "http", Host: "proxy.test:3128"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = s.Next(context.Background(), &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
+			if err == nil || !strings.Contains(err.Error(), "no service ticket for HTTP/proxy.test") {
+				t.Errorf("err = %v, want no service ticket", err)
+			}
+			if err != nil && strings.Contains(err.Error(), userPass) {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+	wg.Wait()
 }
