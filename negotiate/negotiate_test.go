@@ -441,6 +441,23 @@ func TestKDCStallsContextEnds(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
+	// A second dial waits for the exchange the first left behind, as long
+	// as its own context, rather than start one more beside it.
+	s, err = auth.Start(context.Background(), &url.URL{Scheme: "http", Host: "proxy.test:3128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = s.Next(ctx, &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second dial: err = %v, want the context's deadline", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) > 1 {
+		t.Errorf("the KDC saw %d connections: the cancelled dials left as many exchanges behind", len(conns))
+	}
 }
 
 // TestServicePrincipalHost checks that the service principal names the
