@@ -24,6 +24,7 @@ type Dialer struct {
 	// proxy resolves the proxy for a target; nil means every dial is direct.
 	proxy      func(*url.URL) (*url.URL, error)
 	fixedProxy *proxyTarget      // WithProxy's, checked once in New; then proxy is nil
+	list       *proxyList        // WithProxyList's; then proxy and fixedProxy are nil
 	envSource  map[string]string // scheme to the variable that named its proxy, for the log
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
@@ -195,14 +196,23 @@ func checkPort(port string) error {
 }
 
 // reach runs the first two stages of a dial: it resolves the proxy for the
-// target, then connects to the target directly or through that proxy.
+// target, then connects to the target directly or through that proxy; with
+// WithProxyList, reachList works through the list instead (proxy_list.go).
 // scheme, http or https, is what the proxy is looked up for.
 func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, scheme string) (net.Conn, error) {
+	if d.list != nil {
+		return d.reachList(ctx, tr, network, address, scheme)
+	}
 	px, err := d.proxyFor(scheme, address)
 	if err != nil {
 		return nil, err
 	}
 	tr.route(d, scheme, address, px)
+	return d.via(ctx, tr, px, network, address)
+}
+
+// via connects to address through px, or directly when px is nil.
+func (d *Dialer) via(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
 	if px != nil {
 		return px.kind.dial(d, ctx, tr, px, network, address)
 	}

@@ -6,14 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 // TestProxyAuthFlag runs -proxy-auth's modes against the demo's proxy,
 // which offers Basic alone, with no Kerberos credentials around.
 func TestProxyAuthFlag(t *testing.T) {
-	echo, proxy := startServers(t)
-	url := "http://" + demoserver.User + ":" + demoserver.Password + "@" + proxy
+	echo := echoServer(t)
+	p := wsdialtest.NewProxy(wsdialtest.WithBasicAuth(demoUser, demoPassword))
+	t.Cleanup(p.Close)
+	url := proxyWithUser(t, p)
 	noCache := "KRB5CCNAME=FILE:" + filepath.Join(t.TempDir(), "none")
 	conf := filepath.Join(t.TempDir(), "krb5.conf")
 	if err := os.WriteFile(conf, []byte("[libdefaults]\n default_realm = WSDIAL.TEST\n"), 0o600); err != nil {
@@ -37,14 +39,14 @@ func TestProxyAuthFlag(t *testing.T) {
 			if tc.verbose {
 				args = append(args, "-v")
 			}
-			stdout, stderr, code := runCLIEnv(t, env, "hello\n", append(args, "ws://"+echo+"/echo")...)
+			stdout, stderr, code := runCLIEnv(t, env, "hello\n", append(args, echo.URL)...)
 			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.stderr)
 			}
 			if tc.code == exitOK && stdout != "hello\n" {
 				t.Errorf("stdout %q", stdout)
 			}
-			if strings.Contains(stderr, demoserver.Password) {
+			if strings.Contains(stderr, demoPassword) {
 				t.Errorf("stderr shows the password: %q", stderr)
 			}
 		})
