@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -574,4 +575,32 @@ func TestConcurrentLogins(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestDefaultCCacheName checks that without KRB5CCNAME the cache is where
+// the configuration's default_ccache_name puts it, as MIT's kinit (and so
+// curl) has it, with %{uid} expanded; and that a default kinit writes to a
+// cache of a type this package cannot read (KCM:, as Fedora and RHEL set
+// it) is named as such rather than reported missing.
+func TestDefaultCCacheName(t *testing.T) {
+	dir := t.TempDir()
+	k := newKDCMade(t)
+	cache := filepath.Join(dir, fmt.Sprintf("cc_%d", os.Getuid()))
+	os.WriteFile(cache, ccache(t, "jane", &ccacheTGT{tkt: k.tkt, key: k.key, end: time.Now().Add(time.Hour).Truncate(time.Second)}), 0o600)
+	for _, tc := range []struct{ libdefaults, want string }{
+		{"default_ccache_name = FILE:" + filepath.Join(dir, "cc_%{uid}"), ""},
+		{"  default_ccache_name=" + filepath.Join(dir, "cc_%{uid}") + " ", ""},
+		{"default_ccache_name = KCM:", "of type KCM; only FILE caches"},
+		{"default_ccache_name = KEYRING:persistent:%{uid}", "of type KEYRING; only FILE caches"},
+	} {
+		conf := filepath.Join(dir, "krb5.conf")
+		os.WriteFile(conf, []byte("# a comment\n[libdefaults]\n default_realm = "+realm+"\n "+tc.libdefaults+
+			"\n[realms]\n "+realm+" = {\n  kdc = 127.0.0.1:1\n  default_ccache_name = FILE:/nowhere\n }\n"), 0o600)
+		t.Setenv("KRB5_CONFIG", conf)
+		t.Setenv("KRB5CCNAME", "")
+		_, err := FromEnvironment()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.libdefaults, err, tc.want)
+		}
+	}
 }
