@@ -338,7 +338,11 @@ type ntlmProxy struct {
 	reqs  int
 }
 
-func (p *ntlmProxy) serve(t *testing.T) string {
+func (p *ntlmProxy) serve(t *testing.T) string { return serveProxy(t, p.handle) }
+
+// serveProxy runs handle for each connection to a listener on loopback
+// until the test ends, and returns the listener's address.
+func serveProxy(t *testing.T, handle func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +355,7 @@ func (p *ntlmProxy) serve(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			wg.Go(func() { defer c.Close(); p.handle(c) })
+			wg.Go(func() { defer c.Close(); handle(c) })
 		}
 	})
 	return ln.Addr().String()
@@ -425,13 +429,7 @@ func TestThroughProxy(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				if _, err := c.Write([]byte("ping")); err != nil {
-					t.Fatal(err)
-				}
-				var b [4]byte
-				if _, err := io.ReadFull(c, b[:]); err != nil || string(b[:]) != "ping" {
-					t.Fatalf("echo: %q %v", b, err)
-				}
+				echoPing(t, c)
 				// NEGOTIATE with the first request, CHALLENGE in the 407,
 				// AUTHENTICATE with the second: one connection.
 				p.mu.Lock()
@@ -493,31 +491,7 @@ func (s recordingSession) Next(ctx context.Context, ch *http.Response) (string, 
 // closingProxy offers NTLM and Basic and closes the connection after every
 // 407, the CHALLENGE's too, so that no NTLM exchange can finish; it
 // accepts Basic with pass. Its tunnels echo.
-type closingProxy struct {
-	pass string
-
-	mu   sync.Mutex
-	reqs int
-}
-
-func (p *closingProxy) serve(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { defer c.Close(); p.handle(c) })
-		}
-	})
-	return ln.Addr().String()
-}
+type closingProxy struct{ pass string }
 
 func (p *closingProxy) handle(c net.Conn) {
 	br := bufio.NewReader(c)
@@ -525,9 +499,6 @@ func (p *closingProxy) handle(c net.Conn) {
 	if err != nil {
 		return
 	}
-	p.mu.Lock()
-	p.reqs++
-	p.mu.Unlock()
 	authz := req.Header.Get("Proxy-Authorization")
 	msg, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(authz, "NTLM "))
 	switch {
@@ -552,8 +523,7 @@ func TestProxyClosesAfterChallenge(t *testing.T) {
 	const pass = "C0rrect-H0rse"
 	proxy := func(addr string) string { return "http://CORP%5Cjane:" + pass + "@" + addr }
 	t.Run("alone", func(t *testing.T) {
-		p := &closingProxy{pass: pass}
-		addr := p.serve(t)
+		addr := serveProxy(t, (&closingProxy{pass: pass}).handle)
 		d, err := wsdial.New(wsdial.WithProxy(proxy(addr)), wsdial.WithProxyAuthenticator(New()))
 		if err != nil {
 			t.Fatal(err)
@@ -571,8 +541,7 @@ func TestProxyClosesAfterChallenge(t *testing.T) {
 		}
 	})
 	t.Run("beside Basic", func(t *testing.T) {
-		p := &closingProxy{pass: pass}
-		addr := p.serve(t)
+		addr := serveProxy(t, (&closingProxy{pass: pass}).handle)
 		d, err := wsdial.New(wsdial.WithProxy(proxy(addr)), wsdial.WithProxyAuthenticator(New(), wsdial.BasicProxyAuth()))
 		if err != nil {
 			t.Fatal(err)
@@ -582,12 +551,18 @@ func TestProxyClosesAfterChallenge(t *testing.T) {
 			t.Fatalf("Basic, which the proxy accepts, was not reached: %v", err)
 		}
 		defer c.Close()
-		if _, err := c.Write([]byte("ping")); err != nil {
-			t.Fatal(err)
-		}
-		var b [4]byte
-		if _, err := io.ReadFull(c, b[:]); err != nil || string(b[:]) != "ping" {
-			t.Fatalf("echo: %q %v", b, err)
-		}
+		echoPing(t, c)
 	})
+}
+
+// echoPing checks that c, a tunnel to an echo, carries bytes both ways.
+func echoPing(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	var b [4]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil || string(b[:]) != "ping" {
+		t.Fatalf("echo: %q %v", b, err)
+	}
 }
