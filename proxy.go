@@ -97,8 +97,9 @@ func parseProxyURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// checkProxy refuses a proxy URL that names no host or an unsupported
-// scheme, and works out where to dial. Even on failure px.redacted is set.
+// checkProxy refuses a proxy URL that names no host, an unsupported
+// scheme or a port out of range, and works out where to dial. Even on
+// failure px.redacted is set.
 func checkProxy(u *url.URL) (*proxyTarget, error) {
 	px := &proxyTarget{url: u, redacted: u.Redacted()}
 	scheme := strings.ToLower(u.Scheme)
@@ -114,12 +115,14 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 	case breaksLine(u.Host):
 		return px, errors.New("proxy host holds a space or control character")
 	}
-	px.kind = kind
-	px.host = u.Hostname()
 	port := u.Port()
 	if port == "" {
 		port = kind.port
+	} else if err := checkPort(port); err != nil {
+		return px, fmt.Errorf("proxy URL: %w", err)
 	}
+	px.kind = kind
+	px.host = u.Hostname()
 	px.address = net.JoinHostPort(px.host, port)
 	return px, nil
 }
