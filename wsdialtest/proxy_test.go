@@ -182,6 +182,7 @@ func TestProxyRefusals(t *testing.T) {
 		{"SOCKS5 to a name", socks.URL, "\x05\x01\x00\x05\x01\x00\x03\x10intranet.example\x00\x50", "\x05\x00\x05\x02"},
 		{"SOCKS5 to a closed port", socks.URL, "\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x01", "\x05\x00\x05\x05"},
 		{"SOCKS5 wrong password", authed.URL, "\x05\x01\x02\x01\x01u\x01x", "\x05\x02\x01\x01"},
+		{"SOCKS5 offering 255 methods", socks.URL, "\x05\xff" + strings.Repeat("\x00", 255) + "\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x01", "\x05\x00\x05\x05"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := net.Dial("tcp", tt.addr[strings.Index(tt.addr, "//")+2:])
@@ -216,6 +217,13 @@ func TestOptionMisuse(t *testing.T) {
 		{"route to a name", func() { NewProxy(WithRoute("a.test:80", "localhost:80")) }},
 		{"route from no port", func() { NewProxy(WithRoute("a.test", "127.0.0.1:80")) }},
 		{"SOCKS5 with WithAuthFunc", func() { NewSOCKS5Proxy(WithAuthFunc(func(string) (string, bool) { return "", true })) }},
+		// Credentials that the protocol cannot carry would make a proxy
+		// that no client can pass.
+		{"Basic user with a colon", func() { NewProxy(WithBasicAuth("a:b", "p")) }},
+		{"SOCKS5 empty user", func() { NewSOCKS5Proxy(WithBasicAuth("", "p")) }},
+		{"SOCKS5 empty password", func() { NewSOCKS5Proxy(WithBasicAuth("u", "")) }},
+		{"SOCKS5 user of 256 bytes", func() { NewSOCKS5Proxy(WithBasicAuth(strings.Repeat("u", 256), "p")) }},
+		{"SOCKS5 password of 256 bytes", func() { NewSOCKS5Proxy(WithBasicAuth("u", strings.Repeat("p", 256))) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
