@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -127,10 +128,10 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 	return px, nil
 }
 
-// proxyReason says why a target is dialled through proxy, or directly when
-// proxy is nil: which option or environment variable decided. It runs only
-// for the log.
-func (d *Dialer) proxyReason(scheme string, proxied bool) string {
+// proxyReason says why address, looked up as a target of scheme, is dialled
+// through a proxy or directly: which option or environment variable decided,
+// or which rule kept the variable's proxy out. It runs only for the log.
+func (d *Dialer) proxyReason(scheme, address string, proxied bool) string {
 	switch d.cfg.proxyMode {
 	case proxyNone:
 		return "WithoutProxy"
@@ -145,8 +146,21 @@ func (d *Dialer) proxyReason(scheme string, proxied bool) string {
 		return "environment: " + from
 	case from == "":
 		return "environment: no proxy variable for " + scheme
+	case loopbackTarget(address):
+		return "environment: a loopback target excludes it from " + from
 	}
-	return "environment: NO_PROXY, or a loopback target, excludes it from " + from
+	return "environment: NO_PROXY excludes it from " + from
+}
+
+// loopbackTarget reports whether address is one that httpproxy never
+// proxies: the name localhost, as written, or a loopback IP address.
+func loopbackTarget(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
 }
 
 // dialProxy opens the TCP connection to the proxy itself.

@@ -183,6 +183,22 @@ func TestVerboseTrace(t *testing.T) {
 	}
 }
 
+// TestVerboseSaysWhyDirect checks that -v names the rule that kept the
+// environment's proxy from a loopback target, and does not blame NO_PROXY,
+// which is empty. (The NO_PROXY case needs a name that is not loopback,
+// whose lookup would leave the machine; the library's
+// TestLoggerSaysWhichRuleExcludes takes it, with a resolver that fails.)
+func TestVerboseSaysWhyDirect(t *testing.T) {
+	srv := echoServer(t)
+	_, stderr, code := runCLIEnv(t, []string{"HTTP_PROXY=http://127.0.0.1:1"}, "x\n", "-v", srv.URL)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if want := "why=environment: a loopback target excludes it from HTTP_PROXY\n"; !strings.Contains(stderr, want) || strings.Contains(stderr, "NO_PROXY") {
+		t.Errorf("the trace lacks %q, or blames NO_PROXY:\n%s", want, stderr)
+	}
+}
+
 // TestFlagsReachTheServer checks headers, subprotocols and origin.
 func TestFlagsReachTheServer(t *testing.T) {
 	got := make(chan http.Header, 1)
