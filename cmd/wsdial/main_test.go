@@ -123,10 +123,14 @@ func TestDemo(t *testing.T) {
 		if want := demoInput; stdout != want {
 			t.Errorf("demo printed %q, want the echoes %q", stdout, want)
 		}
-		for _, want := range []string{"why=the -proxy flag", "tcp connected", "proxy replied", "upgraded status=101", "through 1 tunnel", "closed cleanly"} {
+		for _, want := range []string{"why=the demo's own proxy\n", "tcp connected", "proxy replied", "upgraded status=101", "through 1 tunnel", "closed cleanly"} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("the trace lacks %q:\n%s", want, stderr)
 			}
+		}
+		// The demo names its proxy itself: no flag of the user's did.
+		if strings.Contains(stderr, "-proxy flag") {
+			t.Errorf("the demo's trace blames a -proxy flag that was not given:\n%s", stderr)
 		}
 		if strings.Contains(stderr, demoPassword) {
 			t.Errorf("the trace shows the proxy password:\n%s", stderr)
