@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +238,65 @@ func TestOptionMisuse(t *testing.T) {
 			}()
 			tt.start()
 		})
+	}
+}
+
+// TestURLForms checks each server's URL against the form its doc promises:
+// loopback, a port, and no credentials even when the proxy demands some.
+func TestURLForms(t *testing.T) {
+	echo, tlsEcho := NewEchoServer(), NewTLSEchoServer()
+	px, socks := NewProxy(WithBasicAuth("u", "p")), NewSOCKS5Proxy(WithBasicAuth("u", "p"))
+	for _, tt := range []struct {
+		url  string
+		form string
+	}{
+		{echo.URL, `ws://127\.0\.0\.1:\d+/`},
+		{tlsEcho.URL, `wss://127\.0\.0\.1:\d+/`},
+		{px.URL, `http://127\.0\.0\.1:\d+`},
+		{socks.URL, `socks5://127\.0\.0\.1:\d+`},
+	} {
+		if !regexp.MustCompile(`\A` + tt.form + `\z`).MatchString(tt.url) {
+			t.Errorf("URL %q, want the form %s", tt.url, tt.form)
+		}
+	}
+	for _, s := range []interface{ Close() }{echo, tlsEcho, px, socks} {
+		s.Close()
+	}
+}
+
+// TestEveryConstructorHasAnExample holds the package doc's promise of a
+// runnable example for each exported function.
+func TestEveryConstructorHasAnExample(t *testing.T) {
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := map[string]bool{}
+	var funcs []string
+	for _, name := range names {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || fd.Recv != nil || !fd.Name.IsExported() {
+				continue
+			}
+			if strings.HasSuffix(name, "_test.go") {
+				examples[fd.Name.Name] = true
+			} else {
+				funcs = append(funcs, fd.Name.Name)
+			}
+		}
+	}
+	if len(funcs) == 0 {
+		t.Fatal("found no exported functions; the parse is broken")
+	}
+	for _, fn := range funcs {
+		if !examples["Example"+fn] {
+			t.Errorf("%s has no Example%s", fn, fn)
+		}
 	}
 }
