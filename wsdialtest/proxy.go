@@ -148,6 +148,9 @@ func NewSOCKS5Proxy(opts ...ProxyOption) *Proxy {
 func newProxy(opts []ProxyOption) *Proxy {
 	p := &Proxy{}
 	for _, o := range opts {
+		if o == nil {
+			panic("wsdialtest: a ProxyOption is nil")
+		}
 		o(&p.cfg)
 	}
 	if len(p.cfg.routeErrors) > 0 {

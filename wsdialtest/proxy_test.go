@@ -221,6 +221,7 @@ func TestOptionMisuse(t *testing.T) {
 		{"route to beyond loopback", func() { NewProxy(WithRoute("a.test:80", "192.0.2.1:80")) }},
 		{"route to a name", func() { NewProxy(WithRoute("a.test:80", "localhost:80")) }},
 		{"route from no port", func() { NewProxy(WithRoute("a.test", "127.0.0.1:80")) }},
+		{"a nil option", func() { NewProxy(nil) }},
 		{"SOCKS5 with WithAuthFunc", func() { NewSOCKS5Proxy(WithAuthFunc(func(string) (string, bool) { return "", true })) }},
 		// Credentials that the protocol cannot carry would make a proxy
 		// that no client can pass.
