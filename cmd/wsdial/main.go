@@ -67,6 +67,7 @@ type flags struct {
 	noProxy, insecure, verbose, raw     bool
 	binary, rawIn                       bool
 	timeout                             time.Duration
+	demo                                bool // set by the demo, not by a flag: the proxy is its own
 }
 
 // newFlagSet defines the command's flags on f.
@@ -238,7 +239,7 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 	opts = append(opts, authOpts...)
 	opts = append(opts, wsdial.WithHandshakeTimeout(f.timeout))
 	if f.verbose {
-		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now()})))
+		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now(), demo: f.demo})))
 	}
 	return opts, nil
 }
