@@ -69,7 +69,13 @@ func newConfig(opts []Option) *config {
 		readLimit:        defaultReadLimit,
 		proxyRetry:       defaultProxyRetryDelay,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			// Refused rather than skipped: a nil Option is an option the
+			// caller meant to set and did not.
+			c.fail(fmt.Errorf("option %d of %d is nil", i+1, len(opts)))
+			continue
+		}
 		o(c)
 	}
 	return c
@@ -85,7 +91,8 @@ func (c *config) fail(err error) {
 // WithProxy sends every dial through the proxy at rawURL, whatever the
 // target, loopback included. The schemes are http, https, socks5 and socks5h;
 // a bare "host:port" means http, and the default ports are 80, 443 and 1080.
-// Any other scheme fails every dial with a *ProxyError of stage "resolve".
+// New refuses any other scheme, a URL that does not parse or names no host,
+// and a port out of range, as an error that matches ErrInvalid.
 // User information in the URL becomes Basic proxy authentication (HTTP) or
 // username/password authentication (SOCKS5).
 //

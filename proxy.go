@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -99,8 +100,9 @@ func parseProxyURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// checkProxy refuses a proxy URL that names no host or an unsupported
-// scheme, and works out where to dial. Even on failure px.redacted is set.
+// checkProxy refuses a proxy URL that names no host, an unsupported
+// scheme or a port out of range, and works out where to dial. Even on
+// failure px.redacted is set.
 func checkProxy(u *url.URL) (*proxyTarget, error) {
 	px := &proxyTarget{url: u, redacted: u.Redacted()}
 	scheme := strings.ToLower(u.Scheme)
@@ -116,20 +118,22 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 	case breaksLine(u.Host):
 		return px, errors.New("proxy host holds a space or control character")
 	}
-	px.kind = kind
-	px.host = u.Hostname()
 	port := u.Port()
 	if port == "" {
 		port = kind.port
+	} else if err := checkPort(port); err != nil {
+		return px, fmt.Errorf("proxy URL: %w", err)
 	}
+	px.kind = kind
+	px.host = u.Hostname()
 	px.address = net.JoinHostPort(px.host, port)
 	return px, nil
 }
 
-// proxyReason says why a target is dialled through proxy, or directly when
-// proxy is nil: which option or environment variable decided. It runs only
-// for the log.
-func (d *Dialer) proxyReason(scheme string, proxied bool) string {
+// proxyReason says why address, looked up as a target of scheme, is dialled
+// through a proxy or directly: which option or environment variable decided,
+// or which rule kept the variable's proxy out. It runs only for the log.
+func (d *Dialer) proxyReason(scheme, address string, proxied bool) string {
 	switch d.cfg.proxyMode {
 	case proxyNone:
 		return "WithoutProxy"
@@ -144,8 +148,21 @@ func (d *Dialer) proxyReason(scheme string, proxied bool) string {
 		return "environment: " + from
 	case from == "":
 		return "environment: no proxy variable for " + scheme
+	case loopbackTarget(address):
+		return "environment: a loopback target excludes it from " + from
 	}
-	return "environment: NO_PROXY, or a loopback target, excludes it from " + from
+	return "environment: NO_PROXY excludes it from " + from
+}
+
+// loopbackTarget reports whether address is one that httpproxy never
+// proxies: the name localhost, as written, or a loopback IP address.
+func loopbackTarget(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
 }
 
 // dialProxy opens the TCP connection to the proxy itself.
