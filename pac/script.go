@@ -33,6 +33,8 @@ type Script struct {
 	// running tracks every call's runtime goroutine, so that tests can
 	// wait for the stuck ones to end.
 	running sync.WaitGroup
+	// globs are the regular expressions of shExpMatch's patterns.
+	globs globRegexps
 }
 
 // maxStuck bounds the runtimes left running past their deadline.
