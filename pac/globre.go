@@ -9,10 +9,14 @@ import (
 	"github.com/dlclark/regexp2/v2"
 )
 
-// maxGlobRegexps bounds the regular expressions a Script keeps for
-// shExpMatch. A script names a handful of patterns, as literals; one that
-// builds patterns without end compiles the rest on each use.
-const maxGlobRegexps = 256
+// maxGlobRegexps and maxCachedGlob bound the regular expressions a Script
+// keeps for shExpMatch, which live as long as the Script. A script names a
+// handful of short patterns, as literals; one that builds patterns without
+// end, or long ones, compiles the rest on each use.
+const (
+	maxGlobRegexps = 256
+	maxCachedGlob  = 1 << 10
+)
 
 // globRegexps holds the regular expressions that shExpMatch built from a
 // script's patterns, shared by the script's calls, so that each pattern is
@@ -42,7 +46,7 @@ func (g *globRegexps) get(pattern string, timeout time.Duration) (*regexp2.Regex
 	if g.m == nil {
 		g.m = make(map[string]globRegexp)
 	}
-	if len(g.m) < maxGlobRegexps {
+	if len(g.m) < maxGlobRegexps && len(pattern) <= maxCachedGlob {
 		g.m[pattern] = r
 	}
 	g.mu.Unlock()
