@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,30 @@ func TestPACFlagTimeout(t *testing.T) {
 	}
 	if code != exitProxy || !strings.Contains(stderr, "-pac: ") || !strings.Contains(stderr, "deadline exceeded") {
 		t.Errorf("exit %d, stderr %q; want %d and the deadline", code, stderr, exitProxy)
+	}
+}
+
+// TestPACFlagPaths: -pac takes a path relative to the working directory,
+// and a file URL, whose name may need escaping.
+func TestPACFlagPaths(t *testing.T) {
+	srv := echoServer(t)
+	live := wsdialtest.NewProxy()
+	t.Cleanup(live.Close)
+	dir := t.TempDir()
+	src := fmt.Sprintf("function FindProxyForURL(url, host) { return %q; }\n", "PROXY "+strings.TrimPrefix(live.URL, "http://"))
+	if err := os.WriteFile(filepath.Join(dir, "proxy script.pac"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fileURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(dir, "proxy script.pac"))}).String()
+	for i, arg := range []string{"proxy script.pac", "./proxy script.pac", fileURL} {
+		cmd := command([]string{"-pac", arg, srv.URL})
+		cmd.Dir = dir
+		stdout, stderr, code := runCmd(t, cmd, "hello\n")
+		if code != exitOK || stdout != "hello\n" {
+			t.Errorf("-pac %q: exit %d, stdout %q; stderr:\n%s", arg, code, stdout, stderr)
+		}
+		if n := live.Tunnels(); n != i+1 {
+			t.Errorf("-pac %q: the script's proxy opened %d tunnels in all, want %d", arg, n, i+1)
+		}
 	}
 }
