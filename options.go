@@ -129,12 +129,17 @@ func WithoutProxy() Option {
 }
 
 // WithProxyHeader adds h to every CONNECT request. These headers go only to
-// the proxy, never to the target. A later WithProxyHeader replaces h. Host is ignored, and a Proxy-Authorization
-// entry is sent only when no credentials come from the proxy URL or the
-// authenticator.
+// the proxy, never to the target. A later WithProxyHeader replaces h. A
+// Proxy-Authorization entry is sent only when no credentials come from the
+// proxy URL or the authenticator. Host, which the request line fixes, and
+// the fields that frame a message or steer the connection (Content-Length,
+// Transfer-Encoding, TE, Trailer, Expect, Connection, Keep-Alive, Upgrade,
+// Proxy-Connection) are refused, as is any name or value that holds CR, LF
+// or NUL: a CONNECT has no content (RFC 9110 §9.3.6), and a proxy told
+// otherwise would take the first tunnel bytes for it.
 func WithProxyHeader(h http.Header) Option {
 	return func(c *config) {
-		if err := checkHeader(h, nil); err != nil {
+		if err := checkHeader(h, proxyOwned); err != nil {
 			c.fail(err)
 			return
 		}
@@ -188,8 +193,10 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // WithHeader adds h to the opening handshake request; a later WithHeader
 // replaces h. A Host entry, whatever its case, replaces the Host header.
 // Headers that the handshake itself owns (Upgrade, Connection and the
-// Sec-WebSocket-* fields) are refused, as is any name or value that holds
-// CR, LF or NUL.
+// Sec-WebSocket-* fields) are refused, as are the fields that frame a
+// message or steer the connection (Content-Length, Transfer-Encoding, TE,
+// Trailer, Expect, Keep-Alive, Proxy-Connection) and any name or value that
+// holds CR, LF or NUL.
 func WithHeader(h http.Header) Option {
 	return func(c *config) {
 		if err := checkHeader(h, handshakeOwned); err != nil {
@@ -318,26 +325,52 @@ func cloneTLS(cfg *tls.Config) *tls.Config {
 	return cfg.Clone()
 }
 
-// handshakeOwned lists the request headers that the handshake writes itself,
-// in canonical form.
-var handshakeOwned = map[string]bool{
-	"Upgrade":                  true,
-	"Connection":               true,
-	"Sec-Websocket-Key":        true,
-	"Sec-Websocket-Version":    true,
-	"Sec-Websocket-Extensions": true,
-	"Sec-Websocket-Protocol":   true,
+// framingReason is why a caller may not set the fields that frame a message
+// or steer the connection (RFC 9110 §6.4, §7.6.1, §10.1.1; RFC 9112 §6,
+// §9.6): the peer would read the stream otherwise than it is written.
+const framingReason = "frames the message or steers the connection, so the peer would read the stream otherwise than it is sent"
+
+// handshakeOwned maps the request headers that a caller may not give the
+// upgrade request, in canonical form, to the reason.
+var handshakeOwned = map[string]string{
+	"Upgrade":                  "is set by the handshake itself",
+	"Connection":               "is set by the handshake itself",
+	"Sec-Websocket-Key":        "is set by the handshake itself",
+	"Sec-Websocket-Version":    "is set by the handshake itself",
+	"Sec-Websocket-Extensions": "is set by the handshake itself",
+	"Sec-Websocket-Protocol":   "is set by the handshake itself",
+	"Content-Length":           framingReason,
+	"Transfer-Encoding":        framingReason,
+	"Te":                       framingReason,
+	"Trailer":                  framingReason,
+	"Expect":                   framingReason,
+	"Keep-Alive":               framingReason,
+	"Proxy-Connection":         framingReason,
+}
+
+// proxyOwned is handshakeOwned's counterpart for the CONNECT request.
+var proxyOwned = map[string]string{
+	"Host":              "is fixed by the CONNECT request line",
+	"Content-Length":    framingReason,
+	"Transfer-Encoding": framingReason,
+	"Te":                framingReason,
+	"Trailer":           framingReason,
+	"Expect":            framingReason,
+	"Connection":        framingReason,
+	"Keep-Alive":        framingReason,
+	"Upgrade":           framingReason,
+	"Proxy-Connection":  framingReason,
 }
 
 // checkHeader refuses names that are not tokens, values with CR, LF or NUL,
 // and any name in owned.
-func checkHeader(h http.Header, owned map[string]bool) error {
+func checkHeader(h http.Header, owned map[string]string) error {
 	for name, values := range h {
 		if !isToken(name) {
 			return fmt.Errorf("header name %q is not a token", name)
 		}
-		if owned[http.CanonicalHeaderKey(name)] {
-			return fmt.Errorf("header %q is set by the handshake itself", name)
+		if why, ok := owned[http.CanonicalHeaderKey(name)]; ok {
+			return fmt.Errorf("header %q %s", name, why)
 		}
 		for _, v := range values {
 			if hasCTL(v) {

@@ -205,13 +205,8 @@ func appendConnect(b []byte, address, authz string, header http.Header) []byte {
 		b = appendField(b, "Proxy-Authorization", authz)
 	}
 	for name, values := range header {
-		switch http.CanonicalHeaderKey(name) {
-		case "Host":
-			continue // the request line fixes it
-		case "Proxy-Authorization":
-			if authz != "" {
-				continue // the authenticator's value wins over a fixed one
-			}
+		if name == "Proxy-Authorization" && authz != "" {
+			continue // the authenticator's value wins over a fixed one
 		}
 		for _, v := range values {
 			b = appendField(b, name, v)
