@@ -116,9 +116,9 @@ func ctxErr(ctx context.Context) error {
 // failure its ending caused, so that errors.Is finds both; either may be nil.
 func withCause(cerr, err error) error {
 	switch {
-	case cerr == nil:
+	case cerr == nil || errors.Is(err, cerr):
 		return err
-	case err == nil || errors.Is(err, cerr):
+	case err == nil:
 		return cerr
 	}
 	return fmt.Errorf("%w: %w", cerr, err)

@@ -94,6 +94,11 @@ type ProxyError struct {
 	// Response is the proxy's reply, or nil when none came. Its Body holds at
 	// most the first 1 KiB of the body, readable from memory.
 	Response *http.Response
+	// SOCKSReply is the reply code of a SOCKS5 proxy that refused the
+	// connection (RFC 1928 §6), such as SOCKSConnectionRefused, or 0 when no
+	// such reply came. Err is then that same code, so errors.Is(err,
+	// SOCKSConnectionRefused) holds too.
+	SOCKSReply SOCKSReply
 	// Err is the cause.
 	Err error
 }
@@ -115,6 +120,48 @@ func (e *ProxyError) Error() string {
 
 // Unwrap returns the class ErrProxy and the cause.
 func (e *ProxyError) Unwrap() []error { return []error{ErrProxy, e.Err} }
+
+// SOCKSReply is the reply code of a SOCKS5 proxy's answer to a CONNECT
+// request, as RFC 1928 §6 lists them. A code other than success is an error:
+// a *ProxyError from such a refusal carries it in its SOCKSReply field and
+// matches it with errors.Is.
+type SOCKSReply uint8
+
+// The SOCKS5 reply codes of RFC 1928 §6 that mean failure. Codes from 9 on
+// are unassigned.
+const (
+	SOCKSGeneralFailure          SOCKSReply = 1 // general SOCKS server failure
+	SOCKSConnectionNotAllowed    SOCKSReply = 2 // connection not allowed by ruleset
+	SOCKSNetworkUnreachable      SOCKSReply = 3 // network unreachable
+	SOCKSHostUnreachable         SOCKSReply = 4 // host unreachable
+	SOCKSConnectionRefused       SOCKSReply = 5 // connection refused
+	SOCKSTTLExpired              SOCKSReply = 6 // TTL expired
+	SOCKSCommandNotSupported     SOCKSReply = 7 // command not supported
+	SOCKSAddressTypeNotSupported SOCKSReply = 8 // address type not supported
+)
+
+var socksReplyNames = [...]string{
+	"succeeded",
+	"general SOCKS server failure",
+	"connection not allowed by ruleset",
+	"network unreachable",
+	"host unreachable",
+	"connection refused",
+	"TTL expired",
+	"command not supported",
+	"address type not supported",
+}
+
+// String names the code as RFC 1928 §6 does.
+func (r SOCKSReply) String() string {
+	if int(r) < len(socksReplyNames) {
+		return socksReplyNames[r]
+	}
+	return "unassigned"
+}
+
+// Error says "reply 5: connection refused".
+func (r SOCKSReply) Error() string { return fmt.Sprintf("reply %d: %s", uint8(r), r.String()) }
 
 // statusText renders a status as "407 Proxy Authentication Required", using
 // the reason the peer sent, or the standard one when it sent none.

@@ -17,28 +17,32 @@ import (
 
 // proxyKind is how one proxy URL scheme reaches a target.
 type proxyKind struct {
-	port string // the default port
-	tls  bool   // whether the proxy itself is spoken to over TLS
-	dial func(d *Dialer, ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error)
+	port      string // the default port
+	tls       bool   // whether the proxy itself is spoken to over TLS
+	remoteDNS bool   // whether the proxy is sent the target's name (socks5h) rather than an address
+	// checkUser refuses user information that this kind cannot send.
+	checkUser func(*url.Userinfo) error
+	dial      func(d *Dialer, ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error)
 }
 
 // proxyKinds maps each supported scheme to its way through, so that adding a
 // scheme is one line here rather than a switch in every function that cares.
 var proxyKinds = map[string]proxyKind{
-	"http":    {"80", false, (*Dialer).connectVia},
-	"https":   {"443", true, (*Dialer).connectVia},
-	"socks5":  {"1080", false, (*Dialer).socksVia},
-	"socks5h": {"1080", false, (*Dialer).socksVia},
+	"http":    {"80", false, false, nil, (*Dialer).connectVia},
+	"https":   {"443", true, false, nil, (*Dialer).connectVia},
+	"socks5":  {"1080", false, false, checkSOCKSUser, (*Dialer).socksVia},
+	"socks5h": {"1080", false, true, checkSOCKSUser, (*Dialer).socksVia},
 }
 
 // proxyTarget is a proxy URL checked and taken apart. It is not changed
 // once made, so a fixed proxy's serves every dial.
 type proxyTarget struct {
-	url      *url.URL
-	kind     proxyKind
-	host     string // without brackets: what TLS to an https proxy verifies
-	address  string // host:port, with the scheme's default port filled in
-	redacted string // for errors and logs
+	url       *url.URL
+	kind      proxyKind
+	remoteDNS bool   // the proxy is sent the target's name
+	host      string // without brackets: what TLS to an https proxy verifies
+	address   string // host:port, with the scheme's default port filled in
+	redacted  string // for errors and logs
 }
 
 // setProxy sets how the Dialer finds the proxy of each target: d.proxy
@@ -114,7 +118,12 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 	case breaksLine(u.Host):
 		return px, errors.New("proxy host holds a space or control character")
 	}
-	px.kind = kind
+	if u.User != nil && kind.checkUser != nil {
+		if err := kind.checkUser(u.User); err != nil {
+			return px, err
+		}
+	}
+	px.kind, px.remoteDNS = kind, kind.remoteDNS
 	px.host = u.Hostname()
 	port := u.Port()
 	if port == "" {

@@ -3,6 +3,7 @@ package wsdial
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,10 +71,20 @@ func (t dialTrace) proxyReply(h *responseHead) {
 	}
 }
 
-// socksGranted logs a SOCKS5 proxy's grant of the connection.
-func (t dialTrace) socksGranted() {
-	if t.logger != nil {
-		t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "reply", "SOCKS5 succeeded")
+// socksReply logs a SOCKS5 proxy's answer to the request for target: its
+// grant, or why there was none.
+func (t dialTrace) socksReply(target string, err error) {
+	switch {
+	case t.logger == nil:
+	case err == nil:
+		t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "target", target, "reply", "SOCKS5 succeeded")
+	default:
+		var reply SOCKSReply
+		if errors.As(err, &reply) {
+			t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "target", target, "reply", "SOCKS5 "+reply.Error())
+			return
+		}
+		t.logger.DebugContext(t.ctx, "wsdial: proxy failed", "target", target, "err", err)
 	}
 }
 
