@@ -171,6 +171,20 @@ func (h *responseHead) parseStatusLine(line string) error {
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
+// isCTL reports whether b is a control byte: %x00-1F or %x7F, the CTL of
+// RFC 5234, HTAB among them.
+func isCTL(b byte) bool { return b < 0x20 || b == 0x7f }
+
+// hasControl reports whether s holds a control byte.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isCTL(s[i]) {
+			return true
+		}
+	}
+	return false
+}
+
 // clip shortens hostile input before it goes into an error message.
 func clip(s string) string {
 	if len(s) > 64 {

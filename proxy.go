@@ -28,8 +28,8 @@ type proxyKind struct {
 // proxyKinds maps each supported scheme to its way through, so that adding a
 // scheme is one line here rather than a switch in every function that cares.
 var proxyKinds = map[string]proxyKind{
-	"http":    {"80", false, false, nil, (*Dialer).connectVia},
-	"https":   {"443", true, false, nil, (*Dialer).connectVia},
+	"http":    {"80", false, false, checkBasicUser, (*Dialer).connectVia},
+	"https":   {"443", true, false, checkBasicUser, (*Dialer).connectVia},
 	"socks5":  {"1080", false, false, checkSOCKSUser, (*Dialer).socksVia},
 	"socks5h": {"1080", false, true, checkSOCKSUser, (*Dialer).socksVia},
 }

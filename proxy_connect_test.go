@@ -598,3 +598,33 @@ func TestAuthenticatorContextEnds(t *testing.T) {
 		t.Errorf("the dial took %v", time.Since(start))
 	}
 }
+
+// TestBasicUserColon checks RFC 7617 §2: a Basic user-id ends at its first
+// colon, so a user name that holds one ("al:ice", written al%3Aice in the
+// URL) would reach the proxy as another user with another password. It is
+// refused before any traffic, and the error shows no password.
+func TestBasicUserColon(t *testing.T) {
+	const userinfo = "al%3Aice:" + testPassword
+	for _, scheme := range []string{"http", "https"} {
+		_, err := New(WithProxy(scheme + "://" + userinfo + "@127.0.0.1:1"))
+		checkClass(t, err, ErrInvalid)
+		if err != nil && strings.Contains(err.Error(), testPassword) {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+
+	heads := make(chan string, 1)
+	addr := rawProxy(t, func(c net.Conn, head string) { heads <- head })
+	d := mustNew(t, WithProxyFunc(func(*url.URL) (*url.URL, error) {
+		return url.Parse("http://" + userinfo + "@" + addr)
+	}))
+	_, err := d.DialContext(context.Background(), "tcp", "target.example:443")
+	if err == nil || strings.Contains(err.Error(), testPassword) {
+		t.Errorf("err = %v, want a refusal without the password", err)
+	}
+	select {
+	case head := <-heads:
+		t.Errorf("the proxy was sent:\n%s", head)
+	default:
+	}
+}
