@@ -92,7 +92,7 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 		buf = req[:cap(req)] // the request outgrew buf; reuse what it grew into
 	}
 	var fields [16]headerField
-	head, h, ahead, err := readResponse(tr.firstByte(c), buf[:cap(buf)], fields[:])
+	head, h, ahead, err := readResponse(tr.firstByte(c), tr, buf[:cap(buf)], fields[:])
 	if err != nil {
 		return nil, err
 	}

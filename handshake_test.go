@@ -46,6 +46,13 @@ func TestHandshakeResponses(t *testing.T) {
 		{name: "upgrade mixed case", response: strings.Replace(ok, "Upgrade: websocket", "Upgrade: WebSocket", 1) + "\r\n"},
 		{name: "accept with spaces", response: strings.Replace(ok, ": {accept}", ":   {accept}  ", 1) + "\r\n"},
 		{name: "bare LF line ends", response: strings.ReplaceAll(ok, "\r\n", "\n") + "\n"},
+		{name: "100 Continue first", response: "HTTP/1.1 100 Continue\r\n\r\n" + ok + "\r\n", check: wantStatus(101)},
+		{name: "102 and 103 first", response: "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" + ok + "\r\n", check: wantStatus(101)},
+		{name: "five interim responses", response: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 5) + ok + "\r\n", check: wantStatus(101)},
+		{name: "six interim responses", response: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 6) + ok + "\r\n", wantErr: errTooManyInterim},
+		{name: "interim then refusal", response: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno",
+			wantErr: ErrUpgradeDeclined, status: 403, check: wantBody("no")},
+		{name: "malformed interim response", response: "HTTP/1.1 100 Continue\r\nbroken\r\n\r\n" + ok + "\r\n", fails: true},
 		{
 			name: "subprotocol chosen", opts: []Option{WithSubprotocols("chat", "superchat")},
 			response: ok + "Sec-WebSocket-Protocol: superchat\r\n\r\n",
@@ -170,6 +177,14 @@ func TestHandshakeResponses(t *testing.T) {
 				tt.check(t, nil, err)
 			}
 		})
+	}
+}
+
+func wantStatus(status int) func(*testing.T, *Conn, error) {
+	return func(t *testing.T, c *Conn, _ error) {
+		if c.Response().StatusCode != status {
+			t.Errorf("status %d, want %d", c.Response().StatusCode, status)
+		}
 	}
 }
 

@@ -104,7 +104,10 @@ const okHead = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnec
 
 var hostileTargets = []hostilePeer{
 	{name: "200 instead of 101", target: answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"), want: []error{ErrUpgradeDeclined}},
-	{name: "100 Continue before 101", target: answer("HTTP/1.1 100 Continue\r\n\r\n" + okHead + "\r\n"), want: []error{ErrUpgradeDeclined}},
+	{name: "100 Continue before 101", target: answer("HTTP/1.1 100 Continue\r\n\r\n" + okHead + "\r\n"), check: upgradedWith(101)},
+	{name: "103 Early Hints before 101", target: answer("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" + okHead + "\r\n"), check: upgradedWith(101)},
+	{name: "endless interim responses", target: flood("", "HTTP/1.1 100 Continue\r\n\r\n"), want: []error{errTooManyInterim}},
+	{name: "interim response flooded with headers", target: flood("HTTP/1.1 103 Early Hints\r\n", "Link: </a>\r\n"), want: []error{errHeadTooLarge}},
 	{name: "HTTP/1.0 101", target: answer(strings.Replace(okHead, "HTTP/1.1", "HTTP/1.0", 1) + "\r\n"), want: []error{ErrBadHTTPVersion}},
 	{name: "no Connection", target: answer(strings.Replace(okHead, "Connection: Upgrade\r\n", "", 1) + "\r\n"), want: []error{ErrNoConnectionUpgrade}},
 	{name: "no Upgrade", target: answer(strings.Replace(okHead, "Upgrade: websocket\r\n", "", 1) + "\r\n"), want: []error{ErrNoUpgradeWebSocket}},
@@ -155,6 +158,16 @@ var hostileTargets = []hostilePeer{
 	{name: "silent during TLS handshake", tls: true, target: stall, want: []error{ErrTLS, context.DeadlineExceeded}},
 }
 
+// upgradedWith checks a dial that must succeed: its response has status.
+func upgradedWith(status int) func(*Conn) error {
+	return func(c *Conn) error {
+		if got := c.Response().StatusCode; got != status {
+			return fmt.Errorf("the upgrade answered %d, want %d", got, status)
+		}
+		return nil
+	}
+}
+
 // relay is a CONNECT proxy that does its job, opening the tunnel to whatever
 // target is asked for, but answers with reply, however odd.
 func relay(reply string) func(net.Conn) {
@@ -194,6 +207,9 @@ var hostileProxies = []hostilePeer{
 	{name: "proxy stalls inside its reply", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 Conn"); stall(c) }), want: []error{ErrProxy, context.DeadlineExceeded}},
 	{name: "proxy resets inside its reply", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 Conn"); reset(c) }), want: []error{ErrProxy}},
 	{name: "proxy closes without a reply", proxy: afterRequest(func(net.Conn) {}), want: []error{ErrProxy, io.EOF}},
+	{name: "100 Continue before 200", proxy: relay("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 Connection established\r\n\r\n"), check: upgradedWith(101)},
+	{name: "101 to a CONNECT", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\n") }), want: []error{ErrProxy}},
+	{name: "endless interim replies", proxy: flood("", "HTTP/1.1 100 Continue\r\n\r\n"), want: []error{ErrProxy, errTooManyInterim}},
 	{name: "tunnel opens, target never answers", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n"); stall(c) }), want: []error{ErrHandshake, context.DeadlineExceeded}},
 	{name: "plaintext where a TLS proxy was named", scheme: "https", proxy: afterRequest(func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n") }), want: []error{ErrProxy}},
 	{

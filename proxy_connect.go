@@ -46,8 +46,10 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 	}
 
 	var c net.Conn
+	var last *http.Response // the 407 that the request on a kept connection answers
 	for round := 1; ; round++ {
-		if c == nil {
+		kept := c != nil
+		if !kept {
 			if c, err = d.openProxy(ctx, tr, px); err != nil {
 				return nil, err
 			}
@@ -60,28 +62,39 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 			c.Close()
 			c = nil
 		}
+		challenge := resp // what the session answers next
 		if resp == nil {
-			return fail(err)
+			if !kept || round == maxAuthRounds || !errors.Is(err, errNoResponse) || ctxErr(ctx) != nil {
+				return fail(err)
+			}
+			// The proxy closed the connection it had kept, before a byte of
+			// its reply: as curl does, send the request again on a new one.
+			// The session is told as a 407 that closed would tell it, so
+			// that a connection-bound scheme starts over.
+			again := *last
+			again.Close = true
+			challenge = &again
+		} else {
+			last = resp
+			// Close tells the authenticator whether the next request shares
+			// this connection, whatever the reason it cannot.
+			resp.Close = !keep
+			perr := &ProxyError{Proxy: px.redacted, Stage: "connect", StatusCode: resp.StatusCode, Response: resp}
+			switch {
+			case resp.StatusCode != http.StatusProxyAuthRequired:
+				perr.Err = errors.New("proxy refused the tunnel")
+				return nil, closeAnd(c, perr)
+			case round == maxAuthRounds:
+				perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
+				return nil, closeAnd(c, perr)
+			}
 		}
-		// Close tells the authenticator whether the next request shares
-		// this connection, whatever the reason it cannot.
-		resp.Close = !keep
-		perr := &ProxyError{Proxy: px.redacted, Stage: "connect", StatusCode: resp.StatusCode, Response: resp}
-		if resp.StatusCode != http.StatusProxyAuthRequired {
-			perr.Err = errors.New("proxy refused the tunnel")
-			return nil, closeAnd(c, perr)
-		}
-		perr.Err = ErrProxyAuthRequired
-		if round == maxAuthRounds {
-			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
-			return nil, closeAnd(c, perr)
-		}
-		authz, err = nextAuthorization(ctx, sess, resp)
-		switch {
-		case err != nil:
-			perr.Err = fmt.Errorf("%w: %w", ErrProxyAuthRequired, err)
-			return nil, closeAnd(c, perr)
-		case authz == "":
+		authz, err = nextAuthorization(ctx, sess, challenge)
+		if err != nil || authz == "" {
+			perr := &ProxyError{Proxy: px.redacted, Stage: "connect", StatusCode: challenge.StatusCode, Response: challenge, Err: ErrProxyAuthRequired}
+			if err != nil {
+				perr.Err = fmt.Errorf("%w: %w", ErrProxyAuthRequired, err)
+			}
 			return nil, closeAnd(c, perr)
 		}
 	}
@@ -166,13 +179,13 @@ func connect(ctx context.Context, tr dialTrace, c net.Conn, address, authz strin
 func exchangeConnect(c net.Conn, tr dialTrace, address, authz string, header http.Header, reuse bool, buf []byte) (net.Conn, *http.Response, bool, error) {
 	req := appendConnect(buf[:0], address, authz, header)
 	if _, err := c.Write(req); err != nil {
-		return nil, nil, false, fmt.Errorf("writing CONNECT request: %w", err)
+		return nil, nil, false, fmt.Errorf("%w: writing CONNECT request: %w", errNoResponse, err)
 	}
 	if cap(req) > cap(buf) {
 		buf = req[:cap(req)]
 	}
 	var fields [16]headerField
-	_, h, ahead, err := readResponse(c, buf[:cap(buf)], fields[:])
+	_, h, ahead, err := readResponse(c, tr, buf[:cap(buf)], fields[:])
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("reading CONNECT reply: %w", err)
 	}

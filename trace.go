@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptrace"
+	"net/textproto"
 )
 
 // dialTrace reports the stages of one dial to the context's httptrace hooks
@@ -69,6 +71,29 @@ func (t dialTrace) proxyReply(h *responseHead) {
 		t.logger.DebugContext(t.ctx, "wsdial: proxy replied",
 			"reply", fmt.Sprintf("HTTP/%d.%d %d %s", h.major, h.minor, h.status, h.reason))
 	}
+}
+
+// interim reports an interim (1xx) response that was read past, to the
+// Got100Continue and Got1xxResponse hooks and the log. An error from
+// Got1xxResponse ends the dial, as httptrace documents.
+func (t dialTrace) interim(h *responseHead) error {
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: interim response", "status", h.status)
+	}
+	if t.hooks == nil {
+		return nil
+	}
+	if h.status == http.StatusContinue && t.hooks.Got100Continue != nil {
+		t.hooks.Got100Continue()
+	}
+	if t.hooks.Got1xxResponse == nil {
+		return nil
+	}
+	header := make(textproto.MIMEHeader, len(h.fields))
+	for _, f := range h.fields {
+		header.Add(f.name, f.value)
+	}
+	return t.hooks.Got1xxResponse(h.status, header)
 }
 
 // socksReply logs a SOCKS5 proxy's answer to the request for target: its
