@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The classes of failure. Every error that New, a dial or Handshake returns
@@ -106,7 +109,7 @@ type ProxyError struct {
 func (e *ProxyError) Error() string {
 	s := "wsdial: proxy"
 	if e.Proxy != "" {
-		s += " " + e.Proxy
+		s += " " + printable(e.Proxy)
 	}
 	s += ": " + e.Stage
 	if e.StatusCode != 0 {
@@ -164,12 +167,27 @@ func (r SOCKSReply) String() string {
 func (r SOCKSReply) Error() string { return fmt.Sprintf("reply %d: %s", uint8(r), r.String()) }
 
 // statusText renders a status as "407 Proxy Authentication Required", using
-// the reason the peer sent, or the standard one when it sent none.
+// the reason the peer sent, made printable, or the standard one when it sent
+// none.
 func statusText(resp *http.Response, code int) string {
 	if resp != nil && resp.Status != "" {
-		return resp.Status
+		return printable(resp.Status)
 	}
 	return fmt.Sprintf("%d %s", code, http.StatusText(code))
+}
+
+// printable returns s as it is when it is UTF-8 made of printable runes and
+// spaces, and otherwise quoted with Go's escapes. The parser lets through
+// the obs-text of RFC 9112 §4 in a reason phrase, and that may spell a C1
+// control, a bidirectional override or bytes that are not UTF-8, none of
+// which may reach an error or a log as it came: a terminal could act on it.
+func printable(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || r != ' ' && !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // stageError is a failure of a stage that has no error type of its own: an

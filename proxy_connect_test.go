@@ -602,11 +602,6 @@ func splitFinalHead(b []byte) (head, rest []byte) {
 	}
 }
 
-// splitHead splits a reply at the end of its head, as headEnd finds it.
-func splitHead(b []byte) (head, rest []byte) {
-	n := headEnd(b, 0)
-	return b[:n], b[n:]
-}
 
 // TestConnectRefusesSmuggling checks that a target address that could break
 // the request line or add a header never reaches the proxy.

@@ -69,7 +69,7 @@ func (t dialTrace) connectDone(addr string, err error) {
 func (t dialTrace) proxyReply(h *responseHead) {
 	if t.logger != nil {
 		t.logger.DebugContext(t.ctx, "wsdial: proxy replied",
-			"reply", fmt.Sprintf("HTTP/%d.%d %d %s", h.major, h.minor, h.status, h.reason))
+			"reply", fmt.Sprintf("HTTP/%d.%d %d %s", h.major, h.minor, h.status, printable(h.reason)))
 	}
 }
 
