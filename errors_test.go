@@ -37,8 +37,8 @@ type rawHandler struct {
 }
 
 func (h rawHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h rawHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h rawHandler) WithGroup(string) slog.Handler             { return h }
+func (h rawHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h rawHandler) WithGroup(string) slog.Handler            { return h }
 func (h rawHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

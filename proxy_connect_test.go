@@ -602,7 +602,6 @@ func splitFinalHead(b []byte) (head, rest []byte) {
 	}
 }
 
-
 // TestConnectRefusesSmuggling checks that a target address that could break
 // the request line or add a header never reaches the proxy.
 func TestConnectRefusesSmuggling(t *testing.T) {
