@@ -90,7 +90,8 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // and other dial hooks. For proxy selection an address on port 443 is looked
 // up as an https:// target and any other as http://.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := d.check(network, address); err != nil {
+	address, _, err := d.check(network, address)
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
@@ -107,10 +108,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 // stream. The returned *tls.Conn has completed its handshake; its ServerName
 // is the address's host unless the WithTLSConfig configuration names one.
 func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := d.check(network, address); err != nil {
+	address, host, err := d.check(network, address)
+	if err != nil {
 		return nil, err
 	}
-	host, _, _ := net.SplitHostPort(address) // check has seen that it splits
 	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
 	defer cancel()
 	tr := traceFor(ctx, d.cfg.logger)
@@ -162,12 +163,14 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 
 // check readies d and refuses a stream dial before any traffic when the
 // network is not TCP or the address is not host:port with a port in range.
-func (d *Dialer) check(network, address string) error {
+// It returns the address as this machine dials it, its name in ASCII (see
+// wirehost.go), and the host as a peer is to see it, for SNI.
+func (d *Dialer) check(network, address string) (local, host string, err error) {
 	d.ready()
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 	default:
-		return invalid("invalid network", fmt.Errorf("%q is not supported; use tcp, tcp4 or tcp6", network))
+		return "", "", invalid("invalid network", fmt.Errorf("%q is not supported; use tcp, tcp4 or tcp6", network))
 	}
 	host, port, err := net.SplitHostPort(address)
 	switch {
@@ -177,10 +180,16 @@ func (d *Dialer) check(network, address string) error {
 	default:
 		err = checkPort(port)
 	}
-	if err != nil {
-		return invalid("invalid address", err)
+	if err == nil {
+		local, err = localAddress(host, port)
 	}
-	return nil
+	if err == nil {
+		host, err = wireHost(host)
+	}
+	if err != nil {
+		return "", "", invalid("invalid address", err)
+	}
+	return local, host, nil
 }
 
 // checkPort refuses a port that is not a decimal number from 1 to 65535:
@@ -213,12 +222,13 @@ func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, sche
 	return c, nil
 }
 
-// target is a WebSocket URL taken apart for the stages of a dial.
+// target is a WebSocket URL taken apart for the stages of a dial. Its host
+// is in ASCII, and an IPv6 zone stays in address alone (see wirehost.go).
 type target struct {
 	secure     bool
 	host       string // the host alone, without brackets: for SNI
 	address    string // host:port, to dial
-	hostHeader string // the Host header: the URL's host[:port] as written
+	hostHeader string // the Host header: the URL's host[:port] as written, made ASCII
 	target     string // the request-target in origin-form
 }
 
@@ -251,9 +261,15 @@ func parseTarget(rawURL string) (target, error) {
 		}
 		port = p
 	}
-	t.host = u.Hostname()
-	t.address = net.JoinHostPort(t.host, port)
-	t.hostHeader = u.Host
+	name := u.Hostname()
+	if t.address, err = localAddress(name, port); err == nil {
+		if t.host, err = wireHost(name); err == nil {
+			t.hostHeader, err = wireAuthority(u.Host)
+		}
+	}
+	if err != nil {
+		return t, invalid("invalid URL", err)
+	}
 	t.target = u.RequestURI()
 	return t, nil
 }

@@ -42,7 +42,8 @@ var headBufs = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
 // handshake writes the upgrade request to c, reads and checks the response,
 // and returns the ready connection. Every failure is a *HandshakeError.
 func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target string, cfg *config) (*Conn, error) {
-	if err := checkRequestLine(host, target); err != nil {
+	host, hostHeader, err := requestHost(host, target, cfg)
+	if err != nil {
 		return nil, invalid("invalid handshake request", err)
 	}
 	var key [24]byte
@@ -62,7 +63,7 @@ func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target strin
 
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	conn, err := exchange(c, tr, host, target, key[:], cfg, cookieURL, *bp)
+	conn, err := exchange(c, tr, hostHeader, target, key[:], cfg, cookieURL, *bp)
 	cerr := w.release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {
@@ -125,6 +126,27 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 	return conn, nil
 }
 
+// requestHost checks host and target, and returns host as a peer is to see
+// it (see wirehost.go) and the Host header: that, or WithHeader's Host.
+func requestHost(host, target string, cfg *config) (wire, header string, err error) {
+	if err := checkRequestLine(host, target); err != nil {
+		return "", "", err
+	}
+	if wire, err = wireAuthority(host); err != nil {
+		return "", "", err
+	}
+	header = wire
+	if h := cfg.header["Host"]; len(h) > 0 {
+		if err := checkRequestLine(h[0], target); err != nil {
+			return "", "", fmt.Errorf("WithHeader's Host: %w", err)
+		}
+		if header, err = wireAuthority(h[0]); err != nil {
+			return "", "", err
+		}
+	}
+	return wire, header, nil
+}
+
 // checkRequestLine refuses a host or target that could break the request
 // line or smuggle a header.
 func checkRequestLine(host, target string) error {
@@ -159,9 +181,6 @@ func appendRequest(b []byte, host, target string, key []byte, cfg *config, cooki
 	b = append(b, "GET "...)
 	b = append(b, target...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
-	if h := cfg.header["Host"]; len(h) > 0 {
-		host = h[0]
-	}
 	b = append(b, host...)
 	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
 	b = append(b, key...)

@@ -138,7 +138,8 @@ func (d *Dialer) openProxy(ctx context.Context, tr dialTrace, px *proxyTarget) (
 }
 
 // authority checks that address is a host:port that can stand in a request
-// line, and brackets an IPv6 host.
+// line, and returns it as the proxy is to see it: an IPv6 host in brackets
+// and without its zone, a name in ASCII.
 func authority(address string) (string, error) {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
@@ -146,6 +147,9 @@ func authority(address string) (string, error) {
 	}
 	if host == "" || port == "" || breaksLine(address) || strings.Contains(address, "/") {
 		return "", fmt.Errorf("target address %q cannot stand in a CONNECT request", clip(address))
+	}
+	if host, err = wireHost(host); err != nil {
+		return "", err
 	}
 	return net.JoinHostPort(host, port), nil
 }
