@@ -21,10 +21,11 @@ import (
 type Dialer struct {
 	once sync.Once // makes a zero Dialer's settings at first use
 	cfg  *config
-	// proxy resolves the proxy for a target; nil means every dial is direct.
-	proxy      func(*url.URL) (*url.URL, error)
-	fixedProxy *proxyTarget      // WithProxy's, checked once in New; then proxy is nil
-	envSource  map[string]string // scheme to the variable that named its proxy, for the log
+	// At most one of these finds a target's proxy; with none, every dial
+	// is direct.
+	fixedProxy *proxyTarget                     // WithProxy's, checked once in New
+	proxyFunc  func(*url.URL) (*url.URL, error) // WithProxyFunc's
+	env        *envProxies                      // the environment's, read once in New
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
 	tlsWS      *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
@@ -274,13 +275,39 @@ func parseTarget(rawURL string) (target, error) {
 	return t, nil
 }
 
-// parseURL is url.Parse with errors that leave the URL out: url.Error quotes
-// it whole, and it may hold a password.
+// parseURL is url.Parse with errors that describe what is wrong without
+// quoting any of the URL: url.Error quotes it whole, and the errors inside
+// it quote the piece that failed, which for a password with an unencoded /,
+// ?, # or % is the password itself.
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
+	if err == nil {
+		return u, nil
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return u, err
+	var esc url.EscapeError
+	var host url.InvalidHostError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &esc):
+		msg = "it holds a % that begins no escape such as %2F"
+	case errors.As(err, &host):
+		msg = "its host holds a character that no host name may"
+	case strings.HasPrefix(msg, "invalid port"):
+		msg = "its port is not a number"
+	case strings.HasPrefix(msg, "invalid host"):
+		msg = "its host in brackets is not an IPv6 address"
+	default:
+		// The other errors of net/url say what is wrong in words alone;
+		// should one quote something, the quote is cut off.
+		msg, _, _ = strings.Cut(strings.TrimPrefix(msg, "net/url: "), `"`)
+	}
+	msg = "it does not parse: " + strings.TrimSpace(msg)
+	if strings.Contains(raw, "@") {
+		msg += " (a /, ?, #, % or space in a user name or password must be percent-encoded)"
+	}
+	return nil, errors.New(msg)
 }

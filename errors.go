@@ -17,12 +17,14 @@ import (
 var (
 	// ErrInvalid reports a call refused before any traffic: a URL that does
 	// not parse or has the wrong scheme, user information or a fragment in a
-	// WebSocket URL, a port out of range, an unsupported network, or an
-	// invalid option.
+	// WebSocket URL, a port out of range, an unsupported network, an
+	// invalid option, or a proxy variable of the environment that is not a
+	// proxy URL (see WithProxyFromEnvironment).
 	ErrInvalid = errors.New("wsdial: invalid argument")
 	// ErrProxy reports a failure to resolve, reach or pass through a proxy:
-	// a bad proxy URL, a failed dial to the proxy, a CONNECT reply other
-	// than 2xx, or a SOCKS refusal.
+	// a WithProxyFunc that failed or answered a URL that is no proxy's, the
+	// CGI guard of WithProxyFromEnvironment, a failed dial to the proxy, a
+	// CONNECT reply other than 2xx, or a SOCKS refusal.
 	ErrProxy = errors.New("wsdial: proxy failed")
 	// ErrDial reports a failure to reach the target without a proxy: the
 	// name lookup, the TCP connect, or its timeout.

@@ -80,9 +80,13 @@ func (c *config) fail(err error) {
 // WithProxy sends every dial through the proxy at rawURL, whatever the
 // target, loopback included. The schemes are http, https, socks5 and socks5h;
 // a bare "host:port" means http, and the default ports are 80, 443 and 1080.
-// Any other scheme fails every dial with a *ProxyError of stage "resolve".
 // User information in the URL becomes Basic proxy authentication (HTTP) or
-// username/password authentication (SOCKS5).
+// username/password authentication (SOCKS5, RFC 1929). New fails with an
+// ErrInvalid error, which quotes none of rawURL, when rawURL does not parse
+// (a /, ?, # or % in a password must be percent-encoded), has another
+// scheme, a path or a query, or holds credentials that its scheme cannot
+// carry: a user name with a colon for Basic, or for SOCKS5 a username or
+// password that is empty or longer than 255 bytes.
 //
 // Through an http:// or https:// proxy every target, ws:// included, is
 // reached with a CONNECT tunnel; an https:// proxy is verified as
@@ -115,6 +119,15 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 // proxied; and in a CGI program (REQUEST_METHOD set) HTTP_PROXY is refused.
 // ALL_PROXY serves any scheme whose own variable is empty, under the same
 // NO_PROXY, which is how SOCKS proxies are usually given.
+//
+// Each value is checked when it is read, as WithProxy checks its URL. Where
+// net/http drops a value that does not parse, and the dial goes direct, or
+// reads it again as "http://" + value, wsdial fails every dial that the
+// variable would serve (after NO_PROXY and the loopback rule) with an
+// ErrInvalid error that names the variable and shows nothing of its value
+// past the scheme. New itself does not fail for it, so that a bad
+// HTTP_PROXY does not stop the wss:// dials that a good HTTPS_PROXY serves,
+// and so that the zero Dialer, which has no New, behaves the same.
 func WithProxyFromEnvironment() Option {
 	return func(c *config) {
 		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromEnvironment, "", nil

@@ -61,20 +61,24 @@ func (d *Dialer) setProxy(cfg *config) error {
 			return invalid("invalid option", fmt.Errorf("WithProxy: %w", err))
 		}
 	case proxyFromFunc:
-		d.proxy = cfg.proxyFunc
+		d.proxyFunc = cfg.proxyFunc
 	default:
-		d.proxy, d.envSource = proxyFromEnv()
+		d.env = readEnvProxies()
 	}
 	return nil
 }
 
 // proxyFor returns the proxy for address, looked up as a target of scheme
-// (http or https), or nil for a direct dial. Every failure is a *ProxyError.
+// (http or https), or nil for a direct dial. A failure is a *ProxyError, or
+// the ErrInvalid of a bad proxy variable.
 func (d *Dialer) proxyFor(scheme, address string) (*proxyTarget, error) {
-	if d.fixedProxy != nil || d.proxy == nil {
+	switch {
+	case d.env != nil:
+		return d.env.proxyFor(&url.URL{Scheme: scheme, Host: address})
+	case d.proxyFunc == nil:
 		return d.fixedProxy, nil
 	}
-	u, err := d.proxy(&url.URL{Scheme: scheme, Host: address})
+	u, err := d.proxyFunc(&url.URL{Scheme: scheme, Host: address})
 	if err != nil || u == nil {
 		if err != nil {
 			err = &ProxyError{Stage: "resolve", Err: err}
@@ -94,17 +98,17 @@ func parseProxyURL(raw string) (*url.URL, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
 	}
-	u, err := parseURL(raw)
-	if err != nil {
-		return nil, fmt.Errorf("invalid proxy URL: %w", err)
-	}
-	return u, nil
+	return parseURL(raw)
 }
 
 // checkProxy refuses a proxy URL that names no host or an unsupported
 // scheme, and works out where to dial. Even on failure px.redacted is set.
 func checkProxy(u *url.URL) (*proxyTarget, error) {
-	px := &proxyTarget{url: u, redacted: u.Redacted()}
+	// A path, query or fragment means nothing to a proxy, and the redacted
+	// form would show them: a password with an unencoded / lands in the path.
+	bare := *u
+	bare.Path, bare.RawPath, bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = "", "", "", false, "", ""
+	px := &proxyTarget{url: u, redacted: bare.Redacted()}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme == "" {
 		scheme = "http" // a function may hand back a URL with only a host
@@ -117,26 +121,36 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 		return px, errors.New("proxy URL names no host")
 	case breaksLine(u.Host):
 		return px, errors.New("proxy host holds a space or control character")
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return px, errors.New("proxy URL has a path, a query or a fragment, which a proxy URL does not take (a /, ? or # in a password must be percent-encoded)")
 	}
 	if u.User != nil && kind.checkUser != nil {
 		if err := kind.checkUser(u.User); err != nil {
 			return px, err
 		}
 	}
-	px.kind, px.remoteDNS = kind, kind.remoteDNS
-	px.host = u.Hostname()
 	port := u.Port()
 	if port == "" {
 		port = kind.port
+	} else if err := checkPort(port); err != nil {
+		return px, err
 	}
-	px.address = net.JoinHostPort(px.host, port)
+	var err error
+	if px.address, err = localAddress(u.Hostname(), port); err != nil {
+		return px, err
+	}
+	if px.host, err = wireHost(u.Hostname()); err != nil {
+		return px, err
+	}
+	px.kind, px.remoteDNS = kind, kind.remoteDNS
 	return px, nil
 }
 
-// proxyReason says why a target is dialled through proxy, or directly when
-// proxy is nil: which option or environment variable decided. It runs only
-// for the log.
-func (d *Dialer) proxyReason(scheme string, proxied bool) string {
+// proxyReason says why the target of scheme at address is dialled through
+// a proxy, or directly: which option or environment variable decided, and
+// for a direct dial that a variable would have served, whether NO_PROXY or
+// a loopback target excluded it. It runs only for the log.
+func (d *Dialer) proxyReason(scheme, address string, proxied bool) string {
 	switch d.cfg.proxyMode {
 	case proxyNone:
 		return "WithoutProxy"
@@ -145,14 +159,7 @@ func (d *Dialer) proxyReason(scheme string, proxied bool) string {
 	case proxyFromFunc:
 		return "WithProxyFunc"
 	}
-	from := d.envSource[scheme]
-	switch {
-	case proxied:
-		return "environment: " + from
-	case from == "":
-		return "environment: no proxy variable for " + scheme
-	}
-	return "environment: NO_PROXY, or a loopback target, excludes it from " + from
+	return d.env.reason(scheme, address, proxied)
 }
 
 // dialProxy opens the TCP connection to the proxy itself.

@@ -38,7 +38,7 @@ func (t dialTrace) route(d *Dialer, scheme, target string, px *proxyTarget) {
 	if t.logger == nil {
 		return
 	}
-	why := d.proxyReason(scheme, px != nil)
+	why := d.proxyReason(scheme, target, px != nil)
 	if px == nil {
 		t.logger.DebugContext(t.ctx, "wsdial: direct", "target", target, "why", why)
 		return

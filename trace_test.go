@@ -116,8 +116,27 @@ func TestLoggerEnvironmentReason(t *testing.T) {
 	buf.Reset()
 	// Loopback targets never go through an environment proxy.
 	d.DialWebSocket(context.Background(), "wss://127.0.0.1:1/")
-	if want := `msg="wsdial: direct"`; !strings.Contains(buf.String(), want) || !strings.Contains(buf.String(), "excludes it from ALL_PROXY") {
+	if want := `msg="wsdial: direct"`; !strings.Contains(buf.String(), want) || !strings.Contains(buf.String(), `why="environment: a loopback target, which ALL_PROXY never serves"`) {
 		t.Errorf("log lacks the direct route and its reason:\n%s", buf.String())
+	}
+	// NO_PROXY is named when it is what decided.
+	t.Setenv("NO_PROXY", ".example.invalid")
+	buf.Reset()
+	d = mustNew(t, WithLogger(logger), WithHandshakeTimeout(time.Second))
+	d.DialWebSocket(context.Background(), "wss://ws.example.invalid:1/")
+	if want := `why="environment: NO_PROXY excludes it from ALL_PROXY"`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, buf.String())
+	}
+	buf.Reset()
+	d.DialWebSocket(context.Background(), "ws://localhost:1/")
+	if want := `why="environment: a loopback target, which ALL_PROXY never serves"`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, buf.String())
+	}
+	t.Setenv("ALL_PROXY", "")
+	buf.Reset()
+	mustNew(t, WithLogger(logger), WithHandshakeTimeout(time.Second)).DialWebSocket(context.Background(), "ws://127.0.0.1:1/")
+	if want := `why="environment: no proxy variable for http"`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, buf.String())
 	}
 }
 
