@@ -29,6 +29,10 @@ type Dialer struct {
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
 	tlsWS      *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
+	// tlsProxy is WithProxyTLSConfig's, offering only http/1.1 by ALPN:
+	// the CONNECT that follows is HTTP/1.1, and a proxy that picked h2
+	// would not read it.
+	tlsProxy *tls.Config
 }
 
 var (
@@ -72,6 +76,11 @@ func (d *Dialer) setup(cfg *config) error {
 	}
 	d.tlsWS = d.tlsBase.Clone()
 	d.tlsWS.NextProtos = []string{"http/1.1"}
+	d.tlsProxy = &tls.Config{}
+	if cfg.proxyTLS != nil {
+		d.tlsProxy = cfg.proxyTLS.Clone()
+	}
+	d.tlsProxy.NextProtos = []string{"http/1.1"}
 	if err := d.setProxy(cfg); err != nil {
 		return err
 	}

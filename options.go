@@ -162,7 +162,9 @@ func WithProxyHeader(h http.Header) Option {
 
 // WithProxyTLSConfig sets the TLS configuration for https:// proxies. It is
 // kept apart from WithTLSConfig, which is for the target. When its ServerName
-// is empty, the proxy's host is verified.
+// is empty, the proxy's host is verified. The ALPN offer is always
+// "http/1.1" alone, whatever NextProtos says: the CONNECT request is
+// HTTP/1.1, so a proxy must not be let pick h2.
 func WithProxyTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.proxyTLS = cloneTLS(cfg) }
 }

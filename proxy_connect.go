@@ -3,7 +3,6 @@ package wsdial
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,11 +13,6 @@ import (
 // maxDrainBody bounds the 407 body that is read off a connection to reuse it
 // for the next round. A longer body costs a new connection instead.
 const maxDrainBody = 64 << 10
-
-// noProxyTLS is the configuration for https:// proxies when the caller gave
-// none: the system roots, and the proxy's host verified. startTLS never
-// modifies it.
-var noProxyTLS = &tls.Config{}
 
 // connectVia opens an HTTP CONNECT tunnel to address through an http:// or
 // https:// proxy, answering 407 challenges as the Dialer's authenticator (or
@@ -119,18 +113,15 @@ func closeAnd(c net.Conn, err error) error {
 }
 
 // openProxy dials the proxy and, for an https:// proxy, runs TLS with it,
-// verified against the proxy's host with WithProxyTLSConfig's configuration.
-// The target's TLS configuration plays no part here.
+// verified against the proxy's host with WithProxyTLSConfig's configuration,
+// offering http/1.1 alone by ALPN. The target's TLS configuration plays no
+// part here.
 func (d *Dialer) openProxy(ctx context.Context, tr dialTrace, px *proxyTarget) (net.Conn, error) {
 	c, err := d.dialProxy(ctx, tr, px)
 	if err != nil || !px.kind.tls {
 		return c, err
 	}
-	cfg := d.cfg.proxyTLS
-	if cfg == nil {
-		cfg = noProxyTLS
-	}
-	tc, err := startTLS(ctx, c, px.host, cfg)
+	tc, err := startTLS(ctx, c, px.host, d.tlsProxy)
 	if err != nil {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "tls", Err: withCause(ctxErr(ctx), err)}
 	}

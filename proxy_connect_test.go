@@ -804,3 +804,32 @@ func TestProxyAuthReplyCutShort(t *testing.T) {
 		t.Errorf("proxy saw %d connections, want 1", conns)
 	}
 }
+
+// TestProxyTLSOffersHTTP11 gives an https:// proxy that prefers h2, as one
+// behind an HTTP/2-capable TLS frontend does, and a WithProxyTLSConfig
+// copied from an HTTP/2 transport: the proxy must be offered http/1.1
+// alone, which the CONNECT that follows speaks, and the caller's
+// configuration must stay as it was.
+func TestProxyTLSOffersHTTP11(t *testing.T) {
+	checkGoroutines(t)
+	var origin wsOrigin
+	originAddr := origin.start(t, nil)
+	cert, pool := newCert(t, "127.0.0.1")
+	p := &connectProxy{tls: &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: []string{"h2", "http/1.1"}}}
+	cfg := &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}}
+	d := mustNew(t, WithProxy("https://"+p.start(t)), WithProxyTLSConfig(cfg))
+	c, err := d.DialContext(context.Background(), "tcp", originAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	p.mu.Lock()
+	alpn := p.alpn
+	p.mu.Unlock()
+	if len(alpn) != 1 || alpn[0] != "http/1.1" {
+		t.Errorf("the proxy agreed on %q, want http/1.1", alpn)
+	}
+	if len(cfg.NextProtos) != 2 || cfg.ServerName != "" {
+		t.Errorf("the caller's configuration changed: %+v", cfg)
+	}
+}

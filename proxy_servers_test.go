@@ -60,6 +60,7 @@ type connectProxy struct {
 
 	mu       sync.Mutex
 	requests []*http.Request
+	alpn     []string // the protocol each TLS client and the proxy agreed on
 }
 
 func (p *connectProxy) start(t testing.TB) (addr string) {
@@ -85,6 +86,9 @@ func (p *connectProxy) handle(c net.Conn) {
 	}
 	p.mu.Lock()
 	p.requests = append(p.requests, req)
+	if tc, ok := c.(*tls.Conn); ok {
+		p.alpn = append(p.alpn, tc.ConnectionState().NegotiatedProtocol)
+	}
 	p.mu.Unlock()
 	if req.Method != http.MethodConnect {
 		io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
