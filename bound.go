@@ -79,20 +79,19 @@ func watchContext(ctx context.Context, c net.Conn) connWatch {
 	return w
 }
 
-// release ends the watch and clears c's deadline. It returns the context's
-// error if the context ended first, by cancellation or by its deadline, so
-// that the caller reports context.DeadlineExceeded rather than the bare i/o
-// timeout that the deadline left behind. It waits for any interruption
-// under way, so that nothing touches c afterwards.
+// release ends the watch and clears c's deadline, whether the watch set it
+// or not. It returns the context's error if the context ended first, by
+// cancellation or by its deadline, so that the caller reports
+// context.DeadlineExceeded rather than the bare i/o timeout that the
+// deadline left behind. It waits for any interruption under way, so that
+// nothing touches c afterwards.
 func (w *connWatch) release() error {
 	var err error
 	if w.stop != nil && !w.stop() {
 		<-w.done
 		err = w.parent.Err()
 	}
-	if !w.deadline.IsZero() || err != nil {
-		w.c.SetDeadline(time.Time{})
-	}
+	w.c.SetDeadline(time.Time{})
 	if err == nil && !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
 		err = context.DeadlineExceeded
 	}

@@ -20,11 +20,18 @@ import (
 const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // Handshake runs the client opening handshake of RFC 6455 §4.1 on c, a stream
-// the caller already holds (plain or TLS). host becomes the Host header and
-// target, the request-target in origin-form such as "/chat?room=1". Of opts,
-// the handshake options, WithCompression, WithReadLimit, WithLogger and
-// WithHandshakeTimeout apply. c is not closed on failure: it stays the
-// caller's. Any deadline the caller had set on c is cleared.
+// the caller already holds (plain or TLS). host becomes the Host header, in
+// ASCII and without an IPv6 zone, and target, the request-target in
+// origin-form such as "/chat?room=1". Of opts, the handshake options,
+// WithCompression, WithReadLimit, WithLogger and WithHandshakeTimeout apply.
+// c is not closed on failure: it stays the caller's.
+//
+// The handshake is bounded by ctx's deadline or WithHandshakeTimeout's (30
+// seconds by default), whichever comes first; while it runs, that bound is
+// c's deadline, in place of any the caller had set. With neither (a context
+// without a deadline and WithHandshakeTimeout(0)), a deadline the caller had
+// set on c stays in force while it runs. Either way, when Handshake returns,
+// success or failure, c has no deadline.
 func Handshake(ctx context.Context, c net.Conn, host, target string, opts ...Option) (*Conn, error) {
 	cfg := newConfig(opts)
 	if cfg.err != nil {

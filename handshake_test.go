@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -549,5 +550,77 @@ func TestLowerCaseHostHeader(t *testing.T) {
 	d.DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if hosts := <-got; len(hosts) != 1 || hosts[0] != "virtual.example" {
 		t.Errorf("Host fields sent: %q, want one: virtual.example", hosts)
+	}
+}
+
+// deadlineConn records the deadlines set on a stream.
+type deadlineConn struct {
+	net.Conn
+	mu   sync.Mutex
+	last time.Time // the last deadline set
+	set  int       // how many were set
+}
+
+func (d *deadlineConn) SetDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.last, d.set = t, d.set+1
+	d.mu.Unlock()
+	return d.Conn.SetDeadline(t)
+}
+
+func (d *deadlineConn) lastDeadline() (time.Time, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last, d.set
+}
+
+// TestHandshakeClearsDeadline holds Handshake to its documentation: when it
+// returns, after success or failure, the stream has no deadline, whatever
+// bounded the handshake: the default timeout, the context's deadline, or
+// nothing but the deadline the caller had set.
+func TestHandshakeClearsDeadline(t *testing.T) {
+	addr := serveRaw(t, "tcp", func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/refuse" {
+				io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+				continue
+			}
+			io.WriteString(c, upgradeResponse(req, ""))
+		}
+	})
+	withDeadline, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		opts []Option
+	}{
+		{"default timeout", context.Background(), nil},
+		{"context deadline", withDeadline, []Option{WithHandshakeTimeout(0)}},
+		{"no bound", context.Background(), []Option{WithHandshakeTimeout(0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			dc := &deadlineConn{Conn: nc}
+			for _, target := range []string{"/refuse", "/ok"} {
+				dc.SetDeadline(time.Now().Add(time.Hour)) // the caller's own
+				_, err := Handshake(tc.ctx, dc, "h.example", target, tc.opts...)
+				if (err == nil) != (target == "/ok") {
+					t.Fatalf("%s: %v", target, err)
+				}
+				if last, n := dc.lastDeadline(); !last.IsZero() || n < 2 {
+					t.Errorf("%s: after Handshake the deadline is %v (%d set), want none", target, last, n)
+				}
+			}
+		})
 	}
 }
