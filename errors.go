@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -113,14 +114,42 @@ func (e *ProxyError) Error() string {
 	if e.Proxy != "" {
 		s += " " + printable(e.Proxy)
 	}
-	s += ": " + e.Stage
-	if e.StatusCode != 0 {
-		s += ": " + statusText(e.Response, e.StatusCode)
-	}
+	var cause string
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		cause = e.Err.Error()
 	}
-	return s
+	if e.StatusCode != 0 {
+		status := statusText(e.Response, e.StatusCode)
+		// A cause that opens with what the status line says, as
+		// ErrProxyAuthRequired's text after "407 Proxy Authentication
+		// Required" does, is not said twice.
+		if first, rest, _ := strings.Cut(cause, ": "); first != "" && strings.HasSuffix(strings.ToLower(status), strings.ToLower(first)) {
+			cause = rest
+		}
+		cause = joinText(status, cause)
+	}
+	return s + ": " + withStage(e.Stage, cause)
+}
+
+// withStage puts stage before msg, unless msg opens with it already, as the
+// standard library's "dial tcp …" and "tls: …" do.
+func withStage(stage, msg string) string {
+	first, _, _ := strings.Cut(msg, " ")
+	if strings.TrimSuffix(first, ":") == stage {
+		return msg
+	}
+	return joinText(stage, msg)
+}
+
+// joinText joins two parts of an error text with ": ", leaving out an empty one.
+func joinText(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + ": " + b
 }
 
 // Unwrap returns the class ErrProxy and the cause.
@@ -201,7 +230,7 @@ type stageError struct {
 	err   error
 }
 
-func (e *stageError) Error() string { return "wsdial: " + e.stage + ": " + e.err.Error() }
+func (e *stageError) Error() string { return "wsdial: " + withStage(e.stage, e.err.Error()) }
 
 func (e *stageError) Unwrap() []error { return []error{e.class, e.err} }
 
