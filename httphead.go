@@ -31,6 +31,7 @@ var (
 	errTooManyFields   = fmt.Errorf("response head has more than %d header fields", maxHeaderFields)
 	errTooManyInterim  = fmt.Errorf("more than %d interim (1xx) responses", maxInterim)
 	errMalformedStatus = errors.New("malformed status line")
+	errMalformedField  = errors.New("malformed header field")
 	// errNoResponse means that the peer sent not one byte of a response:
 	// it closed or reset the connection, or the request could not be
 	// written.
@@ -175,15 +176,15 @@ func parseHead(s string, fields []headerField) (responseHead, error) {
 // parseField parses one header or trailer line, its line end dropped.
 func parseField(line string) (headerField, error) {
 	if line[0] == ' ' || line[0] == '\t' {
-		return headerField{}, errors.New("obsolete line folding in response head")
+		return headerField{}, fmt.Errorf("%w: obsolete line folding", errMalformedField)
 	}
 	name, value, ok := strings.Cut(line, ":")
 	if !ok || !isToken(name) {
-		return headerField{}, fmt.Errorf("malformed header line %q", clip(line))
+		return headerField{}, fmt.Errorf("%w %q", errMalformedField, clip(line))
 	}
 	value = strings.Trim(value, " \t")
 	if !isFieldText(value) {
-		return headerField{}, fmt.Errorf("header %q has a control character in its value", name)
+		return headerField{}, fmt.Errorf("%w %q: a control character in its value", errMalformedField, name)
 	}
 	return headerField{name, value}, nil
 }

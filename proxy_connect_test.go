@@ -200,7 +200,7 @@ func TestConnectReplies(t *testing.T) {
 		{name: "closed mid-reply", reply: "HTTP/1.1 200 Conn", errIs: io.ErrUnexpectedEOF},
 		{name: "closed at once", reply: "", errIs: io.EOF},
 		{name: "not HTTP", reply: "SSH-2.0-OpenSSH\r\n\r\n", errIs: errMalformedStatus},
-		{name: "bad header", reply: "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", errText: "malformed header line"},
+		{name: "bad header", reply: "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", errIs: errMalformedField},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
