@@ -172,9 +172,26 @@ func WithProxyTLSConfig(cfg *tls.Config) Option {
 // WithProxyAuthenticator answers HTTP proxies' 407 challenges with a, for
 // schemes such as NTLM and Negotiate. Without it, user information in the
 // proxy URL is sent as Basic authentication with the first CONNECT request.
-// See ProxyAuthenticator.
-func WithProxyAuthenticator(a ProxyAuthenticator) Option {
-	return func(c *config) { c.proxyAuth = a }
+// Given several authenticators, each of which names its scheme, a Dialer
+// picks for each dial the strongest one the proxy offers, and falls back to
+// the next when one fails (see ProxyAuthScheme); with none, it goes back to
+// the built-in Basic. See ProxyAuthenticator.
+func WithProxyAuthenticator(a ...ProxyAuthenticator) Option {
+	return func(c *config) {
+		switch len(a) {
+		case 0:
+			c.proxyAuth = nil
+		case 1:
+			c.proxyAuth = a[0]
+		default:
+			auth, err := newAnyAuth(a)
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			c.proxyAuth = auth
+		}
+	}
 }
 
 // WithNetDialer sets the dialer used for TCP connections to the proxy or the

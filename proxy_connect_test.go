@@ -536,8 +536,8 @@ func FuzzConnectReply(f *testing.F) {
 		tunnel, resp, keep, err := exchangeConnect(c, dialTrace{}, "example.com:443", "", nil, true, buf)
 		switch {
 		case tunnel != nil:
-			if resp != nil || err != nil || keep {
-				t.Fatalf("a tunnel with a response %v, an error %v, keep %v", resp, err, keep)
+			if resp == nil || resp.StatusCode/100 != 2 || err != nil || keep {
+				t.Fatalf("a tunnel with the reply %v, the error %v and keep %v, want its 2xx reply, no error, no keep", resp, err, keep)
 			}
 			head, ahead := splitFinalHead(reply)
 			rest, _ := io.ReadAll(tunnel)
