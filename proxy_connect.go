@@ -40,6 +40,7 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 	}
 
 	limit := authRounds(auth)
+	_, verifying := sess.(ProxyAuthVerifier)
 	var c net.Conn
 	var last *http.Response // the 407 that the request on a kept connection answers
 	for round := 1; ; round++ {
@@ -49,7 +50,7 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 				return nil, err
 			}
 		}
-		tunnel, resp, keep, err := connect(ctx, tr, c, address, authz, d.cfg.proxyHeader, round < limit)
+		tunnel, resp, keep, err := connect(ctx, tr, c, connectRequest{address, authz, d.cfg.proxyHeader, round < limit, verifying})
 		if tunnel != nil {
 			if err := verifyTunnel(ctx, sess, resp); err != nil {
 				tunnel.Close()
@@ -154,17 +155,26 @@ func authority(address string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// connectRequest is one CONNECT request of a dial, and what it asks of the
+// reply.
+type connectRequest struct {
+	address, authz string
+	header         http.Header
+	reuse          bool // a 407 may leave the connection for another request
+	reply          bool // a 2xx reply is wanted, for an authenticator that verifies it
+}
+
 // connect runs one CONNECT request and reply on c, under ctx. On 2xx it
 // returns the tunnel: c itself, or c behind the bytes that came with the
-// reply, and the reply, for a verifying authenticator. Otherwise it returns
-// the refusal with at most 1 KiB of its body, and
-// keep says whether c is ready for another request: only for a 407 when
-// reuse is asked for and the proxy kept the connection open. With neither a
-// tunnel nor a response, err says what went wrong.
-func connect(ctx context.Context, tr dialTrace, c net.Conn, address, authz string, header http.Header, reuse bool) (tunnel net.Conn, resp *http.Response, keep bool, err error) {
+// reply, and the reply if req asks for it. Otherwise it returns the refusal
+// with at most 1 KiB of its body, and keep says whether c is ready for
+// another request: only for a 407 when req allows reuse and the proxy kept
+// the connection open. With neither a tunnel nor a response, err says what
+// went wrong.
+func connect(ctx context.Context, tr dialTrace, c net.Conn, req connectRequest) (tunnel net.Conn, resp *http.Response, keep bool, err error) {
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	tunnel, resp, keep, err = exchangeConnect(c, tr, address, authz, header, reuse, *bp)
+	tunnel, resp, keep, err = exchangeConnect(c, tr, req, *bp)
 	cerr := w.release()
 	headBufs.Put(bp)
 	switch {
@@ -181,13 +191,13 @@ func connect(ctx context.Context, tr dialTrace, c net.Conn, address, authz strin
 }
 
 // exchangeConnect writes the request from buf, then reads the reply into it.
-func exchangeConnect(c net.Conn, tr dialTrace, address, authz string, header http.Header, reuse bool, buf []byte) (net.Conn, *http.Response, bool, error) {
-	req := appendConnect(buf[:0], address, authz, header)
-	if _, err := c.Write(req); err != nil {
+func exchangeConnect(c net.Conn, tr dialTrace, req connectRequest, buf []byte) (net.Conn, *http.Response, bool, error) {
+	b := appendConnect(buf[:0], req.address, req.authz, req.header)
+	if _, err := c.Write(b); err != nil {
 		return nil, nil, false, fmt.Errorf("%w: writing CONNECT request: %w", errNoResponse, err)
 	}
-	if cap(req) > cap(buf) {
-		buf = req[:cap(req)]
+	if cap(b) > cap(buf) {
+		buf = b[:cap(b)]
 	}
 	var fields [16]headerField
 	_, h, ahead, err := readResponse(c, tr, buf[:cap(buf)], fields[:])
@@ -197,15 +207,19 @@ func exchangeConnect(c net.Conn, tr dialTrace, address, authz string, header htt
 	tr.proxyReply(&h)
 	if h.status/100 == 2 {
 		// Any 2xx opens the tunnel (RFC 9110 §9.3.6), and such a reply has no
-		// body: what came with it is the target's, a banner perhaps.
-		resp := h.response(nil)
+		// body: what came with it is the target's, a banner perhaps. The
+		// reply is built only when asked for: most dials never look at it.
+		var resp *http.Response
+		if req.reply {
+			resp = h.response(nil)
+		}
 		if len(ahead) > 0 {
 			return &prefixConn{Conn: c, pending: bytes.Clone(ahead)}, resp, false, nil
 		}
 		return c, resp, false, nil
 	}
 	resp := h.response(nil)
-	if reuse && resp.StatusCode == http.StatusProxyAuthRequired && !resp.Close {
+	if req.reuse && resp.StatusCode == http.StatusProxyAuthRequired && !resp.Close {
 		// The next round may go on this connection, so the whole body must
 		// come off it, and nothing past it.
 		return nil, resp, readBody(resp, ahead, c, maxDrainBody), nil

@@ -533,7 +533,7 @@ func FuzzConnectReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, reply []byte) {
 		c := &replyConn{r: bytes.NewReader(reply)}
 		buf := make([]byte, 2048)
-		tunnel, resp, keep, err := exchangeConnect(c, dialTrace{}, "example.com:443", "", nil, true, buf)
+		tunnel, resp, keep, err := exchangeConnect(c, dialTrace{}, connectRequest{address: "example.com:443", reuse: true, reply: true}, buf)
 		switch {
 		case tunnel != nil:
 			if resp == nil || resp.StatusCode/100 != 2 || err != nil || keep {
