@@ -182,15 +182,7 @@ func TestErrorTextsDoNotRepeat(t *testing.T) {
 	})
 
 	dial := func(opts []Option, url string) error {
-		d, err := New(append([]Option{WithHandshakeTimeout(time.Second)}, opts...)...)
-		if err != nil {
-			return err
-		}
-		c, err := d.DialWebSocket(ctx, url)
-		if err == nil {
-			c.Close()
-		}
-		return err
+		return dialOnce(ctx, url, append([]Option{WithHandshakeTimeout(time.Second)}, opts...)...)
 	}
 	cases := map[string]error{
 		"target TLS unverified":      dial([]Option{WithoutProxy()}, "wss://"+untrusted+"/"),

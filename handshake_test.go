@@ -458,10 +458,11 @@ func base64Decode(s string) ([]byte, error) {
 	return io.ReadAll(base64.NewDecoder(base64.StdEncoding, strings.NewReader(s)))
 }
 
-// TestHandshakeOnHeldStream runs Handshake on a stream the test dialled, and
-// leaves the stream open on failure.
-func TestHandshakeOnHeldStream(t *testing.T) {
-	addr := serveRaw(t, "tcp", func(c net.Conn) {
+// serveHeldStream answers each request on a connection in turn, as one
+// that Handshake is run on more than once: /refuse with a 404, anything else
+// with a 101.
+func serveHeldStream(t *testing.T) string {
+	return serveRaw(t, "tcp", func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(br)
@@ -469,12 +470,18 @@ func TestHandshakeOnHeldStream(t *testing.T) {
 				return
 			}
 			if req.URL.Path == "/refuse" {
-				c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno"))
+				io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno")
 				continue
 			}
-			c.Write([]byte(upgradeResponse(req, "")))
+			io.WriteString(c, upgradeResponse(req, ""))
 		}
 	})
+}
+
+// TestHandshakeOnHeldStream runs Handshake on a stream the test dialled, and
+// leaves the stream open on failure.
+func TestHandshakeOnHeldStream(t *testing.T) {
+	addr := serveHeldStream(t)
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -579,20 +586,7 @@ func (d *deadlineConn) lastDeadline() (time.Time, int) {
 // bounded the handshake: the default timeout, the context's deadline, or
 // nothing but the deadline the caller had set.
 func TestHandshakeClearsDeadline(t *testing.T) {
-	addr := serveRaw(t, "tcp", func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if req.URL.Path == "/refuse" {
-				io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-				continue
-			}
-			io.WriteString(c, upgradeResponse(req, ""))
-		}
-	})
+	addr := serveHeldStream(t)
 	withDeadline, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, tc := range []struct {

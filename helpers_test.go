@@ -254,3 +254,17 @@ func checkClass(tb testing.TB, err, class error) {
 		tb.Errorf("error %v matches classes %v, want only %v", err, got, class)
 	}
 }
+
+// dialOnce runs New with opts and one DialWebSocket to url, closes the
+// connection if one was made, and returns the error of either.
+func dialOnce(ctx context.Context, url string, opts ...Option) error {
+	d, err := New(opts...)
+	if err != nil {
+		return err
+	}
+	c, err := d.DialWebSocket(ctx, url)
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
