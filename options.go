@@ -102,6 +102,8 @@ func WithProxy(rawURL string) Option {
 // WithProxyFunc asks f for the proxy of each target. f has the shape of
 // httpproxy.Config.ProxyFunc: it is given the target as a URL whose scheme is
 // http for ws:// and https for wss://, and returns nil for a direct dial.
+// Its answer is checked as WithProxy checks its URL; one that fails, or an
+// error from f, fails the dial with a *ProxyError of stage "resolve".
 func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 	return func(c *config) {
 		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromFunc, "", f

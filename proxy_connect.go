@@ -200,7 +200,9 @@ func exchangeConnect(c net.Conn, tr dialTrace, req connectRequest, buf []byte) (
 		buf = b[:cap(b)]
 	}
 	var fields [16]headerField
-	_, h, ahead, err := readResponse(c, tr, buf[:cap(buf)], fields[:])
+	// The httptrace hooks are the upgrade request's: the proxy's interim
+	// replies go to the log alone.
+	_, h, ahead, err := readResponse(c, tr.logOnly(), buf[:cap(buf)], fields[:])
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("reading CONNECT reply: %w", err)
 	}

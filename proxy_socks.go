@@ -130,7 +130,7 @@ func socksExchange(c io.ReadWriter, user *url.Userinfo, host, port string, buf [
 	case buf[0] != socksVersion:
 		return fmt.Errorf("the proxy answered with version %d, not SOCKS5", buf[0])
 	case buf[1] == socksNoAcceptable:
-		return fmt.Errorf("%w: no acceptable authentication methods among those offered", ErrProxyAuthRequired)
+		return errors.New("no acceptable authentication methods among those offered")
 	case buf[1] == socksUserPass && user != nil:
 		if err := socksAuthenticate(c, user, buf); err != nil {
 			return err
@@ -194,7 +194,7 @@ func socksAuthenticate(c io.ReadWriter, user *url.Userinfo, buf []byte) error {
 		return fmt.Errorf("reading the authentication status: %w", noReply(err))
 	}
 	if buf[1] != 0 {
-		return fmt.Errorf("%w: username/password authentication failed (status %d)", ErrProxyAuthRequired, buf[1])
+		return fmt.Errorf("username/password authentication failed (status %d)", buf[1])
 	}
 	return nil
 }

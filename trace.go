@@ -33,6 +33,13 @@ func traceFor(ctx context.Context, logger *slog.Logger) dialTrace {
 	return t
 }
 
+// logOnly is t without its httptrace hooks, for the exchanges that the
+// hooks do not describe.
+func (t dialTrace) logOnly() dialTrace {
+	t.hooks = nil
+	return t
+}
+
 // route logs the proxy chosen for target, or none, and why.
 func (t dialTrace) route(d *Dialer, scheme, target string, px *proxyTarget) {
 	if t.logger == nil {
