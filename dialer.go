@@ -26,6 +26,7 @@ type Dialer struct {
 	fixedProxy *proxyTarget                     // WithProxy's, checked once in New
 	proxyFunc  func(*url.URL) (*url.URL, error) // WithProxyFunc's
 	env        *envProxies                      // the environment's, read once in New
+	list       *proxyList                       // WithProxyList's
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
 	tlsWS      *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
@@ -214,14 +215,23 @@ func checkPort(port string) error {
 }
 
 // reach runs the first two stages of a dial: it resolves the proxy for the
-// target, then connects to the target directly or through that proxy.
+// target, then connects to the target directly or through that proxy; with
+// WithProxyList, reachList works through the list instead (proxy_list.go).
 // scheme, http or https, is what the proxy is looked up for.
 func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, scheme string) (net.Conn, error) {
+	if d.list != nil {
+		return d.reachList(ctx, tr, network, address, scheme)
+	}
 	px, err := d.proxyFor(scheme, address)
 	if err != nil {
 		return nil, err
 	}
 	tr.route(d, scheme, address, px)
+	return d.via(ctx, tr, px, network, address)
+}
+
+// via connects to address through px, or directly when px is nil.
+func (d *Dialer) via(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
 	if px != nil {
 		return px.kind.dial(d, ctx, tr, px, network, address)
 	}

@@ -32,18 +32,21 @@ var (
 	errTooManyInterim  = fmt.Errorf("more than %d interim (1xx) responses", maxInterim)
 	errMalformedStatus = errors.New("malformed status line")
 	errMalformedField  = errors.New("malformed header field")
-	// errNoResponse means that the peer sent not one byte of a response:
-	// it closed or reset the connection, or the request could not be
-	// written.
+	// errNoResponse marks an exchange that ended before any byte of the
+	// response came, by EOF, reset or timeout, or because the request could
+	// not be written: a peer that said nothing, which a proxy list takes as
+	// a proxy that could not be used, and a dial as a kept connection to
+	// replace.
 	errNoResponse = errors.New("no response")
 )
 
 // readHead reads from r into buf, which already holds n bytes, until it
 // holds a whole response head of at most limit bytes, growing buf up to
-// maxHeadBytes. It returns the buffer, the head's length and how many bytes
+// maxHeadBytes. started says that bytes of the response, interim ones,
+// have come already, so that an end before any more is no errNoResponse. It returns the buffer, the head's length and how many bytes
 // it holds in all: buf[headLen:n] arrived behind the head and belongs to
 // whatever follows it.
-func readHead(r io.Reader, buf []byte, n, limit int) (b []byte, headLen, total int, err error) {
+func readHead(r io.Reader, buf []byte, n, limit int, started bool) (b []byte, headLen, total int, err error) {
 	scanned := 0
 	var rerr error
 	for {
@@ -57,8 +60,10 @@ func readHead(r io.Reader, buf []byte, n, limit int) (b []byte, headLen, total i
 		scanned = max(0, n-3)
 		switch {
 		case rerr == nil:
-		case n == 0:
+		case n == 0 && !started:
 			return buf, 0, n, fmt.Errorf("%w: %w", errNoResponse, rerr)
+		case n == 0 && rerr == io.EOF:
+			return buf, 0, n, fmt.Errorf("reading response head: %w", io.ErrUnexpectedEOF)
 		case rerr == io.EOF:
 			return buf, 0, n, fmt.Errorf("reading response head: %w", io.ErrUnexpectedEOF)
 		default:
@@ -88,7 +93,7 @@ func readResponse(r io.Reader, tr dialTrace, buf []byte, fields []headerField) (
 	n, used := 0, 0
 	for interim := 0; ; interim++ {
 		var headLen int
-		buf, headLen, n, err = readHead(r, buf, n, maxHeadBytes-used)
+		buf, headLen, n, err = readHead(r, buf, n, maxHeadBytes-used, used > 0)
 		if err != nil {
 			return "", h, nil, err
 		}

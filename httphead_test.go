@@ -17,7 +17,7 @@ func TestReadHeadAcrossReads(t *testing.T) {
 	for _, sep := range []string{"\r\n", "\n"} {
 		head := strings.ReplaceAll("HTTP/1.1 200 OK\r\nA: b\r\n\r\n", "\r\n", sep)
 		r := iotest.OneByteReader(strings.NewReader(head + "rest"))
-		buf, headLen, n, err := readHead(r, make([]byte, 8), 0, maxHeadBytes)
+		buf, headLen, n, err := readHead(r, make([]byte, 8), 0, maxHeadBytes, false)
 		if err != nil {
 			t.Fatalf("%q: %v", sep, err)
 		}
@@ -37,7 +37,7 @@ func TestReadHeadBounded(t *testing.T) {
 		"endless line":    io.MultiReader(strings.NewReader("HTTP/1.1 200 OK\r\nX: "), endless('x')),
 		"endless headers": io.MultiReader(strings.NewReader("HTTP/1.1 200 OK\r\n"), repeatReader("X: y\r\n")),
 	} {
-		buf, _, _, err := readHead(src, make([]byte, 512), 0, maxHeadBytes)
+		buf, _, _, err := readHead(src, make([]byte, 512), 0, maxHeadBytes, false)
 		if !errors.Is(err, errHeadTooLarge) {
 			t.Errorf("%s: error %v, want errHeadTooLarge", name, err)
 		}

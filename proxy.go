@@ -62,6 +62,8 @@ func (d *Dialer) setProxy(cfg *config) error {
 		}
 	case proxyFromFunc:
 		d.proxyFunc = cfg.proxyFunc
+	case proxyFromList:
+		d.list = newProxyList(cfg.proxyList, cfg.proxyRetry)
 	default:
 		d.env = readEnvProxies()
 	}
@@ -158,6 +160,8 @@ func (d *Dialer) proxyReason(scheme, address string, proxied bool) string {
 		return "WithProxy"
 	case proxyFromFunc:
 		return "WithProxyFunc"
+	case proxyFromList:
+		return "WithProxyList"
 	}
 	return d.env.reason(scheme, address, proxied)
 }
