@@ -389,7 +389,7 @@ func readBody(resp *http.Response, ahead []byte, r io.Reader, limit int64) (comp
 	}
 	var kept bytes.Buffer
 	n, err := io.Copy(&prefixWriter{&kept, maxErrorBody}, io.LimitReader(body, limit+1))
-	resp.Body = io.NopCloser(&kept)
+	resp.Body = newKeptBody(kept.Bytes())
 	switch {
 	case err != nil || n > limit || !framed:
 		return false
@@ -433,6 +433,20 @@ func skipTrailer(br *bufio.Reader) bool {
 	}
 	return false
 }
+
+// keptBody is the part of a refusal's body that was kept, readable from
+// memory as often as it is handed out again.
+type keptBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func newKeptBody(b []byte) keptBody { return keptBody{bytes.NewReader(b), b} }
+
+func (keptBody) Close() error { return nil }
+
+// again returns the same body, to be read from its start.
+func (k keptBody) again() keptBody { return newKeptBody(k.b) }
 
 // prefixWriter keeps the first max bytes written to it and discards the rest.
 type prefixWriter struct {

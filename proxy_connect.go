@@ -73,6 +73,9 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 			// that a connection-bound scheme starts over.
 			again := *last
 			again.Close = true
+			if body, ok := last.Body.(keptBody); ok {
+				again.Body = body.again()
+			}
 			challenge = &again
 		} else {
 			last = resp

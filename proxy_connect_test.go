@@ -697,30 +697,33 @@ func TestProxyAuthProxyCloses(t *testing.T) {
 		firstClose bool
 		// wantClosed is how many challenges say Close.
 		wantClosed int
+		// firstBody, if set, is the body of the first challenge, which the
+		// second repeats.
+		firstBody string
 	}{
 		{"body cut short", func(c net.Conn, _ *bufio.Reader) {
 			io.WriteString(c, challenge+"Content-Length: 100\r\n\r\nshort")
-		}, true, 1},
+		}, true, 1, ""},
 		{"chunked body cut short", func(c net.Conn, _ *bufio.Reader) {
 			io.WriteString(c, challenge+"Transfer-Encoding: chunked\r\n\r\n40\r\nshort")
-		}, true, 1},
+		}, true, 1, ""},
 		{"Proxy-Connection: close", func(c net.Conn, br *bufio.Reader) {
 			io.WriteString(c, challenge+"Proxy-Connection: close\r\nContent-Length: 5\r\n\r\nnope!")
 			io.Copy(io.Discard, br) // holds the connection, answering nothing more
-		}, true, 1},
+		}, true, 1, ""},
 		{"Connection: close", func(c net.Conn, br *bufio.Reader) {
 			io.WriteString(c, challenge+"Connection: close\r\nContent-Length: 5\r\n\r\nnope!")
 			io.Copy(io.Discard, br)
-		}, true, 1},
+		}, true, 1, ""},
 		{"kept connection closes before the next reply", func(c net.Conn, br *bufio.Reader) {
-			io.WriteString(c, challenge+"Content-Length: 0\r\n\r\n")
+			io.WriteString(c, challenge+"Content-Length: 4\r\n\r\nwho?")
 			http.ReadRequest(br) // the second request, which is never answered
-		}, false, 1},
+		}, false, 1, "who?"},
 		{"kept connection reset before the next reply", func(c net.Conn, br *bufio.Reader) {
-			io.WriteString(c, challenge+"Content-Length: 0\r\n\r\n")
+			io.WriteString(c, challenge+"Content-Length: 4\r\n\r\nwho?")
 			http.ReadRequest(br)
 			reset(c)
-		}, false, 1},
+		}, false, 1, "who?"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
@@ -763,6 +766,14 @@ func TestProxyAuthProxyCloses(t *testing.T) {
 			for _, ch := range auth.challenges {
 				if ch.Close {
 					closed++
+				}
+			}
+			// A challenge that a new connection repeats reads in full both times.
+			if tc.firstBody != "" {
+				for _, ch := range auth.challenges[:2] {
+					if body, _ := io.ReadAll(ch.Body); string(body) != tc.firstBody {
+						t.Errorf("challenge (Close %v) reads %q, want %q", ch.Close, body, tc.firstBody)
+					}
 				}
 			}
 			if closed != tc.wantClosed {
