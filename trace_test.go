@@ -122,7 +122,7 @@ func TestLoggerEnvironmentReason(t *testing.T) {
 	// NO_PROXY is named when it is what decided.
 	t.Setenv("NO_PROXY", ".example.invalid")
 	buf.Reset()
-	d = mustNew(t, WithLogger(logger), WithHandshakeTimeout(time.Second))
+	d = mustNew(t, WithLogger(logger), WithHandshakeTimeout(time.Second), WithNetDialer(noDNS())) // the direct dial looks the name up, here alone
 	d.DialWebSocket(context.Background(), "wss://ws.example.invalid:1/")
 	if want := `why="environment: NO_PROXY excludes it from ALL_PROXY"`; !strings.Contains(buf.String(), want) {
 		t.Errorf("log lacks %s:\n%s", want, buf.String())
