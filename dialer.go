@@ -291,6 +291,15 @@ func parseTarget(rawURL string) (target, error) {
 		return t, invalid("invalid URL", err)
 	}
 	t.target = u.RequestURI()
+	// url.Parse lets a space through in an IPv6 zone and in a query. Either
+	// would break the request line, so it is refused here, before a
+	// connection to the server or a tunnel through a proxy is made for it.
+	switch {
+	case breaksLine(u.Host):
+		return t, invalid("invalid URL", fmt.Errorf("host %q holds a space", u.Host))
+	case breaksLine(t.target):
+		return t, invalid("invalid URL", errors.New("its query holds a space, which must be written %20"))
+	}
 	return t, nil
 }
 

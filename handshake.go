@@ -37,6 +37,9 @@ func Handshake(ctx context.Context, c net.Conn, host, target string, opts ...Opt
 	if cfg.err != nil {
 		return nil, cfg.err
 	}
+	if c == nil {
+		return nil, invalid("invalid handshake request", errors.New("no connection to run it on"))
+	}
 	ctx, cancel := bound(ctx, cfg.handshakeTimeout)
 	defer cancel()
 	return handshake(ctx, traceFor(ctx, cfg.logger), c, host, target, cfg)

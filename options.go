@@ -69,7 +69,13 @@ func newConfig(opts []Option) *config {
 		readLimit:        defaultReadLimit,
 		proxyRetry:       defaultProxyRetryDelay,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			// Refused rather than skipped: a nil Option is an option the
+			// caller meant to set and did not.
+			c.fail(fmt.Errorf("option %d of %d is nil", i+1, len(opts)))
+			continue
+		}
 		o(c)
 	}
 	return c
@@ -89,9 +95,10 @@ func (c *config) fail(err error) {
 // username/password authentication (SOCKS5, RFC 1929). New fails with an
 // ErrInvalid error, which quotes none of rawURL, when rawURL does not parse
 // (a /, ?, # or % in a password must be percent-encoded), has another
-// scheme, a path or a query, or holds credentials that its scheme cannot
-// carry: a user name with a colon for Basic, or for SOCKS5 a username or
-// password that is empty or longer than 255 bytes.
+// scheme, no host, a port out of range, a path or a query, or holds
+// credentials that its scheme cannot carry: a user name with a colon for
+// Basic, or for SOCKS5 a username or password that is empty or longer than
+// 255 bytes.
 //
 // Through an http:// or https:// proxy every target, ws:// included, is
 // reached with a CONNECT tunnel; an https:// proxy is verified as

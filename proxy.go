@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -103,8 +104,9 @@ func parseProxyURL(raw string) (*url.URL, error) {
 	return parseURL(raw)
 }
 
-// checkProxy refuses a proxy URL that names no host or an unsupported
-// scheme, and works out where to dial. Even on failure px.redacted is set.
+// checkProxy refuses a proxy URL that names no host, an unsupported
+// scheme or a port out of range, and works out where to dial. Even on
+// failure px.redacted is set.
 func checkProxy(u *url.URL) (*proxyTarget, error) {
 	// A path, query or fragment means nothing to a proxy, and the redacted
 	// form would show them: a password with an unencoded / lands in the path.
@@ -164,6 +166,17 @@ func (d *Dialer) proxyReason(scheme, address string, proxied bool) string {
 		return "WithProxyList"
 	}
 	return d.env.reason(scheme, address, proxied)
+}
+
+// loopbackTarget reports whether address is one that httpproxy never
+// proxies: the name localhost, as written, or a loopback IP address.
+func loopbackTarget(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
 }
 
 // dialProxy opens the TCP connection to the proxy itself.

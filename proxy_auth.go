@@ -296,7 +296,7 @@ func (s *anySession) Next(ctx context.Context, challenge *http.Response) (string
 // request, or, for a session that waits to see a challenge, its answer to
 // this one.
 func begin(ctx context.Context, a namedAuth, proxy *url.URL, challenge *http.Response) (string, ProxyAuthSession, error) {
-	sess, err := a.Start(ctx, proxy)
+	sess, err := startAuth(ctx, a.ProxyAuthenticator, proxy)
 	if err != nil {
 		return "", nil, err
 	}
@@ -402,4 +402,14 @@ func (f schemeFailures) Unwrap() []error {
 		}
 	}
 	return errs
+}
+
+// startAuth is a.Start, with a session that is missing, which would fail
+// the dial later with a panic, refused as an error now.
+func startAuth(ctx context.Context, a ProxyAuthenticator, proxy *url.URL) (ProxyAuthSession, error) {
+	sess, err := a.Start(ctx, proxy)
+	if err == nil && sess == nil {
+		err = fmt.Errorf("the authenticator (%T) returned no session and no error", a)
+	}
+	return sess, err
 }

@@ -30,7 +30,7 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 	if d.cfg.proxyAuth != nil {
 		auth = d.cfg.proxyAuth
 	}
-	sess, err := auth.Start(ctx, px.url)
+	sess, err := startAuth(ctx, auth, px.url)
 	if err != nil {
 		return fail(fmt.Errorf("starting proxy authentication: %w", err))
 	}

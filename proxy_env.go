@@ -2,8 +2,6 @@ package wsdial
 
 import (
 	"fmt"
-	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -127,10 +125,8 @@ func (e *envProxies) reason(scheme, address string, proxied bool) string {
 	case from == "":
 		return "environment: no proxy variable for " + scheme
 	}
-	host, _, _ := net.SplitHostPort(address)
-	// httpproxy's own test, so that the reason is the one that held.
-	if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && ip.IsLoopback() {
-		return "environment: a loopback target, which " + from + " never serves"
+	if loopbackTarget(address) {
+		return "environment: a loopback target excludes it from " + from
 	}
 	return "environment: NO_PROXY excludes it from " + from
 }

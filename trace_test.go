@@ -116,21 +116,8 @@ func TestLoggerEnvironmentReason(t *testing.T) {
 	buf.Reset()
 	// Loopback targets never go through an environment proxy.
 	d.DialWebSocket(context.Background(), "wss://127.0.0.1:1/")
-	if want := `msg="wsdial: direct"`; !strings.Contains(buf.String(), want) || !strings.Contains(buf.String(), `why="environment: a loopback target, which ALL_PROXY never serves"`) {
+	if want := `msg="wsdial: direct"`; !strings.Contains(buf.String(), want) || !strings.Contains(buf.String(), `why="environment: a loopback target excludes it from ALL_PROXY"`) {
 		t.Errorf("log lacks the direct route and its reason:\n%s", buf.String())
-	}
-	// NO_PROXY is named when it is what decided.
-	t.Setenv("NO_PROXY", ".example.invalid")
-	buf.Reset()
-	d = mustNew(t, WithLogger(logger), WithHandshakeTimeout(time.Second), WithNetDialer(noDNS())) // the direct dial looks the name up, here alone
-	d.DialWebSocket(context.Background(), "wss://ws.example.invalid:1/")
-	if want := `why="environment: NO_PROXY excludes it from ALL_PROXY"`; !strings.Contains(buf.String(), want) {
-		t.Errorf("log lacks %s:\n%s", want, buf.String())
-	}
-	buf.Reset()
-	d.DialWebSocket(context.Background(), "ws://localhost:1/")
-	if want := `why="environment: a loopback target, which ALL_PROXY never serves"`; !strings.Contains(buf.String(), want) {
-		t.Errorf("log lacks %s:\n%s", want, buf.String())
 	}
 	t.Setenv("ALL_PROXY", "")
 	buf.Reset()
@@ -181,6 +168,39 @@ func TestTraceInterimResponses(t *testing.T) {
 		c.Close()
 		if want := "100 |103 </a.css>; rel=preload"; strings.Join(got, "|") != want || !continued {
 			t.Errorf("hooks saw %q (Got100Continue %v), want %q", got, continued, want)
+		}
+	}
+}
+
+// TestLoggerSaysWhichRuleExcludes checks that the log of a direct dial
+// names the one rule that kept the environment's proxy out: a loopback
+// target, or NO_PROXY, never the two as alternatives.
+func TestLoggerSaysWhichRuleExcludes(t *testing.T) {
+	setEnv(t, map[string]string{"HTTP_PROXY": "http://127.0.0.1:1", "NO_PROXY": "example.test"})
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := mustNew(t, WithLogger(logger), WithNetDialer(noDNS()), WithHandshakeTimeout(time.Second))
+	closed := closedAddr(t)
+	_, port, _ := net.SplitHostPort(closed)
+	for _, tt := range []struct {
+		url, want, not string
+	}{
+		{"ws://" + closed + "/", "a loopback target", "NO_PROXY"},
+		{"ws://localhost:" + port + "/", "a loopback target", "NO_PROXY"},
+		{"ws://[::1]:" + port + "/", "a loopback target", "NO_PROXY"},
+		// noDNS fails the lookup: nothing leaves the machine.
+		{"ws://chat.example.test/", "NO_PROXY", "loopback"},
+	} {
+		buf.Reset()
+		d.DialWebSocket(context.Background(), tt.url)
+		var why string
+		for line := range strings.Lines(buf.String()) {
+			if strings.Contains(line, `msg="wsdial: direct"`) {
+				_, why, _ = strings.Cut(line, "why=")
+			}
+		}
+		if !strings.Contains(why, tt.want) || strings.Contains(why, tt.not) || !strings.Contains(why, "HTTP_PROXY") {
+			t.Errorf("%s: the direct route's reason is %q; want it to name %q and HTTP_PROXY, and not %q", tt.url, why, tt.want, tt.not)
 		}
 	}
 }
