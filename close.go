@@ -221,6 +221,8 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 		return fmt.Errorf("wsdial: close: reason of %d bytes is longer than %d", len(reason), maxCloseReason)
 	case !utf8.ValidString(reason):
 		return errors.New("wsdial: close: reason is not valid UTF-8")
+	case c.unopened():
+		return errUnopened
 	case c.appClosed.Swap(true) || c.closed.Load():
 		return errClosed
 	}
@@ -252,7 +254,10 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 // to take. Bound the wait with SetReadDeadline, since a peer may never
 // answer; a second call returns an error that matches net.ErrClosed.
 func (c *Conn) CloseWrite() error {
-	if c.closed.Load() {
+	switch {
+	case c.unopened():
+		return errUnopened
+	case c.closed.Load():
 		return errClosed
 	}
 	return c.sendClose(StatusNormalClosure, "", ownBound())

@@ -33,7 +33,9 @@ import (
 // the connection idles, does not lose the connection to the next ping.
 //
 // Once a read fails, every later read returns the same error. Once the
-// connection has closed, every call returns an error, never panics. After
+// connection has closed, every call returns an error, never panics. So does
+// every call on a zero Conn, one that no dial or Handshake made, whose errors
+// match net.ErrClosed. After
 // the application's own Close or CloseWithStatus, reads and writes return
 // errors that match net.ErrClosed; a read's keeps the peer's close, or its
 // breach of the protocol, reachable with errors.As.
@@ -219,15 +221,32 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 // come first. When there were none, it is the underlying connection itself,
 // so io.Copy and splice keep their fast paths. Reading or writing it directly
 // bypasses the message layer, so mix the two only with care: bytes the
-// message layer has buffered are not seen here.
+// message layer has buffered are not seen here. It is nil on a zero Conn.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
-// LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+// LocalAddr returns the local network address; nil on a zero Conn.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.nc == nil {
+		return nil
+	}
+	return c.nc.LocalAddr()
+}
 
 // RemoteAddr returns the remote network address: the proxy's when the
-// connection runs through one.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+// connection runs through one; nil on a zero Conn.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.nc == nil {
+		return nil
+	}
+	return c.nc.RemoteAddr()
+}
+
+// errUnopened is what the calls on a zero Conn return: it has no stream,
+// and none of its locks, which a blocked call would wait on for ever.
+var errUnopened error = &closedError{msg: "wsdial: use of a Conn that no dial or Handshake opened"}
+
+// unopened reports whether c is a zero Conn, whose calls return errUnopened.
+func (c *Conn) unopened() bool { return c.s == nil }
 
 // SetReadLimit sets the largest message, in bytes, that reads accept from
 // now on. A message of exactly n bytes is allowed; a longer one fails the
@@ -240,6 +259,9 @@ func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 // since a frame may have been left half read. The zero time means no
 // deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.unopened() {
+		return errUnopened
+	}
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
 	if c.closeReading {
@@ -255,6 +277,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // out under a deadline of their own, and leave this one in place. The zero
 // time means no deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.unopened() {
+		return errUnopened
+	}
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
 	c.writeDeadline = 0

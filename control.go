@@ -28,8 +28,11 @@ var errFramesBusy = errors.New("wsdial: timed out waiting for a frame being writ
 // application's own write: it goes out under the write deadline, between the
 // frames of any message being written.
 func (c *Conn) Ping(payload []byte) error {
-	if len(payload) > maxControl {
+	switch {
+	case len(payload) > maxControl:
 		return fmt.Errorf("wsdial: ping: payload of %d bytes is longer than %d", len(payload), maxControl)
+	case c.unopened():
+		return errUnopened
 	}
 	return c.writeControl(opPing, payload, time.Time{})
 }

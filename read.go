@@ -37,6 +37,9 @@ const maxPrealloc = 4 << 20
 // returns io.EOF and reads nothing of a later message. Reading into a
 // buffer of the caller's allocates nothing.
 func (c *Conn) NextReader() (MessageType, io.Reader, error) {
+	if c.unopened() {
+		return 0, nil, errUnopened
+	}
 	c.lockRead()
 	defer c.unlockRead()
 	t, err := c.beginMessage()
@@ -49,6 +52,9 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 // ReadMessage waits for the next data message and returns its type and
 // payload, in a slice of its own that the caller may keep.
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
+	if c.unopened() {
+		return 0, nil, errUnopened
+	}
 	c.lockRead()
 	defer c.unlockRead()
 	t, err := c.beginMessage()

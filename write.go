@@ -31,7 +31,7 @@ var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
 // as the compressed bytes need. It is safe to call concurrently with other
 // writes; the message is never interleaved with another.
 func (c *Conn) WriteMessage(t MessageType, data []byte) error {
-	if err := checkType(t); err != nil {
+	if err := c.checkType(t); err != nil {
 		return err
 	}
 	// What NextWriter, Write and Close do, without a writer to hand out:
@@ -56,7 +56,7 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 // second, so close it promptly, even after an error. Pings and pongs go out
 // between its frames.
 func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
-	if err := checkType(t); err != nil {
+	if err := c.checkType(t); err != nil {
 		return nil, err
 	}
 	c.msgSem.lock()
@@ -75,9 +75,14 @@ func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	return &messageHandle{w: &c.wr.msg}, nil
 }
 
-func checkType(t MessageType) error {
-	if t != TextMessage && t != BinaryMessage {
+// checkType refuses a message of type t before it begins: t is not a data
+// message type, or c is a zero Conn.
+func (c *Conn) checkType(t MessageType) error {
+	switch {
+	case t != TextMessage && t != BinaryMessage:
 		return fmt.Errorf("wsdial: write: invalid message type %d", int(t))
+	case c.unopened():
+		return errUnopened
 	}
 	return nil
 }
