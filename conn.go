@@ -18,9 +18,9 @@ import (
 // message goes out whole, never interleaved with another. (This differs from
 // gorilla/websocket, which panics on concurrent writes.) A writer from
 // NextWriter holds the connection's messages until it is closed: other
-// messages wait for it, and so does Close, for at most a second. Control
-// frames do not wait for it: pings, and the pongs that answer the peer's,
-// go out between its frames.
+// messages wait for it, and so does Close, for at most a second, before it
+// cuts the message short. Control frames do not wait for it: pings, and the
+// pongs that answer the peer's, go out between its frames.
 //
 // Reads take one goroutine at a time: ReadMessage, NextReader and the reader
 // it returns. A read answers pings and handles the peer's close on its own,

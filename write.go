@@ -53,8 +53,8 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 // payload, which goes out in frames as the writer's buffer fills; Close sends
 // the last frame. Until the writer is closed it holds the connection's
 // messages: other messages wait for it, and so does Close, for at most a
-// second, so close it promptly, even after an error. Pings and pongs go out
-// between its frames.
+// second before it cuts the message short, so close it promptly, even after
+// an error. Pings and pongs go out between its frames.
 func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	if err := c.checkType(t); err != nil {
 		return nil, err
