@@ -203,9 +203,10 @@ func (c *Conn) Close() error { return c.CloseWithStatus(StatusNormalClosure, "")
 // waits that long for a message being written to end, then sends its frame
 // under a deadline of its own and waits what is left of the second for the
 // peer's answer. Only a message still being written after that second, from
-// a NextWriter's writer left open, makes it take longer: the message is cut
-// short, the close frame goes out between its frames, with a second more for
-// the frame and the answer, and the error says that the message was cut.
+// a NextWriter's writer left open or a write the peer does not read, makes
+// it take longer: the message is cut short, the close frame goes out between
+// its frames, with a second more for the frame and the answer, and the error
+// says that the message was cut.
 // When another goroutine is reading, that read receives the peer's close;
 // otherwise CloseWithStatus reads it itself, discarding any messages still
 // in flight. To receive those messages, use CloseWrite.

@@ -388,6 +388,102 @@ func TestReaderHeldAcrossClose(t *testing.T) {
 	}
 }
 
+// TestCloseWithBlockedReaderAndWriter: the peer neither reads nor sends, so
+// one goroutine is blocked in a read and another in the write of a large
+// message, when a third closes. Close returns, both calls end with errors
+// that match net.ErrClosed, and no goroutine is left behind.
+func TestCloseWithBlockedReaderAndWriter(t *testing.T) {
+	checkGoroutines(t)
+	conn, _ := pipePair(t)
+	readErr := readUntilError(conn)
+	writeErr := make(chan error, 1)
+	writing := make(chan struct{})
+	go func() {
+		close(writing)
+		writeErr <- conn.WriteMessage(BinaryMessage, make([]byte, 1<<20))
+	}()
+	<-writing
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close() }()
+	for name, ch := range map[string]<-chan error{"read": readErr, "write": writeErr} {
+		select {
+		case err := <-ch:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("the blocked %s returned %v, want net.ErrClosed", name, err)
+			}
+		case <-time.After(30 * time.Second): // a guard against hanging, far above Close's bound
+			t.Fatalf("the blocked %s never returned", name)
+		}
+	}
+	if err := <-closed; errors.Is(err, net.ErrClosed) {
+		t.Errorf("Close: %v, as if the connection had been closed before", err)
+	}
+}
+
+// TestNoGoroutinesLeftBehind: however a connection ends, by the
+// application's Close, the peer's close, a failed read or a timed-out one,
+// it leaves no goroutine running.
+func TestNoGoroutinesLeftBehind(t *testing.T) {
+	cases := map[string]func(t *testing.T, conn *Conn, p *peer){
+		"Close": func(t *testing.T, conn *Conn, p *peer) {
+			ended := p.serveClose(normalClose)
+			if err := conn.Close(); err != nil {
+				t.Fatal(err)
+			}
+			<-ended
+		},
+		"peer's close": func(t *testing.T, conn *Conn, p *peer) {
+			go p.c.Write(frame(fin|opCls, closePayload(StatusGoingAway, "")))
+			if _, _, err := conn.ReadMessage(); !errors.As(err, new(*CloseError)) {
+				t.Fatalf("read: %v, want the server's close", err)
+			}
+			p.readUntilClose()
+		},
+		"failed read": func(t *testing.T, conn *Conn, p *peer) {
+			go p.c.Write([]byte{fin | opTxt, 0x80, 1, 2, 3, 4})
+			if _, _, err := conn.ReadMessage(); !errors.As(err, new(*ProtocolError)) {
+				t.Fatalf("read: %v, want a protocol error", err)
+			}
+			p.readUntilClose()
+		},
+		"timed-out read, then Close": func(t *testing.T, conn *Conn, p *peer) {
+			conn.SetReadDeadline(time.Now().Add(-time.Second))
+			if _, _, err := conn.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read: %v, want a timeout", err)
+			}
+			ended := p.serveClose(normalClose)
+			conn.Close()
+			<-ended
+		},
+	}
+	for name, run := range cases {
+		for _, compressed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/compressed=%v", name, compressed), func(t *testing.T) {
+				checkGoroutines(t)
+				var conn *Conn
+				var p *peer
+				if compressed {
+					conn, p = newDeflatePair(t, "", Compression{ClientContextTakeover: true})
+				} else {
+					conn, p = newPair(t)
+				}
+				// A message each way first, so that the compressors are in use.
+				go p.c.Write(frame(fin|opTxt, []byte("hello")))
+				if _, _, err := conn.ReadMessage(); err != nil {
+					t.Fatal(err)
+				}
+				if err := conn.WriteMessage(TextMessage, textLike(1000, 1)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.readMessage(); err != nil {
+					t.Fatal(err)
+				}
+				run(t, conn, p)
+			})
+		}
+	}
+}
+
 // TestCloseBoundedDespitePongHandler: Close reads the peer's answer itself,
 // and a pong that arrives meanwhile runs a handler that pushes the read
 // deadline an hour on, as keepalive handlers do. Close still ends within its

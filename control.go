@@ -57,7 +57,8 @@ func (c *Conn) writeClose(code StatusCode, reason string, by time.Time) error {
 // write deadline. Otherwise the connection sends it on its own behalf: it
 // waits for the lock no later than by, and goes out under by as its deadline,
 // whatever the application's. A frame that fails with nothing of it sent
-// leaves the stream as it was, and later writes unharmed.
+// leaves the message layer as it was, and later writes unharmed, unless the
+// stream fails every write after a timeout, as a *tls.Conn does.
 func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
 	var f [maxHeader + maxControl]byte
 	var key [4]byte
