@@ -305,6 +305,8 @@ func TestStaleReader(t *testing.T) {
 		frame(fin|opTxt, []byte("third")),
 		frame(opTxt, []byte("fou")), frame(fin|opCont, []byte("rth")),
 		frame(fin|opTxt, []byte("fifth")),
+		frame(fin|opTxt, []byte("sixth")),
+		[]byte{fin | opTxt, 0x80, 1, 2, 3, 4}, // masked: the connection fails
 	))
 	buf := make([]byte, 64)
 	stale := func(name string, r io.Reader) {
@@ -344,6 +346,23 @@ func TestStaleReader(t *testing.T) {
 	}
 	for _, r := range []io.Reader{r1, r2, r4} {
 		stale("a reader after ReadMessage", r)
+	}
+
+	// Once the connection has failed, a stale reader reports the failure.
+	_, r6, err := conn.NextReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r6.Read(buf[:2]); err != nil || string(buf[:n]) != "si" {
+		t.Fatalf("sixth message: %q, %v", buf[:n], err)
+	}
+	if _, _, err := conn.ReadMessage(); !errors.As(err, new(*ProtocolError)) {
+		t.Fatalf("ReadMessage of a masked frame: %v, want a protocol error", err)
+	}
+	for _, r := range []io.Reader{r1, r6} {
+		if n, err := r.Read(buf); n != 0 || !errors.As(err, new(*ProtocolError)) {
+			t.Fatalf("a stale reader after the connection failed: %q, %v; want the protocol error", buf[:n], err)
+		}
 	}
 }
 
