@@ -56,7 +56,8 @@ type Conn struct {
 	//
 	// Failures. A read that fails leaves rd.err set for good: nothing ever
 	// resumes a read that may have stopped inside a frame. A write that fails
-	// having sent part of a frame leaves wr.err set for good.
+	// having sent part of a frame, or of a message, leaves wr.err set for
+	// good; one that sent nothing fails its own message alone.
 	//
 	// Deadlines. The application's read deadline is the stream's. Its write
 	// deadline is the stream's too, except while a control frame that the
@@ -272,8 +273,10 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline sets the deadline for the application's writes:
 // WriteMessage, the frames of NextWriter's writers, and Ping. A write that
-// times out having sent part of a frame fails the connection's writes for
-// good. The frames the connection sends on its own behalf, and Close's, go
+// times out having sent part of its message fails the connection's writes
+// for good; one that sent nothing of it fails that message alone, unless
+// the stream fails every write after a timeout, as a *tls.Conn does. The
+// frames the connection sends on its own behalf, and Close's, go
 // out under a deadline of their own, and leave this one in place. The zero
 // time means no deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {

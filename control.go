@@ -83,13 +83,7 @@ func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
 		defer c.restoreDeadline()
 	}
 	if m, err := c.s.Write(f[:n]); err != nil {
-		if m > 0 {
-			return c.writeFailed(err)
-		}
-		if c.closed.Load() {
-			return errClosed
-		}
-		return ioError("write", err)
+		return c.writeFailed(err, m == 0)
 	}
 	return nil
 }
