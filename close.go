@@ -242,7 +242,7 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 	// Once the peer's close has come, the handshake is complete and nothing
 	// is lost, whatever tearing the stream down says: a TLS tunnel through a
 	// proxy that dropped it already answers close_notify with a reset.
-	if cerr := c.closeStream(); cerr != nil && err == nil && !answered && !errors.Is(cerr, net.ErrClosed) {
+	if cerr := c.endStream(err); cerr != nil && err == nil && !answered && !errors.Is(cerr, net.ErrClosed) {
 		err = fmt.Errorf("wsdial: close: %w", cerr)
 	}
 	if cut && err == nil {
@@ -328,7 +328,6 @@ func (c *Conn) awaitPeerClose(by time.Time) bool {
 // read returns ce.
 func (c *Conn) peerClosed(ce *CloseError) error {
 	c.rd.err = ce
-	c.writeClose(ce.Code, "", ownBound())
-	c.closeStream()
+	c.endStream(c.writeClose(ce.Code, "", ownBound()))
 	return ce
 }

@@ -1,6 +1,8 @@
 package wsdial
 
 import (
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -256,9 +258,10 @@ func (c *Conn) unopened() bool { return c.s == nil }
 func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
 // SetReadDeadline sets the deadline for reads, pings answered on the way
-// included. A read that times out fails the connection's reads for good,
-// since a frame may have been left half read. The zero time means no
-// deadline.
+// included, though a read may end up to a second past it while the pong
+// to a ping waits for a frame being written. A read that times out fails
+// the connection's reads for good, since a frame may have been left half
+// read. The zero time means no deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.unopened() {
 		return errUnopened
@@ -312,6 +315,27 @@ func (c *Conn) closeStream() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.closeErr = c.s.Close()
+	})
+	return c.closeErr
+}
+
+// endStream closes the stream once a close frame has been tried, sent
+// being what its write returned. When the frame did not go out, the peer is
+// not reading, and the stream beneath any TLS is closed instead of the TLS:
+// a *tls.Conn's Close sends close_notify under a deadline of five seconds
+// of its own, which a peer that does not read would make it wait out.
+func (c *Conn) endStream(sent error) error {
+	tc, ok := c.s.(*tls.Conn)
+	if sent == nil || errors.Is(sent, errCloseSent) || !ok {
+		return c.closeStream()
+	}
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		nc := tc.NetConn()
+		for inner, ok := nc.(*tls.Conn); ok; inner, ok = nc.(*tls.Conn) {
+			nc = inner.NetConn() // TLS to a proxy, beneath the target's
+		}
+		c.closeErr = nc.Close()
 	})
 	return c.closeErr
 }

@@ -1,13 +1,16 @@
 package wsdial
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -511,6 +514,80 @@ func TestCloseBoundedWhenPeerStopsReading(t *testing.T) {
 	conn.Close()
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("Close took %v against a peer that does not read", took)
+	}
+}
+
+// tlsPipePair is pipePair over TLS: the handshake, TLS's and then
+// WebSocket's, runs over net.Pipe, and the server end returned is the TLS
+// one, which the test drives as it likes, or leaves unread.
+func tlsPipePair(t *testing.T) (*Conn, *peer) {
+	t.Helper()
+	cert, pool := newCert(t, "pipe.example")
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	peers := make(chan *peer, 1)
+	go func() {
+		tc := tls.Server(server, &tls.Config{Certificates: []tls.Certificate{*cert}})
+		br := bufio.NewReader(tc)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			close(peers)
+			return
+		}
+		tc.Write([]byte(upgradeResponse(req, "")))
+		peers <- &peer{c: tc, br: br, req: req}
+	}()
+	tc := tls.Client(client, &tls.Config{RootCAs: pool, ServerName: "pipe.example"})
+	conn, err := Handshake(context.Background(), tc, "pipe.example", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-peers
+	if p == nil {
+		t.Fatal("the server's handshake failed")
+	}
+	return conn, p
+}
+
+// TestCloseBoundedOverTLSWhenPeerStopsReading: over TLS, ending the
+// connection must not wait on crypto/tls's close_notify, which a *tls.Conn
+// sends under five seconds of its own, when the peer did not even read the
+// close frame: neither Close, nor a read that answers the peer's close, nor
+// one that fails the connection.
+func TestCloseBoundedOverTLSWhenPeerStopsReading(t *testing.T) {
+	cases := map[string]func(conn *Conn, p *peer) error{
+		"Close": func(conn *Conn, p *peer) error {
+			conn.Close() // fails: its frame cannot go out
+			return nil
+		},
+		"the peer's close answered": func(conn *Conn, p *peer) error {
+			go p.c.Write(frame(fin|opCls, closePayload(StatusGoingAway, "")))
+			_, _, err := conn.ReadMessage()
+			if !errors.As(err, new(*CloseError)) {
+				return fmt.Errorf("read: %v, want the server's close", err)
+			}
+			return nil
+		},
+		"a protocol error": func(conn *Conn, p *peer) error {
+			go p.c.Write([]byte{fin | opTxt, 0x80, 1, 2, 3, 4})
+			_, _, err := conn.ReadMessage()
+			if !errors.As(err, new(*ProtocolError)) {
+				return fmt.Errorf("read: %v, want a protocol error", err)
+			}
+			return nil
+		},
+	}
+	for name, end := range cases {
+		t.Run(name, func(t *testing.T) {
+			conn, p := tlsPipePair(t)
+			start := time.Now()
+			if err := end(conn, p); err != nil {
+				t.Error(err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("it took %v against a peer that does not read", took)
+			}
+		})
 	}
 }
 

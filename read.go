@@ -538,7 +538,6 @@ func (c *Conn) ioFailed(err error) error {
 func (c *Conn) fail(code StatusCode, msg string) error {
 	err := &ProtocolError{Code: code, Text: msg}
 	c.rd.err = err
-	c.writeClose(code, msg[:min(len(msg), maxCloseReason)], ownBound())
-	c.closeStream()
+	c.endStream(c.writeClose(code, msg[:min(len(msg), maxCloseReason)], ownBound()))
 	return err
 }
