@@ -367,23 +367,17 @@ func TestStaleReader(t *testing.T) {
 }
 
 // TestReaderHeldAcrossClose: a message half read through NextReader when
-// Close runs, from this goroutine or another, is cut short, as Close reads
-// the peer's answer. The reader must say so with an error that matches
+// Close runs is cut short, as Close reads the peer's answer. The reader must say so with an error that matches
 // net.ErrClosed: an io.EOF would pass the half message off as whole.
 func TestReaderHeldAcrossClose(t *testing.T) {
 	for _, compressed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "compressed"}[compressed], func(t *testing.T) {
-			var conn *Conn
-			var p *peer
+			conn, p := newPairCompressedIf(t, compressed, "", Compression{})
 			payload := textLike(20000, 3)
-			var send []byte
+			send := join(frame(opTxt, payload[:10000]), frame(fin|opCont, payload[10000:]))
 			if compressed {
-				conn, p = newDeflatePair(t, "", Compression{})
 				c := deflated(payload)
 				send = join(frame(rsv1|opTxt, c[:len(c)/2]), frame(fin|opCont, c[len(c)/2:]))
-			} else {
-				conn, p = newPair(t)
-				send = join(frame(opTxt, payload[:10000]), frame(fin|opCont, payload[10000:]))
 			}
 			go p.c.Write(send)
 			_, r, err := conn.NextReader()
@@ -479,13 +473,7 @@ func TestNoGoroutinesLeftBehind(t *testing.T) {
 		for _, compressed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/compressed=%v", name, compressed), func(t *testing.T) {
 				checkGoroutines(t)
-				var conn *Conn
-				var p *peer
-				if compressed {
-					conn, p = newDeflatePair(t, "", Compression{ClientContextTakeover: true})
-				} else {
-					conn, p = newPair(t)
-				}
+				conn, p := newPairCompressedIf(t, compressed, "", Compression{ClientContextTakeover: true})
 				// A message each way first, so that the compressors are in use.
 				go p.c.Write(frame(fin|opTxt, []byte("hello")))
 				if _, _, err := conn.ReadMessage(); err != nil {

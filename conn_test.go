@@ -131,13 +131,7 @@ func TestCloseWithWriterHeld(t *testing.T) {
 func TestCloseWithStatusCutsMessageShort(t *testing.T) {
 	for _, compressed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "compressed"}[compressed], func(t *testing.T) {
-			var conn *Conn
-			var p *peer
-			if compressed {
-				conn, p = newDeflatePair(t, "", Compression{})
-			} else {
-				conn, p = newPair(t)
-			}
+			conn, p := newPairCompressedIf(t, compressed, "", Compression{})
 			w, err := conn.NextWriter(BinaryMessage)
 			if err != nil {
 				t.Fatal(err)

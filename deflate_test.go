@@ -25,6 +25,16 @@ func newDeflatePair(tb testing.TB, params string, c Compression, opts ...Option)
 	return newPairWith(tb, acceptDeflate(params), append([]Option{WithCompression(c)}, opts...)...)
 }
 
+// newPairCompressedIf is newDeflatePair with params and c when compressed,
+// newPair otherwise: for the tests that run both ways.
+func newPairCompressedIf(tb testing.TB, compressed bool, params string, c Compression) (*Conn, *peer) {
+	tb.Helper()
+	if compressed {
+		return newDeflatePair(tb, params, c)
+	}
+	return newPair(tb)
+}
+
 // serverDeflater compresses messages as a server does: with context
 // takeover, unless reset between messages.
 type serverDeflater struct {

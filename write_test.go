@@ -136,13 +136,7 @@ func TestWriteRefusals(t *testing.T) {
 func TestWriteTimeoutWithNothingSent(t *testing.T) {
 	for _, compressed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "compressed"}[compressed], func(t *testing.T) {
-			var conn *Conn
-			var p *peer
-			if compressed {
-				conn, p = newDeflatePair(t, "; client_no_context_takeover", Compression{ClientContextTakeover: true})
-			} else {
-				conn, p = newPair(t)
-			}
+			conn, p := newPairCompressedIf(t, compressed, "; client_no_context_takeover", Compression{ClientContextTakeover: true})
 			conn.SetWriteDeadline(time.Now().Add(-time.Second))
 			if err := conn.WriteMessage(TextMessage, textLike(1000, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Fatalf("WriteMessage past the deadline: %v, want a timeout", err)
