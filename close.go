@@ -206,10 +206,10 @@ func (c *Conn) Close() error { return c.CloseWithStatus(StatusNormalClosure, "")
 // a NextWriter's writer left open or a write the peer does not read, makes
 // it take longer: the message is cut short, the close frame goes out between
 // its frames, with a second more for the frame and the answer, and the error
-// says that the message was cut.
-// When another goroutine is reading, that read receives the peer's close;
-// otherwise CloseWithStatus reads it itself, discarding any messages still
-// in flight. To receive those messages, use CloseWrite.
+// says that the message was cut. When another goroutine is reading, that
+// read receives the peer's close; otherwise CloseWithStatus reads it itself,
+// discarding any messages still in flight. To receive those messages, use
+// CloseWrite.
 //
 // code must be one that may travel in a close frame (not 1005, 1006 or 1015),
 // and reason at most 123 bytes of UTF-8; otherwise nothing happens and an

@@ -37,10 +37,9 @@ import (
 // Once a read fails, every later read returns the same error. Once the
 // connection has closed, every call returns an error, never panics. So does
 // every call on a zero Conn, one that no dial or Handshake made, whose errors
-// match net.ErrClosed. After
-// the application's own Close or CloseWithStatus, reads and writes return
-// errors that match net.ErrClosed; a read's keeps the peer's close, or its
-// breach of the protocol, reachable with errors.As.
+// match net.ErrClosed. After the application's own Close or CloseWithStatus,
+// reads and writes return errors that match net.ErrClosed; a read's keeps
+// the peer's close, or its breach of the protocol, reachable with errors.As.
 type Conn struct {
 	// The rules, written once here.
 	//
@@ -279,9 +278,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // times out having sent part of its message fails the connection's writes
 // for good; one that sent nothing of it fails that message alone, unless
 // the stream fails every write after a timeout, as a *tls.Conn does. The
-// frames the connection sends on its own behalf, and Close's, go
-// out under a deadline of their own, and leave this one in place. The zero
-// time means no deadline.
+// frames the connection sends on its own behalf, and Close's, go out under a
+// deadline of their own, and leave this one in place. The zero time means no
+// deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if c.unopened() {
 		return errUnopened
