@@ -113,6 +113,12 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 	bare := *u
 	bare.Path, bare.RawPath, bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = "", "", "", false, "", ""
 	px := &proxyTarget{url: u, redacted: bare.Redacted()}
+	if strings.Contains(u.Path+u.RawQuery+u.Fragment, "@") {
+		// The user information ended at an unencoded /, ? or #, and what
+		// came before it became the host: "alice:4321/et@proxy" parses as
+		// the host alice and the port 4321, the password's start.
+		px.redacted = u.Scheme + "://…"
+	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme == "" {
 		scheme = "http" // a function may hand back a URL with only a host
