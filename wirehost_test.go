@@ -192,3 +192,26 @@ func TestIPv6Zone(t *testing.T) {
 		t.Errorf("the SOCKS proxy was sent %+v", seen)
 	}
 }
+
+// TestIPv6ZoneNotASCII dials through a proxy an address whose zone, an
+// interface name of this machine, is not ASCII: the zone is no host name
+// and has no A-label, so it must neither fail the dial as an invalid name
+// nor reach the proxy, which is sent the bare address.
+func TestIPv6ZoneNotASCII(t *testing.T) {
+	heads := make(chan string, 1)
+	proxy := rawProxy(t, func(c net.Conn, head string) {
+		heads <- head
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
+	})
+	c, err := mustNew(t, WithProxy("http://"+proxy)).DialContext(context.Background(), "tcp", "[fe80::1%wlän0]:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if head, want := <-heads, "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
+		t.Errorf("the proxy was sent\n%s\nwant\n%s", head, want)
+	}
+	if a, err := localAddress("fe80::1%wlän0", "8080"); a != "[fe80::1%wlän0]:8080" || err != nil {
+		t.Errorf("localAddress = %q, %v; want the zone kept for the local connect", a, err)
+	}
+}
