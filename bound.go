@@ -92,10 +92,11 @@ func watchContext(ctx context.Context, c net.Conn) connWatch {
 // without sending it must not keep the dial to its bound and turn the
 // refusal into a timeout. The read that runs out of time ends the body
 // short, so the connection is not kept. A cancellation of the watched
-// context still ends the read at once.
+// context still ends the read at once. A dial with no deadline leaves c's
+// as it is: Handshake's caller may have set one, which stays in force.
 func (w *connWatch) hurry() {
 	dl := time.Now().Add(refusalBodyWait)
-	if !w.deadline.IsZero() && w.deadline.Before(dl) {
+	if w.deadline.IsZero() || w.deadline.Before(dl) {
 		return
 	}
 	w.c.SetReadDeadline(dl)
