@@ -168,17 +168,7 @@ func TestIPv6Zone(t *testing.T) {
 		t.Errorf("Host %q, want [::1]:%s", h, port)
 	}
 
-	heads := make(chan string, 1)
-	proxy := rawProxy(t, func(c net.Conn, head string) {
-		heads <- head
-		io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
-	})
-	pc, err := mustNew(t, WithProxy("http://"+proxy)).DialContext(context.Background(), "tcp", "[fe80::1%eth0]:8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.Close()
-	if head, want := <-heads, "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
+	if head, want := connectSent(t, "[fe80::1%eth0]:8080"), "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
 		t.Errorf("the proxy was sent\n%s\nwant\n%s", head, want)
 	}
 
@@ -198,20 +188,27 @@ func TestIPv6Zone(t *testing.T) {
 // and has no A-label, so it must neither fail the dial as an invalid name
 // nor reach the proxy, which is sent the bare address.
 func TestIPv6ZoneNotASCII(t *testing.T) {
-	heads := make(chan string, 1)
-	proxy := rawProxy(t, func(c net.Conn, head string) {
-		heads <- head
-		io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
-	})
-	c, err := mustNew(t, WithProxy("http://"+proxy)).DialContext(context.Background(), "tcp", "[fe80::1%wlän0]:8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-	if head, want := <-heads, "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
+	if head, want := connectSent(t, "[fe80::1%wlän0]:8080"), "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
 		t.Errorf("the proxy was sent\n%s\nwant\n%s", head, want)
 	}
 	if a, err := localAddress("fe80::1%wlän0", "8080"); a != "[fe80::1%wlän0]:8080" || err != nil {
 		t.Errorf("localAddress = %q, %v; want the zone kept for the local connect", a, err)
 	}
+}
+
+// connectSent dials address through a CONNECT proxy that grants every
+// tunnel, and returns the head of the request the proxy was sent.
+func connectSent(t *testing.T, address string) string {
+	t.Helper()
+	heads := make(chan string, 1)
+	proxy := rawProxy(t, func(c net.Conn, head string) {
+		heads <- head
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
+	})
+	c, err := mustNew(t, WithProxy("http://"+proxy)).DialContext(context.Background(), "tcp", address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	return <-heads
 }
