@@ -139,18 +139,21 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 			return px, err
 		}
 	}
+	// The errors below describe the port and the host without showing
+	// them: a proxy variable's error shows nothing of its value past the
+	// scheme.
 	port := u.Port()
 	if port == "" {
 		port = kind.port
-	} else if err := checkPort(port); err != nil {
-		return px, err
+	} else if checkPort(port) != nil {
+		return px, errors.New("the proxy's port is not a number from 1 to 65535")
 	}
 	var err error
-	if px.address, err = localAddress(u.Hostname(), port); err != nil {
-		return px, err
+	if px.address, err = localAddress(u.Hostname(), port); err == nil {
+		px.host, err = wireHost(u.Hostname())
 	}
-	if px.host, err = wireHost(u.Hostname()); err != nil {
-		return px, err
+	if err != nil {
+		return px, errors.New("the proxy's host is no valid domain name in Unicode (RFC 5891)")
 	}
 	px.kind, px.remoteDNS = kind, kind.remoteDNS
 	return px, nil
