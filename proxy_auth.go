@@ -147,6 +147,25 @@ func basicAuthorization(u *url.Userinfo) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pass))
 }
 
+// checkBasicUser refuses user information that Basic cannot carry (RFC 7617
+// §2): the user-id ends at the first colon, so a colon in the user name
+// would send the rest of it as the password; and neither part may hold a
+// control character. checkProxy applies it to every http:// and https://
+// proxy URL, whatever the authenticator, before any traffic.
+func checkBasicUser(u *url.Userinfo) error {
+	if u == nil {
+		return nil
+	}
+	pass, _ := u.Password()
+	switch {
+	case strings.Contains(u.Username(), ":"):
+		return errors.New("the proxy user name holds a colon, which Basic authentication cannot carry (RFC 7617 §2)")
+	case hasControl(u.Username()) || hasControl(pass):
+		return errors.New("the proxy user name or password holds a control character, which Basic authentication cannot carry (RFC 7617 §2)")
+	}
+	return nil
+}
+
 // schemeRank orders the schemes a Dialer tries, strongest first.
 func schemeRank(scheme string) int {
 	switch strings.ToLower(scheme) {
