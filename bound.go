@@ -45,6 +45,10 @@ func (d *Dialer) dialTCP(ctx context.Context, tr dialTrace, network, address str
 	return tr.attempt.opened(c), nil
 }
 
+// refusalBodyWait bounds the wait for the body of a refusal, once its head
+// has come. A peer sends the two together, or nearly so.
+const refusalBodyWait = time.Second
+
 // aLongTimeAgo is a deadline in the past, which makes blocked I/O on a
 // net.Conn return at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -82,20 +86,39 @@ func watchContext(ctx context.Context, c net.Conn) connWatch {
 	return w
 }
 
-// release ends the watch and clears c's deadline. It returns the context's
-// error if the context ended first, by cancellation or by its deadline, so
-// that the caller reports context.DeadlineExceeded rather than the bare i/o
-// timeout that the deadline left behind. It waits for any interruption
-// under way, so that nothing touches c afterwards.
+// hurry shortens the time left for reading c to at most refusalBodyWait,
+// for the body of a refusal: what matters of a refusal is its head, which
+// has come, and a peer that promises a body and then holds the connection
+// without sending it must not keep the dial to its bound and turn the
+// refusal into a timeout. The read that runs out of time ends the body
+// short, so the connection is not kept. A cancellation of the watched
+// context still ends the read at once. A dial with no deadline leaves c's
+// as it is: Handshake's caller may have set one, which stays in force.
+func (w *connWatch) hurry() {
+	dl := time.Now().Add(refusalBodyWait)
+	if w.deadline.IsZero() || w.deadline.Before(dl) {
+		return
+	}
+	w.c.SetReadDeadline(dl)
+	if w.parent.Err() != nil {
+		// The cancellation's interruption may have come just before.
+		w.c.SetDeadline(aLongTimeAgo)
+	}
+}
+
+// release ends the watch and clears c's deadline, whether the watch set it
+// or not. It returns the context's error if the context ended first, by
+// cancellation or by its deadline, so that the caller reports
+// context.DeadlineExceeded rather than the bare i/o timeout that the
+// deadline left behind. It waits for any interruption under way, so that
+// nothing touches c afterwards.
 func (w *connWatch) release() error {
 	var err error
 	if w.stop != nil && !w.stop() {
 		<-w.done
 		err = w.parent.Err()
 	}
-	if !w.deadline.IsZero() || err != nil {
-		w.c.SetDeadline(time.Time{})
-	}
+	w.c.SetDeadline(time.Time{})
 	if err == nil && !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
 		err = context.DeadlineExceeded
 	}
@@ -119,9 +142,9 @@ func ctxErr(ctx context.Context) error {
 // failure its ending caused, so that errors.Is finds both; either may be nil.
 func withCause(cerr, err error) error {
 	switch {
-	case cerr == nil:
+	case cerr == nil || errors.Is(err, cerr):
 		return err
-	case err == nil || errors.Is(err, cerr):
+	case err == nil:
 		return cerr
 	}
 	return fmt.Errorf("%w: %w", cerr, err)

@@ -30,7 +30,9 @@ func TestProxyURLs(t *testing.T) {
 		{raw: "socks4://proxy.example", wantErr: `scheme "socks4" is not supported`},
 		{raw: "http://", wantErr: "names no host"},
 		{raw: "", wantErr: "names no host"},
-		{raw: "http://u:" + testPassword + "@proxy example", wantErr: "invalid proxy URL"},
+		{raw: "http://u:" + testPassword + "@proxy example", wantErr: "does not parse"},
+		{raw: "http://u:" + testPassword + "@proxy.example/path", wantErr: "path"},
+		{raw: "http://u:" + testPassword + "@proxy.example?q", wantErr: "query"},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			if tc.wantAddr != "" {
@@ -219,5 +221,66 @@ func TestProxyDeadline(t *testing.T) {
 				t.Errorf("err = %v, want context.DeadlineExceeded and ErrProxy", err)
 			}
 		})
+	}
+}
+
+// TestURLErrorsHidePassword gives URLs whose password holds a /, ?, # or a
+// % that begins no escape, none percent-encoded, so that url.Parse fails on
+// them or finds a host in the middle of the password. Neither New's error
+// for WithProxy nor a dial's for the WebSocket URL may show any of it: a URL
+// that does not parse is described, never quoted.
+func TestURLErrorsHidePassword(t *testing.T) {
+	for _, pw := range []string{"s3cr/et", "s3cr?et", "s3cr#et", "s3%zzet", "s3cr et", "s3cr\x7fet"} {
+		for _, raw := range []string{
+			"http://alice:" + pw + "@proxy.example:8080",
+			"socks5://alice:" + pw + "@proxy.example:1080",
+			"alice:" + pw + "@proxy.example:8080",
+		} {
+			_, err := New(WithProxy(raw))
+			checkClass(t, err, ErrInvalid)
+			checkHidden(t, err, pw)
+		}
+		_, err := new(Dialer).DialWebSocket(context.Background(), "ws://alice:"+pw+"@ws.example/")
+		checkClass(t, err, ErrInvalid)
+		checkHidden(t, err, pw)
+	}
+}
+
+// TestProxyFuncURLHidesPassword has WithProxyFunc and WithProxyList hand
+// back proxy URLs whose password starts with digits and holds a /, ? or #,
+// not percent-encoded: url.Parse takes "alice:4321" for the host and the
+// port and the rest for a path, query or fragment, so the URL parses. The
+// refusal's text and its ProxyError.Proxy must show no piece of the password.
+func TestProxyFuncURLHidesPassword(t *testing.T) {
+	for _, pw := range []string{"4321/et", "4321?et", "4321#et"} {
+		u, err := url.Parse("http://alice:" + pw + "@proxy.example:8080")
+		if err != nil {
+			t.Fatalf("%s: %v", pw, err)
+		}
+		for name, opt := range map[string]Option{
+			"WithProxyFunc": WithProxyFunc(func(*url.URL) (*url.URL, error) { return u, nil }),
+			"WithProxyList": WithProxyList(func(context.Context, *url.URL) ([]*url.URL, error) { return []*url.URL{u}, nil }),
+		} {
+			_, err := mustNew(t, opt).DialContext(context.Background(), "tcp", "target.invalid:443")
+			checkClass(t, err, ErrProxy)
+			checkHidden(t, err, pw)
+			var pe *ProxyError
+			if !errors.As(err, &pe) || strings.Contains(pe.Proxy, pw[:4]) {
+				t.Errorf("%s, password %q: ProxyError.Proxy shows it, or no ProxyError: %v", name, pw, err)
+			}
+		}
+	}
+}
+
+// checkHidden fails t if err's text shows a piece of pw.
+func checkHidden(t *testing.T, err error, pw string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, piece := range []string{pw[:4], pw[3:], "zz"} {
+		if strings.Contains(err.Error(), piece) {
+			t.Errorf("the error shows %q of the password %q: %v", piece, pw, err)
+		}
 	}
 }

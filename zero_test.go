@@ -3,6 +3,7 @@ package wsdial
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -78,6 +79,24 @@ func TestZeroDialerDials(t *testing.T) {
 	if d.cfg.handshakeTimeout != 30*time.Second || d.tlsBase.RootCAs != nil || d.netDialer == nil {
 		t.Errorf("the zero Dialer has timeout %v, roots %v, dialer %v; want 30 s, the system roots and a net.Dialer",
 			d.cfg.handshakeTimeout, d.tlsBase.RootCAs, d.netDialer)
+	}
+}
+
+// TestZeroDialerReadsEnvironmentAtFirstUse checks the zero Dialer's
+// promise: the environment is read at its first use, not when it is
+// declared, and not again after.
+func TestZeroDialerReadsEnvironmentAtFirstUse(t *testing.T) {
+	setEnv(t, map[string]string{"HTTPS_PROXY": "http://declared.invalid:1"})
+	var d Dialer
+	t.Setenv("HTTPS_PROXY", "http://first-use.invalid:1")
+	// The first use: a dial refused before any traffic readies d all the same.
+	if _, err := d.DialWebSocket(context.Background(), "ftp://chat.example/"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("dial: %v, want ErrInvalid", err)
+	}
+	t.Setenv("HTTPS_PROXY", "http://later.invalid:1")
+	px, err := d.proxyFor("https", "chat.example:443")
+	if err != nil || px == nil || px.url.Host != "first-use.invalid:1" {
+		t.Errorf("the zero Dialer takes the proxy %v (%v), want the one set at its first use", px, err)
 	}
 }
 
@@ -199,10 +218,10 @@ func TestZeroDialerConcurrentFirstUse(t *testing.T) {
 }
 
 // zeroValues holds a zero value of each exported type whose methods
-// TestZeroValuesDoNotPanic calls. Conn is not among them: a Conn is made
-// only by a dial or Handshake, and its zero value is not usable yet.
+// TestZeroValuesDoNotPanic calls.
 var zeroValues = []any{
 	new(Dialer),
+	new(Conn),
 	new(HandshakeError),
 	new(ProxyError),
 	new(CloseError),
@@ -210,11 +229,11 @@ var zeroValues = []any{
 	new(StatusCode),
 	new(MessageType),
 	new(Compression),
+	new(SOCKSReply),
 }
 
 // notZeroCalled are the exported types that zeroValues leaves out, and why.
 var notZeroCalled = map[string]string{
-	"Conn":               "made only by a dial or Handshake",
 	"Option":             "a function type, without methods",
 	"ProxyAuthenticator": "an interface",
 	"ProxyAuthSession":   "an interface",
@@ -229,9 +248,11 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	setEnv(t, nil)
 	covered := map[string]bool{}
 	for _, v := range zeroValues {
-		ptr := reflect.ValueOf(v)
-		covered[ptr.Elem().Type().Name()] = true
-		for i := range ptr.NumMethod() {
+		covered[reflect.TypeOf(v).Elem().Name()] = true
+		for i := range reflect.TypeOf(v).NumMethod() {
+			// A value of its own for each method, so that none sees what
+			// another left behind.
+			ptr := reflect.New(reflect.TypeOf(v).Elem())
 			m := ptr.Type().Method(i)
 			args := []reflect.Value{ptr}
 			for j := 1; j < m.Type.NumIn(); j++ {
@@ -284,5 +305,47 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("exported types with no zero value in zeroValues, nor a reason in notZeroCalled: %v", missing)
+	}
+}
+
+// TestZeroConn calls every method of a zero Conn, one that no dial or
+// Handshake made, with arguments that would be valid on an open one: each
+// returns at once, and each error matches net.ErrClosed, as on a closed
+// connection, so that a loop that reads until then ends.
+func TestZeroConn(t *testing.T) {
+	calls := map[string]func(c *Conn) error{
+		"NextReader":       func(c *Conn) error { _, _, err := c.NextReader(); return err },
+		"ReadMessage":      func(c *Conn) error { _, _, err := c.ReadMessage(); return err },
+		"NextWriter":       func(c *Conn) error { _, err := c.NextWriter(TextMessage); return err },
+		"WriteMessage":     func(c *Conn) error { return c.WriteMessage(BinaryMessage, []byte("x")) },
+		"Ping":             func(c *Conn) error { return c.Ping([]byte("x")) },
+		"Close":            func(c *Conn) error { return c.Close() },
+		"CloseWithStatus":  func(c *Conn) error { return c.CloseWithStatus(StatusGoingAway, "bye") },
+		"CloseWrite":       func(c *Conn) error { return c.CloseWrite() },
+		"SetReadDeadline":  func(c *Conn) error { return c.SetReadDeadline(time.Now().Add(time.Hour)) },
+		"SetWriteDeadline": func(c *Conn) error { return c.SetWriteDeadline(time.Now().Add(time.Hour)) },
+	}
+	for name, call := range calls {
+		done := make(chan any, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Sprintf("panics: %v", r)
+				}
+			}()
+			done <- call(new(Conn))
+		}()
+		select {
+		case r := <-done:
+			if err, ok := r.(error); !ok || !errors.Is(err, net.ErrClosed) {
+				t.Errorf("%s on a zero Conn: %v, want an error that matches net.ErrClosed", name, r)
+			}
+		case <-time.After(time.Minute): // a guard against hanging, not a bound the test measures
+			t.Errorf("%s on a zero Conn hangs", name)
+		}
+	}
+	var c Conn
+	if c.LocalAddr() != nil || c.RemoteAddr() != nil || c.NetConn() != nil || c.Subprotocol() != "" {
+		t.Errorf("a zero Conn has addresses %v, %v, stream %v, subprotocol %q; want none", c.LocalAddr(), c.RemoteAddr(), c.NetConn(), c.Subprotocol())
 	}
 }

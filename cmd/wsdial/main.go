@@ -67,6 +67,7 @@ type flags struct {
 	noProxy, insecure, verbose, raw     bool
 	binary, rawIn                       bool
 	timeout, keepAlive                  time.Duration
+	demo                                bool // set by the demo, not by a flag: the proxy is its own
 }
 
 // newFlagSet defines the command's flags on f.
@@ -138,7 +139,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	pacOpts, err := f.pacOptions(ctx, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "wsdial: %v\n", err)
+		if i, ok := interruption(ctx); ok {
+			fmt.Fprintln(stderr, "wsdial: interrupted")
+			return i.exitCode()
+		}
+		// The error may quote the script or its server, network text both.
+		fmt.Fprintf(stderr, "wsdial: %s\n", escapeControl(err.Error(), false))
 		return exitProxy
 	}
 	opts = append(opts, pacOpts...)
@@ -244,7 +250,7 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 	}
 	opts = append(opts, wsdial.WithHandshakeTimeout(f.timeout))
 	if f.verbose {
-		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now()})))
+		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now(), demo: f.demo})))
 	}
 	return opts, nil
 }
