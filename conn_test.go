@@ -445,33 +445,7 @@ func (f failingClose) Close() error {
 // TestCloseIgnoresTeardownAfterHandshake: once the server's close frame has
 // come, Close succeeds, whatever closing the stream says.
 func TestCloseIgnoresTeardownAfterHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peers := make(chan *peer, 1)
-	go func() {
-		p, err := acceptPeer(ln, nil)
-		if err != nil {
-			close(peers)
-			return
-		}
-		peers <- p
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := Handshake(context.Background(), failingClose{nc}, "h.example", "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := <-peers
-	if p == nil {
-		t.Fatal("the server did not accept")
-	}
-	defer p.c.Close()
+	conn, p := handshakeOver(t, nil, func(nc net.Conn) net.Conn { return failingClose{nc} })
 	go func() {
 		p.readUntilClose()
 		p.c.Write(frame(fin|opCls, closePayload(1000, "")))

@@ -1,7 +1,6 @@
 package wsdial
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"sync"
@@ -242,17 +241,7 @@ func TestPongBetweenFrames(t *testing.T) {
 				}
 				payload = append(payload, f.payload...)
 			}
-			if compressed {
-				if frames[0].rsv != rsv1 {
-					t.Fatalf("first frame rsv %#x, want RSV1", frames[0].rsv)
-				}
-				if payload, err = (&serverInflater{noContext: true}).inflate(payload); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if !bytes.Equal(payload, data) {
-				t.Fatalf("message of %d bytes arrived as %d bytes that differ", len(data), len(payload))
-			}
+			checkSent(t, payload, frames[0].rsv, compressed, data)
 		})
 	}
 }

@@ -27,12 +27,31 @@ func newDeflatePair(tb testing.TB, params string, c Compression, opts ...Option)
 
 // newPairCompressedIf is newDeflatePair with params and c when compressed,
 // newPair otherwise: for the tests that run both ways.
-func newPairCompressedIf(tb testing.TB, compressed bool, params string, c Compression) (*Conn, *peer) {
+func newPairCompressedIf(tb testing.TB, compressed bool, params string, c Compression, opts ...Option) (*Conn, *peer) {
 	tb.Helper()
 	if compressed {
-		return newDeflatePair(tb, params, c)
+		return newDeflatePair(tb, params, c, opts...)
 	}
-	return newPair(tb)
+	return newPair(tb, opts...)
+}
+
+// checkSent checks the payload of a message the client sent, its first
+// frame's reserved bits rsv, against data: compressed, it must carry RSV1
+// and decompress, without context, to data.
+func checkSent(t *testing.T, payload []byte, rsv byte, compressed bool, data []byte) {
+	t.Helper()
+	if compressed {
+		if rsv != rsv1 {
+			t.Fatalf("first frame rsv %#x, want RSV1", rsv)
+		}
+		var err error
+		if payload, err = (&serverInflater{noContext: true}).inflate(payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(payload, data) {
+		t.Fatalf("message of %d bytes arrived as %d bytes that differ", len(data), len(payload))
+	}
 }
 
 // serverDeflater compresses messages as a server does: with context

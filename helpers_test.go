@@ -315,3 +315,40 @@ func boundSocket(tb testing.TB) (fd int, addr string) {
 	}
 	return fd, (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}).String()
 }
+
+// handshakeOver runs Handshake with opts over a stream the test dials to a
+// loopback server itself, which answers with extra behind its 101, wrapped
+// by wrap unless it is nil, and returns both ends; they close when the test
+// ends.
+func handshakeOver(t *testing.T, extra []byte, wrap func(net.Conn) net.Conn, opts ...Option) (*Conn, *peer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan *peer, 1)
+	go func() {
+		p, _ := acceptPeer(ln, extra)
+		peers <- p
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	var c net.Conn = nc
+	if wrap != nil {
+		c = wrap(nc)
+	}
+	conn, err := Handshake(t.Context(), c, "h.example", "/", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-peers
+	if p == nil {
+		t.Fatal("the server did not accept")
+	}
+	t.Cleanup(func() { p.c.Close() })
+	return conn, p
+}

@@ -156,6 +156,18 @@ func reading(conn *Conn, msgs chan<- []byte) <-chan error {
 	return done
 }
 
+// eachReader runs f twice, as subtests: with a read blocked on the
+// connection all along, and with none.
+func eachReader(t *testing.T, f func(t *testing.T, withReader bool)) {
+	for _, withReader := range []bool{true, false} {
+		name := "no reader"
+		if withReader {
+			name = "reader blocked"
+		}
+		t.Run(name, func(t *testing.T) { f(t, withReader) })
+	}
+}
+
 // checkKeepAliveErr checks that err is the keepalive's verdict.
 func checkKeepAliveErr(t *testing.T, what string, err error) {
 	t.Helper()
@@ -203,43 +215,37 @@ func TestKeepAliveOption(t *testing.T) {
 // read blocked and with none, and a peer that answers keeps it alive for
 // many times the timeout; it echoes afterwards.
 func TestKeepAlivePingsIdle(t *testing.T) {
-	for _, withReader := range []bool{true, false} {
-		name := "no reader"
+	eachReader(t, func(t *testing.T, withReader bool) {
+		conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+		s := serveKeepAlive(t, p, true)
+		var msgs chan []byte
+		var done <-chan error
 		if withReader {
-			name = "reader blocked"
+			msgs = make(chan []byte, 1)
+			done = reading(conn, msgs)
 		}
-		t.Run(name, func(t *testing.T) {
-			conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
-			s := serveKeepAlive(t, p, true)
-			var msgs chan []byte
-			var done <-chan error
-			if withReader {
-				msgs = make(chan []byte, 1)
-				done = reading(conn, msgs)
+		// 60 pings answered span three times the timeout.
+		s.waitPings(t, 60)
+		if withReader {
+			if err := conn.WriteMessage(TextMessage, []byte("still there")); err != nil {
+				t.Fatal(err)
 			}
-			// 60 pings answered span three times the timeout.
-			s.waitPings(t, 60)
-			if withReader {
-				if err := conn.WriteMessage(TextMessage, []byte("still there")); err != nil {
-					t.Fatal(err)
+			select {
+			case m := <-msgs:
+				if string(m) != "still there" {
+					t.Fatalf("echo %q", m)
 				}
-				select {
-				case m := <-msgs:
-					if string(m) != "still there" {
-						t.Fatalf("echo %q", m)
-					}
-				case err := <-done:
-					t.Fatalf("the read failed: %v", err)
-				}
-				conn.Close()
-				if err := <-done; !errors.Is(err, net.ErrClosed) {
-					t.Errorf("read after Close: %v", err)
-				}
-				return
+			case err := <-done:
+				t.Fatalf("the read failed: %v", err)
 			}
-			echoCheck(t, conn, "still there")
-		})
-	}
+			conn.Close()
+			if err := <-done; !errors.Is(err, net.ErrClosed) {
+				t.Errorf("read after Close: %v", err)
+			}
+			return
+		}
+		echoCheck(t, conn, "still there")
+	})
 }
 
 // TestKeepAliveTimeoutOfOneInterval: with the timeout as short as the
@@ -266,29 +272,7 @@ func TestKeepAliveTimeoutOfOneInterval(t *testing.T) {
 
 // TestKeepAliveHandshake: Handshake takes the option too.
 func TestKeepAliveHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peers := make(chan *peer, 1)
-	go func() {
-		p, _ := acceptPeer(ln, nil)
-		peers <- p
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	conn, err := Handshake(context.Background(), nc, "h.example", "/", WithKeepAlive(kaInterval, kaTimeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := <-peers
-	if p == nil {
-		t.Fatal("the server did not accept")
-	}
+	conn, p := handshakeOver(t, nil, nil, WithKeepAlive(kaInterval, kaTimeout))
 	s := serveKeepAlive(t, p, true)
 	s.waitPings(t, 3)
 	echoCheck(t, conn, "handshake")
@@ -328,57 +312,51 @@ func TestKeepAliveNoPingWhileTrafficFlows(t *testing.T) {
 // interval + timeout and a margin, with a read blocked and with none; every
 // read and write from then on fails with the keepalive's error.
 func TestKeepAliveTimeout(t *testing.T) {
-	for _, withReader := range []bool{true, false} {
-		name := "no reader"
+	eachReader(t, func(t *testing.T, withReader bool) {
+		conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
+		s := serveKeepAlive(t, p, true)
+		var done <-chan error
 		if withReader {
-			name = "reader blocked"
+			done = reading(conn, nil)
 		}
-		t.Run(name, func(t *testing.T) {
-			conn, p := newPair(t, WithKeepAlive(kaInterval, kaTimeout))
-			s := serveKeepAlive(t, p, true)
-			var done <-chan error
-			if withReader {
-				done = reading(conn, nil)
-			}
-			s.waitPings(t, 2)
-			s.answer.Store(false)
-			silent := time.Now()
-			// A bound on the wait, not a measure of speed: a margin of
-			// seconds over what the keepalive promises.
-			bound := time.After(kaInterval + kaTimeout + 5*time.Second)
-			if withReader {
-				select {
-				case err := <-done:
-					checkKeepAliveErr(t, "the blocked read", err)
-				case <-bound:
-					t.Fatalf("the read was still blocked %v after the peer fell silent", time.Since(silent))
-				}
-			}
-			// The client closes its stream as it gives up.
+		s.waitPings(t, 2)
+		s.answer.Store(false)
+		silent := time.Now()
+		// A bound on the wait, not a measure of speed: a margin of
+		// seconds over what the keepalive promises.
+		bound := time.After(kaInterval + kaTimeout + 5*time.Second)
+		if withReader {
 			select {
-			case <-s.ended:
+			case err := <-done:
+				checkKeepAliveErr(t, "the blocked read", err)
 			case <-bound:
-				t.Fatalf("the client's stream was still open %v after the peer fell silent", time.Since(silent))
+				t.Fatalf("the read was still blocked %v after the peer fell silent", time.Since(silent))
 			}
-			t.Logf("found dead %v after the peer fell silent (interval %v, timeout %v)",
-				time.Since(silent).Round(time.Millisecond), kaInterval, kaTimeout)
-			if s.err != nil {
-				t.Fatalf("server: %v", s.err)
-			}
-			_, _, err := conn.ReadMessage()
-			checkKeepAliveErr(t, "a later read", err)
-			checkKeepAliveErr(t, "a later write", conn.WriteMessage(TextMessage, []byte("x")))
-			_, err = conn.NextWriter(TextMessage)
-			checkKeepAliveErr(t, "a later NextWriter", err)
-			checkKeepAliveErr(t, "a later Ping", conn.Ping(nil))
-			if err := conn.Close(); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("Close after the keepalive's verdict: %v", err)
-			}
-			if _, _, err := conn.ReadMessage(); !errors.Is(err, net.ErrClosed) {
-				t.Errorf("a read after Close: %v, want net.ErrClosed", err)
-			}
-		})
-	}
+		}
+		// The client closes its stream as it gives up.
+		select {
+		case <-s.ended:
+		case <-bound:
+			t.Fatalf("the client's stream was still open %v after the peer fell silent", time.Since(silent))
+		}
+		t.Logf("found dead %v after the peer fell silent (interval %v, timeout %v)",
+			time.Since(silent).Round(time.Millisecond), kaInterval, kaTimeout)
+		if s.err != nil {
+			t.Fatalf("server: %v", s.err)
+		}
+		_, _, err := conn.ReadMessage()
+		checkKeepAliveErr(t, "a later read", err)
+		checkKeepAliveErr(t, "a later write", conn.WriteMessage(TextMessage, []byte("x")))
+		_, err = conn.NextWriter(TextMessage)
+		checkKeepAliveErr(t, "a later NextWriter", err)
+		checkKeepAliveErr(t, "a later Ping", conn.Ping(nil))
+		if err := conn.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Close after the keepalive's verdict: %v", err)
+		}
+		if _, _, err := conn.ReadMessage(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("a read after Close: %v, want net.ErrClosed", err)
+		}
+	})
 }
 
 // TestKeepAlivePeerThatNeverReads: the peer neither reads nor writes, so
@@ -606,14 +584,7 @@ func TestKeepAliveBetweenFrames(t *testing.T) {
 			name = "compressed"
 		}
 		t.Run(name, func(t *testing.T) {
-			var conn *Conn
-			var p *peer
-			opt := WithKeepAlive(kaInterval, kaTimeout)
-			if compressed {
-				conn, p = newDeflatePair(t, "", Compression{}, opt)
-			} else {
-				conn, p = newPair(t, opt)
-			}
+			conn, p := newPairCompressedIf(t, compressed, "", Compression{}, WithKeepAlive(kaInterval, kaTimeout))
 			s := serveKeepAlive(t, p, true)
 			s.echo.Store(false)
 			done := reading(conn, nil)
@@ -651,18 +622,7 @@ func TestKeepAliveBetweenFrames(t *testing.T) {
 			if inside < pieces-1 {
 				t.Errorf("%d pings came between the message's frames, want at least %d", inside, pieces-1)
 			}
-			payload := msgs[0].payload
-			if compressed {
-				if msgs[0].rsv != rsv1 {
-					t.Fatalf("first frame rsv %#x, want RSV1", msgs[0].rsv)
-				}
-				if payload, err = (&serverInflater{noContext: true}).inflate(payload); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if !bytes.Equal(payload, data) {
-				t.Fatalf("message of %d bytes arrived as %d bytes that differ", len(data), len(payload))
-			}
+			checkSent(t, msgs[0].payload, msgs[0].rsv, compressed, data)
 		})
 	}
 }

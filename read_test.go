@@ -398,30 +398,7 @@ func TestNextReaderStreams(t *testing.T) {
 // response, so that the handshake reads it ahead, and uses Handshake on a
 // stream the test dialed itself.
 func TestPendingBytesAfterHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan *peer, 1)
-	go func() {
-		p, _ := acceptPeer(ln, join(frame(fin|opTxt, []byte("early")), frame(fin|opPng, []byte("x"))))
-		done <- p
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	conn, err := Handshake(t.Context(), nc, "example.test", "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := <-done
-	if p == nil {
-		t.Fatal("server failed")
-	}
-	defer p.c.Close()
+	conn, p := handshakeOver(t, join(frame(fin|opTxt, []byte("early")), frame(fin|opPng, []byte("x"))), nil)
 	go p.c.Write(frame(fin|opBin, []byte("later")))
 
 	for _, want := range []string{"early", "later"} {
