@@ -352,8 +352,9 @@ func (c *Conn) closeStream() error {
 }
 
 // endStream closes the stream once a close frame has been tried, sent
-// being what its write returned. When the frame did not go out, the peer is
-// not reading, and the stream beneath any TLS is closed instead of the TLS:
+// being what its write returned, or an error of its own when the peer is
+// taken for gone and none was tried. When the frame did not go out, the
+// peer is not reading, and the stream beneath any TLS is closed instead of the TLS:
 // a *tls.Conn's Close sends close_notify under a deadline of five seconds
 // of its own, which a peer that does not read would make it wait out. Like
 // closeStream, it returns the result of closing to the call that did.

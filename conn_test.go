@@ -488,7 +488,7 @@ func TestCloseBoundedWhenPeerStopsReading(t *testing.T) {
 // tlsPipePair is pipePair over TLS: the handshake, TLS's and then
 // WebSocket's, runs over net.Pipe, and the server end returned is the TLS
 // one, which the test drives as it likes, or leaves unread.
-func tlsPipePair(t *testing.T) (*Conn, *peer) {
+func tlsPipePair(t *testing.T, opts ...Option) (*Conn, *peer) {
 	t.Helper()
 	cert, pool := newCert(t, "pipe.example")
 	client, server := net.Pipe()
@@ -506,7 +506,7 @@ func tlsPipePair(t *testing.T) (*Conn, *peer) {
 		peers <- &peer{c: tc, br: br, req: req}
 	}()
 	tc := tls.Client(client, &tls.Config{RootCAs: pool, ServerName: "pipe.example"})
-	conn, err := Handshake(context.Background(), tc, "pipe.example", "/")
+	conn, err := Handshake(context.Background(), tc, "pipe.example", "/", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -261,14 +261,16 @@ func (k *keepAlive) gotRead() {
 
 // expire fails the connection, whose peer said nothing within the timeout of
 // a ping: it closes the stream, which ends any read or write under way, and
-// every later call returns k.failure().
+// every later call returns k.failure(). The path is taken for dead, so the
+// stream beneath any TLS is closed, not the TLS, whose close_notify would
+// wait five seconds on a peer that does not read.
 func (k *keepAlive) expire() {
 	c := k.c
 	if c.closed.Load() {
 		return
 	}
 	k.dead.Store(true)
-	c.closeStream()
+	c.endStream(ErrKeepAliveTimeout)
 }
 
 // closedErr is what calls return once the stream has closed: the

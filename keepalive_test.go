@@ -759,3 +759,20 @@ func TestKeepAliveTLS(t *testing.T) {
 	waitPongs(10)
 	echoCheck(t, conn, "after")
 }
+
+// TestKeepAliveVerdictOverTLSWithPeerNotReading: over TLS to a peer that
+// reads nothing, so that the pings themselves cannot go out, the verdict
+// closes the stream beneath TLS at once: not TLS, whose close_notify waits
+// five seconds of its own for a peer that does not read, all the while
+// holding the blocked read.
+func TestKeepAliveVerdictOverTLSWithPeerNotReading(t *testing.T) {
+	conn, _ := tlsPipePair(t, WithKeepAlive(kaInterval, 300*time.Millisecond))
+	start := time.Now()
+	err := <-reading(conn, nil)
+	checkKeepAliveErr(t, "the blocked read", err)
+	// A ping waits a second to go out, then the timeout: far short of the
+	// five seconds that close_notify would add.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the verdict took %v", took)
+	}
+}
