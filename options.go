@@ -410,7 +410,8 @@ func WithReadLimit(n int64) Option {
 // The pings go out between the frames of any message being written, never
 // inside one, under a bound of their own of a second, whatever the write
 // deadline says. A timer per connection drives them, not a goroutine; it
-// stops when the connection closes. The keepalive does not run after reads
+// stops when the connection closes, and until then it keeps the connection:
+// close one before dropping it, or it pings on. The keepalive does not run after reads
 // have failed, nor once the close frame has gone out.
 //
 // interval zero, the default, turns the keepalive off; a negative interval,
