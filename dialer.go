@@ -28,6 +28,7 @@ type Dialer struct {
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
 	tlsWS      *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
+	h2         *h2Pool     // WithHTTP2's kept connections; nil without it
 }
 
 var (
@@ -73,6 +74,13 @@ func (d *Dialer) setup(cfg *config) error {
 	d.tlsWS.NextProtos = []string{"http/1.1"}
 	if err := d.setProxy(cfg); err != nil {
 		return err
+	}
+	if cfg.http2 {
+		proxyTLS := cfg.proxyTLS
+		if proxyTLS == nil {
+			proxyTLS = noProxyTLS
+		}
+		d.h2 = newH2Pool(d.tlsBase, proxyTLS)
 	}
 	d.cfg = cfg
 	return nil
@@ -143,7 +151,21 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 		scheme = "https"
 	}
 	tr := traceFor(ctx, d.cfg.logger)
-	c, err := d.reach(ctx, tr, "tcp", t.address, scheme)
+	px, err := d.proxyFor(scheme, t.address)
+	if err != nil {
+		return nil, err
+	}
+	tr.route(d, scheme, t.address, px)
+	if d.h2 != nil && t.secure {
+		return d.dialH2(ctx, tr, t, px) // h2_handshake.go
+	}
+	return d.dialHTTP1(ctx, tr, t, px)
+}
+
+// dialHTTP1 reaches t through px (nil: directly), adds TLS for wss://,
+// offering only http/1.1, and runs the HTTP/1.1 upgrade.
+func (d *Dialer) dialHTTP1(ctx context.Context, tr dialTrace, t target, px *proxyTarget) (*Conn, error) {
+	c, err := d.reachVia(ctx, tr, px, "tcp", t.address)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +225,16 @@ func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, sche
 		return nil, err
 	}
 	tr.route(d, scheme, address, px)
+	return d.reachVia(ctx, tr, px, network, address)
+}
+
+// reachVia connects to the target through px, or directly when px is nil.
+// With WithHTTP2 an https:// proxy may carry the tunnel as an HTTP/2 stream.
+func (d *Dialer) reachVia(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
 	if px != nil {
+		if d.h2 != nil && px.kind.tls {
+			return d.h2Tunnel(ctx, tr, px, network, address) // h2_proxy.go
+		}
 		return px.kind.dial(d, ctx, tr, px, network, address)
 	}
 	c, err := d.dialTCP(ctx, tr, network, address)

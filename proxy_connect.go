@@ -25,8 +25,14 @@ var noProxyTLS = &tls.Config{}
 // the built-in Basic) directs. Every target is tunnelled, ws:// ones too: a
 // forward-proxied GET would let the proxy rewrite the upgrade request.
 func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
+	return d.connectOn(ctx, tr, px, address, nil)
+}
+
+// connectOn is connectVia on c, a connection to the proxy that is open
+// already, or on a new one when c is nil. On failure c is closed.
+func (d *Dialer) connectOn(ctx context.Context, tr dialTrace, px *proxyTarget, address string, c net.Conn) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err}
+		return nil, closeAnd(c, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err})
 	}
 	address, err := authority(address)
 	if err != nil {
@@ -45,7 +51,6 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 		return fail(fmt.Errorf("proxy authentication: %w", err))
 	}
 
-	var c net.Conn
 	for round := 1; ; round++ {
 		if c == nil {
 			if c, err = d.openProxy(ctx, tr, px); err != nil {
