@@ -434,7 +434,9 @@ func (cc *h2Conn) readLoop() {
 		return
 	}
 	if errors.Is(err, io.EOF) {
-		err = errors.New("the server closed the connection")
+		// As a TCP connection that ends under a WebSocket, which the message
+		// layer reports as 1006.
+		err = fmt.Errorf("the server closed the connection: %w", io.ErrUnexpectedEOF)
 	}
 	cc.shutdown(err, false)
 }
