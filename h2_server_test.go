@@ -40,6 +40,9 @@ type h2Origin struct {
 	handler http.HandlerFunc
 	// maxStreams is the server's SETTINGS_MAX_CONCURRENT_STREAMS; 0 is x/net's default.
 	maxStreams uint32
+	// uploadConn and uploadStream are the server's receive windows; 0 is
+	// x/net's default, 1 MiB for each.
+	uploadConn, uploadStream int32
 
 	conns   atomic.Int32 // TCP connections accepted
 	h1Conns atomic.Int32 // of which ALPN sent to HTTP/1.1
@@ -87,7 +90,8 @@ func newH2Origin(t testing.TB, opts ...func(*h2Origin)) *h2Origin {
 		// GOAWAY on one connection: http.Server.Shutdown starts x/net's
 		// graceful shutdown on the connections of the servers configured on it.
 		hs := &http.Server{}
-		h2 := &http2.Server{MaxConcurrentStreams: o.maxStreams}
+		h2 := &http2.Server{MaxConcurrentStreams: o.maxStreams,
+			MaxUploadBufferPerConnection: o.uploadConn, MaxUploadBufferPerStream: o.uploadStream}
 		if err := http2.ConfigureServer(hs, h2); err != nil {
 			panic(err)
 		}

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -370,5 +375,579 @@ func TestH2GoAwayRace(t *testing.T) {
 	checkClass(t, err, ErrHandshake)
 	if !strings.Contains(err.Error(), "going away") {
 		t.Errorf("error %q lacks the GOAWAY's debug data", err)
+	}
+}
+
+// serveNoXConnect is an origin that picks h2 by ALPN without enabling
+// extended CONNECT, as nginx with "http2" on its listener does, and takes
+// the HTTP/1.1 upgrade from clients that offer http/1.1 alone.
+func serveNoXConnect(t testing.TB) (addr string, pool *x509.CertPool, conns *atomic.Int32, offers chan []string) {
+	cert, pool := newCert(t, "localhost", "127.0.0.1")
+	conns = new(atomic.Int32)
+	offers = make(chan []string, 8)
+	cfg := &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: []string{"h2", "http/1.1"},
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			offers <- hello.SupportedProtos
+			return nil, nil
+		}}
+	addr, _ = serve(t, nil, func(c net.Conn) {
+		conns.Add(1)
+		tc := tls.Server(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			// x/net's server would advertise extended CONNECT in this test
+			// binary, so the server's SETTINGS are written by hand.
+			fr := http2.NewFramer(tc, tc)
+			fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100})
+			io.Copy(io.Discard, tc)
+			return
+		}
+		serveH1Echo(tc)
+	})
+	return addr, pool, conns, offers
+}
+
+func TestH2FallbackWithoutExtendedConnect(t *testing.T) {
+	checkGoroutines(t)
+	addr, pool, conns, offers := serveNoXConnect(t)
+	var log syncBuffer
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}), WithLogger(debugLogger(&log)))
+	defer d.CloseIdleConnections()
+	url := "wss://" + addr + "/"
+	for i := range 2 {
+		c, err := d.DialWebSocket(testCtx(t), url)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		if c.Response().ProtoMajor != 1 {
+			t.Errorf("dial %d: %s, want HTTP/1.1", i, c.Response().Proto)
+		}
+		echoOnce(t, c, TextMessage, []byte("over HTTP/1.1"))
+		c.Close()
+	}
+	// The fallback cost one connection, once: h2 without extended CONNECT,
+	// then HTTP/1.1 for both dials, offering http/1.1 alone.
+	if got := conns.Load(); got != 3 {
+		t.Errorf("took %d connections, want 3", got)
+	}
+	want := []string{"h2,http/1.1", "http/1.1", "http/1.1"}
+	for i, w := range want {
+		if got := strings.Join(<-offers, ","); got != w {
+			t.Errorf("connection %d offered %q, want %q", i, got, w)
+		}
+	}
+	if n := strings.Count(log.String(), "does not enable extended CONNECT"); n != 1 {
+		t.Errorf("the trace shows the fallback %d times, want once:\n%s", n, log.String())
+	}
+}
+
+func TestH2ServerChoosesHTTP1(t *testing.T) {
+	checkGoroutines(t)
+	cert, pool := newCert(t, "localhost", "127.0.0.1")
+	addr, seen := serveTLSUpgrade(t, cert, []string{"http/1.1"})
+	var log syncBuffer
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}), WithLogger(debugLogger(&log)))
+	for range 2 {
+		c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Response().ProtoMajor != 1 {
+			t.Errorf("%s, want HTTP/1.1", c.Response().Proto)
+		}
+		c.Close()
+		if st := <-seen; st.NegotiatedProtocol != "http/1.1" {
+			t.Errorf("ALPN chose %q", st.NegotiatedProtocol)
+		}
+	}
+	if n := strings.Count(log.String(), "chose http/1.1 by ALPN"); n != 1 {
+		t.Errorf("the trace shows the ALPN choice %d times, want once (then it is remembered):\n%s", n, log.String())
+	}
+}
+
+func TestH2PlainWebSocketStaysHTTP1(t *testing.T) {
+	checkGoroutines(t)
+	var proto atomic.Value
+	addr := serveRaw(t, "tcp", func(c net.Conn) {
+		req, br, err := readUpgrade(c)
+		if err != nil {
+			return
+		}
+		proto.Store(req.Proto)
+		c.Write([]byte(upgradeResponse(req, "")))
+		answerClose(c, br)
+	})
+	c, err := mustNew(t, WithoutProxy(), WithHTTP2()).DialWebSocket(testCtx(t), "ws://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if proto.Load() != "HTTP/1.1" || c.Response().ProtoMajor != 1 {
+		t.Errorf("ws:// went as %v, answered as %s; want HTTP/1.1", proto.Load(), c.Response().Proto)
+	}
+}
+
+func TestH2Refused(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t)
+	o.handler = func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/deny":
+			w.Header().Set("X-Why", "not you")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, "go away")
+		case "/subprotocol":
+			acceptH2(w, r, "Sec-WebSocket-Protocol: other\r\n")
+		case "/extension":
+			acceptH2(w, r, "Sec-WebSocket-Extensions: x-unknown\r\n")
+		default:
+			o.echo(w, r)
+		}
+	}
+	d := newH2Dialer(t, o, WithSubprotocols("chat"))
+	_, err := d.DialWebSocket(testCtx(t), o.url("/deny"))
+	checkClass(t, err, ErrHandshake)
+	var he *HandshakeError
+	if !errors.As(err, &he) || !errors.Is(err, ErrUpgradeDeclined) {
+		t.Fatalf("error %v, want a *HandshakeError for the declined upgrade", err)
+	}
+	body, _ := io.ReadAll(he.Response.Body)
+	if he.StatusCode != http.StatusForbidden || he.Response.ProtoMajor != 2 ||
+		he.Response.Header.Get("X-Why") != "not you" || string(body) != "go away" {
+		t.Errorf("refusal: status %d, %s, X-Why %q, body %q", he.StatusCode, he.Response.Proto, he.Response.Header.Get("X-Why"), body)
+	}
+	if !strings.Contains(err.Error(), "403 Forbidden") {
+		t.Errorf("error %q does not name the status", err)
+	}
+	_, err = d.DialWebSocket(testCtx(t), o.url("/subprotocol"))
+	if checkClass(t, err, ErrHandshake); !errors.Is(err, ErrBadSubprotocol) {
+		t.Errorf("unoffered subprotocol: %v", err)
+	}
+	_, err = d.DialWebSocket(testCtx(t), o.url("/extension"))
+	if checkClass(t, err, ErrHandshake); !errors.Is(err, ErrBadExtension) {
+		t.Errorf("unoffered extension: %v", err)
+	}
+	// A refusal ends a stream, not the connection.
+	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := o.conns.Load(); got != 1 {
+		t.Errorf("took %d connections, want 1", got)
+	}
+}
+
+func TestH2ResetBeforeResponse(t *testing.T) {
+	checkGoroutines(t)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 1})
+		h, err := s.request()
+		if err != nil {
+			return
+		}
+		s.fr.WriteRSTStream(h.StreamID, http2.ErrCodeInternal)
+		io.Copy(io.Discard, s.c)
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	_, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+	checkClass(t, err, ErrHandshake)
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != 0 || !strings.Contains(err.Error(), "reset by the server: INTERNAL_ERROR") {
+		t.Errorf("error %v, want a *HandshakeError naming the reset", err)
+	}
+}
+
+func TestH2Cancel(t *testing.T) {
+	checkGoroutines(t)
+	resets := make(chan http2.ErrCode, 1)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 1})
+		h, err := s.request()
+		if err != nil {
+			return
+		}
+		// No answer: the dial waits until its context is cancelled.
+		f, err := s.waitFor(h.StreamID, isRST)
+		if err != nil {
+			return
+		}
+		resets <- f.(*http2.RSTStreamFrame).ErrCode
+		// The connection goes on: the next stream is answered.
+		if h, err = s.request(); err == nil {
+			s.respond(h.StreamID, "200", false)
+		}
+		io.Copy(io.Discard, s.c)
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	wrote := make(chan struct{})
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { close(wrote) }})
+	go func() {
+		<-wrote
+		cancel()
+	}()
+	_, err := d.DialWebSocket(ctx, "wss://"+addr+"/")
+	if checkClass(t, err, ErrHandshake); !errors.Is(err, context.Canceled) {
+		t.Fatalf("dial cancelled while waiting on its stream: %v", err)
+	}
+	if code := <-resets; code != http2.ErrCodeCancel {
+		t.Errorf("the server got RST_STREAM %v, want CANCEL", code)
+	}
+	c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+	if err != nil {
+		t.Fatalf("dial after a cancelled one: %v", err)
+	}
+	c.closeStream()
+}
+
+func TestH2ResetMidMessage(t *testing.T) {
+	checkGoroutines(t)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 1})
+		a, err := s.request()
+		if err != nil {
+			return
+		}
+		s.respond(a.StreamID, "200", false)
+		b, err := s.request()
+		if err != nil {
+			return
+		}
+		s.respond(b.StreamID, "200", false)
+		// Half a frame on a, then a reset; b goes on.
+		msg := frame(fin|opBin, bytes.Repeat([]byte("m"), 100))
+		s.fr.WriteData(a.StreamID, false, msg[:50])
+		s.fr.WriteRSTStream(a.StreamID, http2.ErrCodeInternal)
+		s.fr.WriteData(b.StreamID, false, frame(fin|opTxt, []byte("b lives")))
+		io.Copy(io.Discard, s.c)
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	a, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.closeStream()
+	b, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.closeStream()
+	_, _, err = a.ReadMessage()
+	if err == nil || !strings.Contains(err.Error(), "reset by the server: INTERNAL_ERROR") {
+		t.Errorf("read of a message cut by RST_STREAM: %v", err)
+	}
+	if _, msg, err := b.ReadMessage(); err != nil || string(msg) != "b lives" {
+		t.Errorf("the other stream read %q, %v", msg, err)
+	}
+}
+
+func TestH2ConnectionLost(t *testing.T) {
+	checkGoroutines(t)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 1})
+		h, err := s.request()
+		if err != nil {
+			return
+		}
+		s.respond(h.StreamID, "200", false)
+		s.fr.WriteData(h.StreamID, false, frame(fin|opTxt, []byte("last words")))
+		// The handler returns, and the connection closes.
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "last words" {
+		t.Fatalf("read %q, %v", msg, err)
+	}
+	_, _, err = c.ReadMessage()
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusAbnormalClosure {
+		t.Errorf("read after the connection ended: %v, want 1006", err)
+	}
+	if n := len(keptConns(d)); n != 0 {
+		waitUntil(t, "the dead connection leaves the pool", func() bool { return len(keptConns(d)) == 0 })
+	}
+}
+
+func TestH2Deadlines(t *testing.T) {
+	checkGoroutines(t)
+	release := make(chan struct{})
+	o := newH2Origin(t)
+	o.handler = func(w http.ResponseWriter, r *http.Request) {
+		ws := acceptH2(w, r, "")
+		if ws == nil {
+			return
+		}
+		if r.URL.Path == "/quiet" {
+			echoFrames(ws)
+			return
+		}
+		<-release // neither reads nor writes until the test says
+		ws.c.Write(frame(fin|opTxt, []byte("late")))
+		echoFrames(ws)
+	}
+	d := newH2Dialer(t, o)
+	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nc := c.NetConn()
+
+	// A blocked Read returns at its deadline, and the stream stays usable.
+	nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	n, err := nc.Read(make([]byte, 10))
+	if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past its deadline: %d, %v", n, err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("%v is not a timeout", err)
+	}
+	// A blocked Write returns at its deadline: the server reads nothing, so
+	// its window, then the stream's buffer, fill up.
+	nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	big := make([]byte, 8<<20)
+	n, err = nc.Write(big)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 || n == len(big) {
+		t.Fatalf("Write past its deadline: %d of %d, %v", n, len(big), err)
+	}
+	nc.SetDeadline(time.Time{})
+	close(release)
+	buf := make([]byte, 64)
+	if n, err := io.ReadAtLeast(nc, buf, 6); err != nil || !bytes.Contains(buf[:n], []byte("late")) {
+		t.Errorf("Read after its deadline was lifted: %q, %v", buf[:n], err)
+	}
+
+	// Through the Conn, a read deadline ends ReadMessage.
+	c2, err := d.DialWebSocket(testCtx(t), o.url("/quiet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.closeStream()
+	c2.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, _, err := c2.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("ReadMessage past its deadline: %v", err)
+	}
+}
+
+func TestH2ReadLimit(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t)
+	d := newH2Dialer(t, o, WithReadLimit(10))
+	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echoOnce(t, c, TextMessage, []byte("0123456789"))
+	if err := c.WriteMessage(TextMessage, []byte("0123456789a")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.ReadMessage()
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || pe.Code != StatusMessageTooBig {
+		t.Errorf("read of a message past the limit: %v, want 1009", err)
+	}
+}
+
+func TestH2Compression(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t)
+	var compressed atomic.Int32
+	o.handler = func(w http.ResponseWriter, r *http.Request) {
+		ws := acceptH2(w, r, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n")
+		if ws == nil {
+			return
+		}
+		// Echoing each compressed frame as it is works, since each message
+		// was compressed on its own.
+		for {
+			f, err := ws.readFrame()
+			if err != nil {
+				return
+			}
+			if f.rsv&rsv1 != 0 {
+				compressed.Add(1)
+			}
+			if f.op == opCls {
+				ws.c.Write(frame(fin|opCls, f.payload))
+				return
+			}
+			ws.c.Write(frame(fin|f.rsv|f.op, f.payload))
+		}
+	}
+	d := newH2Dialer(t, o, WithCompression(Compression{}))
+	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext := c.Response().Header.Get("Sec-Websocket-Extensions"); !strings.HasPrefix(ext, "permessage-deflate") {
+		t.Errorf("extensions %q", ext)
+	}
+	if r := o.requests()[0]; !strings.HasPrefix(r.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate") {
+		t.Errorf("the request offered %q", r.Header.Get("Sec-Websocket-Extensions"))
+	}
+	echoOnce(t, c, TextMessage, bytes.Repeat([]byte("compress me "), 1000))
+	c.Close()
+	if compressed.Load() == 0 {
+		t.Error("no message went compressed")
+	}
+}
+
+func TestH2ConcurrentWrites(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t)
+	d := newH2Dialer(t, o)
+	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const writers, each = 8, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				msg := fmt.Sprintf("%d:%d:%s", w, i, strings.Repeat("x", 1000*w))
+				if err := c.WriteMessage(TextMessage, []byte(msg)); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+			}
+		})
+	}
+	next := make([]int, writers)
+	for range writers * each {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var w, i int
+		if _, err := fmt.Sscanf(string(msg), "%d:%d:", &w, &i); err != nil || i != next[w] {
+			t.Fatalf("message %.20q out of order or mangled", msg)
+		}
+		next[w]++
+	}
+	wg.Wait()
+}
+
+// TestH2FlowControl holds one WebSocket of a connection still, each way in
+// turn, and checks that another WebSocket of the same connection goes on.
+func TestH2FlowControl(t *testing.T) {
+	checkGoroutines(t)
+	unblock := make(chan struct{})
+	o := newH2Origin(t, func(o *h2Origin) {
+		// The server's connection window holds more than a stream's, so that
+		// one stream that the server does not read cannot use it all up.
+		o.uploadConn, o.uploadStream = 8<<20, 1<<20
+	})
+	const flood = 4 << 20
+	o.handler = func(w http.ResponseWriter, r *http.Request) {
+		ws := acceptH2(w, r, "")
+		if ws == nil {
+			return
+		}
+		switch r.URL.Path {
+		case "/unread": // reads nothing until the test ends
+			<-unblock
+			io.Copy(io.Discard, ws.br)
+		case "/flood": // sends more than the client's stream window
+			for range flood / (64 << 10) {
+				if _, err := ws.c.Write(frame(fin|opBin, make([]byte, 64<<10))); err != nil {
+					return
+				}
+			}
+			echoFrames(ws)
+		default:
+			echoFrames(ws)
+		}
+	}
+	defer close(unblock)
+	d := newH2Dialer(t, o)
+	dial := func(path string) *Conn {
+		c, err := d.DialWebSocket(testCtx(t), o.url(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	unread, flooded, other := dial("/unread"), dial("/flood"), dial("/")
+	defer unread.closeStream()
+	defer flooded.Close()
+	defer other.Close()
+
+	// Client to server: unread's writes stall on its window...
+	unread.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	var err error
+	for err == nil {
+		err = unread.WriteMessage(BinaryMessage, make([]byte, 256<<10))
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("writes to a server that reads nothing: %v, want the deadline", err)
+	}
+	// ...while the other WebSocket echoes both ways, the flood waiting
+	// unread in the client's buffer.
+	for i := range 20 {
+		echoOnce(t, other, BinaryMessage, bytes.Repeat([]byte{byte(i)}, 100<<10))
+	}
+	// The flood, read at last, arrives whole.
+	got := 0
+	for got < flood {
+		_, msg, err := flooded.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d bytes of the flood: %v", got, err)
+		}
+		got += len(msg)
+	}
+	echoOnce(t, flooded, TextMessage, []byte("after the flood"))
+	if got := o.conns.Load(); got != 1 {
+		t.Errorf("took %d connections, want 1", got)
+	}
+}
+
+// TestH2ReadWhileWriting has one goroutine write a WebSocket while another
+// reads its echo: flow control must never leave both waiting.
+func TestH2ReadWhileWriting(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t)
+	d := newH2Dialer(t, o)
+	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const count, size = 64, 256 << 10
+	done := make(chan error, 1)
+	go func() {
+		for i := range count {
+			if err := c.WriteMessage(BinaryMessage, bytes.Repeat([]byte{byte(i)}, size)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := range count {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if len(msg) != size || msg[0] != byte(i) || msg[size-1] != byte(i) {
+			t.Fatalf("message %d came back mangled", i)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
