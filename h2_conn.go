@@ -193,9 +193,17 @@ func (cc *h2Conn) canTakeLocked() bool {
 		uint32(len(cc.streams)) < cc.maxStreams && cc.nextID < 1<<31
 }
 
-// errH2Full means a connection had no room for another stream: it ended, the
+// fullLocked says why cc has no room for another stream: it ended, the
 // server sent GOAWAY, or its concurrent streams are all in use.
-var errH2Full = &h2Unprocessed{why: "the HTTP/2 connection takes no more streams"}
+func (cc *h2Conn) fullLocked() error {
+	switch {
+	case cc.err != nil:
+		return &h2Unprocessed{why: "HTTP/2 connection ended: " + cc.err.Error()}
+	case cc.goingAway:
+		return &h2Unprocessed{why: "the server sent GOAWAY"}
+	}
+	return &h2Unprocessed{why: "the HTTP/2 connection takes no more streams"}
+}
 
 // h2Unprocessed is the error of a stream that the server never processed:
 // it had no room, refused it with REFUSED_STREAM, or left it out of a GOAWAY
@@ -235,7 +243,7 @@ func (cc *h2Conn) openStream(fields []hpack.HeaderField) (*h2Stream, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if !cc.canTakeLocked() {
-		return nil, errH2Full
+		return nil, cc.fullLocked()
 	}
 	if cc.maxHeaderList != 0 {
 		var size uint64
