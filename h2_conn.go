@@ -624,8 +624,12 @@ func (cc *h2Conn) handleHeadersLocked(f *http2.MetaHeadersFrame) error {
 		cc.remoteEndLocked(s)
 		return nil
 	}
-	if f.Truncated {
-		s.failLocked(errHeadTooLarge)
+	if f.Truncated || len(f.Fields) > maxHeaderFields {
+		err := errHeadTooLarge
+		if !f.Truncated {
+			err = errTooManyFields
+		}
+		s.failLocked(err)
 		cc.resetLocked(s, http2.ErrCodeCancel)
 		return nil
 	}

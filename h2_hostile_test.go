@@ -82,6 +82,13 @@ func TestH2HostileServers(t *testing.T) {
 			}
 			s.respondBlock(id, false, f...)
 		}, want: "response head exceeds"},
+		{name: "too many header fields", answer: func(s *h2Script, id uint32) {
+			f := []hpack.HeaderField{{Name: ":status", Value: "200"}}
+			for range maxHeaderFields {
+				f = append(f, hpack.HeaderField{Name: "x", Value: "y"})
+			}
+			s.respondBlock(id, false, f...)
+		}, want: "more than 256 header fields"},
 		{name: "DATA before HEADERS", answer: func(s *h2Script, id uint32) { s.fr.WriteData(id, false, []byte("early")) },
 			want: "DATA before the response headers"},
 		{name: "a 200 that ends the stream", answer: func(s *h2Script, id uint32) { s.respond(id, "200", true) },

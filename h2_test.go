@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -949,5 +951,36 @@ func TestH2ReadWhileWriting(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestH2Cookies(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t)
+	o.handler = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=new; Path=/")
+		o.echo(w, r)
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse("https://localhost:" + o.port + "/")
+	jar.SetCookies(u, []*http.Cookie{{Name: "id", Value: "42"}})
+	d := newH2Dialer(t, o, WithCookieJar(jar))
+	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := o.requests()[0].Header.Get("Cookie"); got != "id=42" {
+		t.Errorf("the request's cookie %q, want id=42", got)
+	}
+	found := false
+	for _, ck := range jar.Cookies(u) {
+		found = found || ck.Name == "session" && ck.Value == "new"
+	}
+	if !found {
+		t.Errorf("the jar did not get the response's cookie: %v", jar.Cookies(u))
 	}
 }
