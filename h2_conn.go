@@ -104,7 +104,7 @@ const (
 	h2MaxControl = 4096
 	// h2Linger is how long a stream closed here waits for the server to end
 	// its side before it is reset.
-	h2Linger = 5 * time.Second
+	h2Linger = 2 * time.Second
 	// h2CloseTimeout bounds the GOAWAY written when the connection closes.
 	h2CloseTimeout = time.Second
 	// h2IdleTimeout closes a connection on which no stream has been held for
@@ -681,8 +681,11 @@ func h2Status(f *http2.MetaHeadersFrame) (int, error) {
 func (cc *h2Conn) remoteEndLocked(s *h2Stream) {
 	s.remoteEnded = true
 	s.endReadLocked(io.EOF)
-	if s.localEnded {
+	switch {
+	case s.localEnded:
 		cc.removeLocked(s)
+	case s.closed:
+		s.endWriteLocked() // Close left the server to end first
 	}
 }
 

@@ -133,6 +133,7 @@ func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t ta
 		return nil, &HandshakeError{StatusCode: h.status, Response: h.response(nil), Err: err}
 	}
 	tr.upgraded(h.status, subprotocol)
+	s.leaveEndToServer()
 	conn := newConn(s, h2HeadText(h), subprotocol, cfg)
 	if deflate.on {
 		conn.useCompression(deflate, cfg.compression)

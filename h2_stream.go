@@ -43,6 +43,7 @@ type h2Stream struct {
 	queued     bool // in the writer's line
 
 	rdl, wdl    h2Deadline
+	serverFirst bool // a WebSocket: after Close, the server ends the stream first
 	localEnded  bool // END_STREAM went to the writer
 	remoteEnded bool // END_STREAM came
 	removed     bool // out of the connection's table: ended both ways, or reset
@@ -226,7 +227,10 @@ func (s *h2Stream) endWriteLocked() {
 
 // Close ends the stream as TCP's close would: END_STREAM follows whatever
 // Write has left, and the server has h2Linger to end its side before the
-// stream is reset. Bytes that arrive meanwhile are dropped.
+// stream is reset. Bytes that arrive meanwhile are dropped. A WebSocket's
+// stream (serverFirst) leaves the server to end first, as RFC 6455 §7.1.1
+// has the server close the TCP connection first: its END_STREAM follows the
+// server's, or the reset comes if the server's does not.
 func (s *h2Stream) Close() error {
 	cc := s.cc
 	cc.mu.Lock()
@@ -245,7 +249,9 @@ func (s *h2Stream) Close() error {
 	if s.removed {
 		return nil
 	}
-	s.endWriteLocked()
+	if !s.serverFirst || s.remoteEnded {
+		s.endWriteLocked()
+	}
 	if !s.remoteEnded {
 		s.linger = time.AfterFunc(h2Linger, func() {
 			cc.mu.Lock()
@@ -279,6 +285,14 @@ func (s *h2Stream) SetWriteDeadline(t time.Time) error {
 	defer s.cc.mu.Unlock()
 	s.wdl.setLocked(&s.cc.mu, t)
 	return nil
+}
+
+// leaveEndToServer makes s a WebSocket's stream, which the server ends
+// first once the application has closed it.
+func (s *h2Stream) leaveEndToServer() {
+	s.cc.mu.Lock()
+	s.serverFirst = true
+	s.cc.mu.Unlock()
 }
 
 // pendingLocked is how much of what Write took the writer has yet to take.

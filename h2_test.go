@@ -984,3 +984,60 @@ func TestH2Cookies(t *testing.T) {
 		t.Errorf("the jar did not get the response's cookie: %v", jar.Cookies(u))
 	}
 }
+
+// TestH2ServerEndsFirst closes WebSockets as RFC 6455 §7.1.1 asks, mapped by
+// RFC 8441 §5: after the close handshake the server ends the stream first,
+// and the client's END_STREAM follows; a server that never ends it (hypercorn
+// 0.13, which fails its whole connection on any frame for such a stream) has
+// it reset instead, once h2Linger has passed.
+func TestH2ServerEndsFirst(t *testing.T) {
+	checkGoroutines(t)
+	got := make(chan string, 2)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(xconnectOn)
+		for _, ends := range []bool{true, false} {
+			h, err := s.request()
+			if err != nil {
+				return
+			}
+			s.respond(h.StreamID, "200", false)
+			// Answer the client's close frame, then end the stream or not.
+			f, err := s.waitFor(h.StreamID, func(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok })
+			if err != nil {
+				return
+			}
+			if !bytes.Contains(f.(*http2.DataFrame).Data(), []byte{fin | opCls}) {
+				got <- "a frame other than the close"
+				return
+			}
+			s.fr.WriteData(h.StreamID, ends, frame(fin|opCls, closePayload(1000, "")))
+			f, err = s.waitFor(h.StreamID, func(http2.Frame) bool { return true })
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.DataFrame:
+				got <- fmt.Sprintf("DATA end=%v len=%d", f.StreamEnded(), len(f.Data()))
+			case *http2.RSTStreamFrame:
+				got <- "RST_STREAM " + f.ErrCode.String()
+			default:
+				got <- fmt.Sprint(f.Header())
+			}
+		}
+		io.Copy(io.Discard, s.c)
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	for _, want := range []string{"DATA end=true len=0", "RST_STREAM CANCEL"} {
+		c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if g := <-got; g != want {
+			t.Errorf("after the close handshake the server got %s, want %s", g, want)
+		}
+	}
+}
