@@ -4,7 +4,7 @@
 #   18600  hypercorn: an ASGI echo app (servers/asgi_echo.py) over TLS, h2 with
 #          RFC 8441 WebSockets and HTTP/1.1 upgrades on the same port
 #   18601  nghttpx: a TLS h2 frontend with RFC 8441 in front of the HTTP/1.1
-#          echo servers: /py/ to python-websockets, /node/ to npm ws
+#          echo servers: /node/ to npm ws, any other path to python-websockets
 #   18602  nghttpx in HTTP/2 proxy mode (http2-proxy) in front of squid, open
 #   18603  the same in front of squid with Basic auth
 #   18604  HAProxy: a TLS h2 frontend with RFC 8441 in front of python-websockets
