@@ -73,6 +73,7 @@ type h2Conn struct {
 	maxHeaderList uint32 // 0: no limit
 	xconnect      bool   // SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)
 	sawSettings   bool
+	early         bool // streams may open before the server's SETTINGS
 	sendWindow    int64
 
 	recvWindow  int64 // how much more the server may send on the connection
@@ -136,10 +137,13 @@ type h2Data struct {
 
 // newH2Conn starts the client side of HTTP/2 on nc, which has negotiated h2:
 // the writer sends the preface and SETTINGS at once; waitSettings waits for
-// the server's.
-func newH2Conn(nc net.Conn) *h2Conn {
+// the server's. With early, streams may open before those come, as RFC 9113
+// §3.4 allows: a proxy's tunnels need nothing from them, while an extended
+// CONNECT must wait to learn that the server takes it (RFC 8441 §3).
+func newH2Conn(nc net.Conn, early bool) *h2Conn {
 	cc := &h2Conn{
 		nc:           nc,
+		early:        early,
 		bw:           bufio.NewWriterSize(nc, 32<<10),
 		settingsSeen: make(chan struct{}),
 		readerDone:   make(chan struct{}),
@@ -189,7 +193,7 @@ func (cc *h2Conn) canTake() bool {
 }
 
 func (cc *h2Conn) canTakeLocked() bool {
-	return cc.err == nil && !cc.goingAway && cc.sawSettings &&
+	return cc.err == nil && !cc.goingAway && (cc.sawSettings || cc.early) &&
 		uint32(len(cc.streams)) < cc.maxStreams && cc.nextID < 1<<31
 }
 

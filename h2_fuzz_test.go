@@ -106,7 +106,8 @@ func (f *h2Frames) headers(id uint32, end bool, kv ...string) *h2Frames {
 func (f *h2Frames) bytes() []byte { return bytes.Clone(f.buf.Bytes()) }
 
 // FuzzH2Conn gives a client HTTP/2 connection a server's bytes: first up to
-// its SETTINGS, then, once a stream is open, rest. Whatever they hold, the
+// its SETTINGS, then, once a stream is open, rest. With early, as for a
+// proxy's connection, the stream may open before any SETTINGS. Whatever they hold, the
 // connection must end when they end, with every goroutine, and the stream's
 // reads and writes must return; it must never buffer more than a stream's
 // window, nor panic.
@@ -117,14 +118,14 @@ func FuzzH2Conn(f *testing.F) {
 		return fs
 	}
 	first := settings().bytes()
-	f.Add(first, newH2Frames().headers(1, false, ":status", "200").bytes())
+	f.Add(first, newH2Frames().headers(1, false, ":status", "200").bytes(), false)
 	data := newH2Frames().headers(1, false, ":status", "200")
 	data.fr.WriteData(1, false, frame(fin|opTxt, []byte("hello")))
 	data.fr.WriteDataPadded(1, true, []byte("x"), make([]byte, 20))
-	f.Add(first, data.bytes())
+	f.Add(first, data.bytes(), false)
 	refuse := newH2Frames().headers(1, false, ":status", "403", "content-length", "2")
 	refuse.fr.WriteData(1, true, []byte("no"))
-	f.Add(first, refuse.bytes())
+	f.Add(first, refuse.bytes(), false)
 	ctl := newH2Frames()
 	ctl.fr.WritePing(false, [8]byte{1})
 	ctl.fr.WriteWindowUpdate(0, 1000)
@@ -133,18 +134,21 @@ func FuzzH2Conn(f *testing.F) {
 	ctl.headers(1, false, ":status", "200")
 	ctl.fr.WriteRSTStream(1, http2.ErrCodeCancel)
 	ctl.fr.WriteGoAway(1, http2.ErrCodeNo, []byte("bye"))
-	f.Add(first, ctl.bytes())
+	f.Add(first, ctl.bytes(), false)
 	cont := newH2Frames()
 	cont.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x88}})
 	cont.fr.WriteContinuation(1, true, []byte{0x40, 1, 'a', 1, 'b'})
 	cont.fr.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, BlockFragment: []byte{0x88}, EndHeaders: true})
-	f.Add(first, cont.bytes())
-	f.Add([]byte{0, 0, 0, 4, 1, 0, 0, 0, 0}, []byte{0, 0, 1, 0, 0, 0, 0, 0, 1, 0})
-	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\n"), []byte(nil))
+	f.Add(first, cont.bytes(), false)
+	f.Add([]byte{0, 0, 0, 4, 1, 0, 0, 0, 0}, []byte{0, 0, 1, 0, 0, 0, 0, 0, 1, 0}, false)
+	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\n"), []byte(nil), false)
 
-	f.Fuzz(func(t *testing.T, first, rest []byte) {
+	f.Add([]byte(nil), data.bytes(), true)
+	f.Add(cont.bytes(), first, true)
+
+	f.Fuzz(func(t *testing.T, first, rest []byte, early bool) {
 		gc := newGatedConn(first, rest)
-		cc := newH2Conn(gc)
+		cc := newH2Conn(gc, early)
 		select {
 		case <-cc.settingsSeen:
 		case <-gc.drained:

@@ -76,7 +76,7 @@ func (d *Dialer) dialH2New(ctx context.Context, tr dialTrace, t target, px *prox
 		}
 		return conn, nil
 	}
-	cc := newH2Conn(tc)
+	cc := newH2Conn(tc, false)
 	xconnect, err := cc.waitSettings(ctx)
 	if err != nil {
 		d.h2.dialed(key, claim, nil, false)

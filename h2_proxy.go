@@ -62,12 +62,9 @@ func (d *Dialer) h2NewTunnel(ctx context.Context, tr dialTrace, px *proxyTarget,
 		tr.h2Fallback(px.address, "the proxy chose http/1.1 by ALPN")
 		return d.connectOn(ctx, tr, px, target, tc)
 	}
-	cc := newH2Conn(tc)
-	if _, err := cc.waitSettings(ctx); err != nil {
-		d.h2.dialed(key, claim, nil, false)
-		cc.shutdown(err, true)
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: fmt.Errorf("HTTP/2 connection: %w", err)}
-	}
+	// The CONNECT goes out with the preface, without waiting for the
+	// proxy's SETTINGS: a round trip less for the first tunnel.
+	cc := newH2Conn(tc, true)
 	d.h2.dialed(key, claim, cc, false)
 	return d.h2Connect(ctx, tr, cc, px, target)
 }

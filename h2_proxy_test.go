@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http2"
 )
 
 // h2ProxyDialer dials through p with WithHTTP2, trusting both p and the
@@ -208,5 +210,49 @@ func TestH2ProxyFallsBackToHTTP1(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "the proxy chose http/1.1 by ALPN"); n != 1 {
 		t.Errorf("the trace shows the fallback %d times, want once:\n%s", n, log.String())
+	}
+}
+
+// TestH2ProxyTunnelBeforeSettings has a proxy that sends its SETTINGS only
+// once the first CONNECT has come: the tunnel must not wait for them (RFC
+// 9113 §3.4), which saves the first tunnel a round trip.
+func TestH2ProxyTunnelBeforeSettings(t *testing.T) {
+	checkGoroutines(t)
+	got := make(chan string, 1)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		// Read up to the CONNECT as it comes, acknowledging nothing: the
+		// server's preface, SETTINGS, must be its first frame.
+		var h *http2.MetaHeadersFrame
+		for h == nil {
+			f, err := s.fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			h, _ = f.(*http2.MetaHeadersFrame)
+		}
+		got <- h.PseudoValue("authority")
+		s.settings()
+		s.fr.WriteSettingsAck()
+		s.respond(h.StreamID, "200", false)
+		f, err := s.waitFor(h.StreamID, func(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok })
+		if err == nil {
+			s.fr.WriteData(h.StreamID, false, f.(*http2.DataFrame).Data())
+		}
+		io.Copy(io.Discard, s.c)
+	})
+	d := mustNew(t, WithProxy("https://"+addr), WithHTTP2(), WithProxyTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	c, err := d.DialContext(testCtx(t), "tcp", "target.example:443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if a := <-got; a != "target.example:443" {
+		t.Errorf("CONNECT :authority %q", a)
+	}
+	c.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("tunnel read %q, %v", buf, err)
 	}
 }
