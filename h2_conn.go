@@ -111,6 +111,10 @@ const (
 	// h2IdleTimeout closes a connection on which no stream has been held for
 	// that long.
 	h2IdleTimeout = 90 * time.Second
+	// h2ReadFrame is the largest frame the server may send: a quarter of a
+	// stream's buffer, so that a large message costs the server fewer frames
+	// while one frame still holds another stream back by little.
+	h2ReadFrame = 64 << 10
 	// h2DefaultFrame and h2DefaultWindow are RFC 9113's initial values.
 	h2DefaultFrame  = 16 << 10
 	h2DefaultWindow = 65535
@@ -160,7 +164,7 @@ func newH2Conn(nc net.Conn, early bool) *h2Conn {
 	cc.fr = http2.NewFramer(cc.bw, nc)
 	cc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	cc.fr.MaxHeaderListSize = maxHeadBytes
-	cc.fr.SetMaxReadFrameSize(h2DefaultFrame)
+	cc.fr.SetMaxReadFrameSize(h2ReadFrame)
 	cc.fr.SetReuseFrames()
 	cc.henc = hpack.NewEncoder(&cc.hbuf)
 	cc.idleTimer = time.AfterFunc(h2IdleTimeout, func() { cc.closeIfIdle() })
@@ -735,7 +739,7 @@ func (cc *h2Conn) handleDataLocked(f *http2.DataFrame) error {
 	} else {
 		s.creditLocked(n-int64(len(data)), false) // the padding
 		if len(data) > 0 {
-			s.in = append(s.in, data...)
+			s.in.write(data)
 			s.signalReadable()
 		}
 	}
@@ -847,6 +851,7 @@ func (cc *h2Conn) writePreface() error {
 	err := cc.fr.WriteSettings(
 		http2.Setting{ID: http2.SettingEnablePush, Val: 0},
 		http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: h2ReadFrame},
 		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: maxHeadBytes},
 	)
 	if err == nil {
@@ -941,8 +946,8 @@ func (cc *h2Conn) takeDataLocked(scratch []byte, out []h2Data) []h2Data {
 			continue
 		}
 		buf := scratch[used : used+size]
-		copy(buf, s.out[s.outOff:])
-		s.takeOutLocked(size)
+		s.out.read(buf)
+		s.signalWritable()
 		s.sendWindow -= int64(size)
 		cc.sendWindow -= int64(size)
 		used += size

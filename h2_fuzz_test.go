@@ -169,7 +169,7 @@ func FuzzH2Conn(f *testing.F) {
 		}
 		<-cc.done
 		cc.mu.Lock()
-		buffered := len(s.in) - s.inOff
+		buffered := s.in.len()
 		cc.mu.Unlock()
 		if buffered > h2StreamWindow {
 			t.Fatalf("the stream buffered %d bytes, more than its window", buffered)

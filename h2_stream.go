@@ -27,15 +27,13 @@ type h2Stream struct {
 	head     *responseHead // the final response, once it came
 	respDone chan struct{} // closed when head came, or the stream failed first
 
-	in         []byte // received and not yet read: in[inOff:]
-	inOff      int
+	in         h2Buf // received and not yet read
 	recvWindow int64 // how much more the server may send
 	recvUnread int64 // read, or dropped, and not yet given back by WINDOW_UPDATE
 	readErr    error // io.EOF after END_STREAM, or why the stream failed
 	readable   chan struct{}
 
-	out        []byte // written and not yet taken by the writer: out[outOff:]
-	outOff     int
+	out        h2Buf // written and not yet taken by the writer
 	sendWindow int64
 	writeErr   error
 	writeEnd   bool // END_STREAM is to follow out
@@ -131,12 +129,8 @@ func (s *h2Stream) Read(b []byte) (int, error) {
 		case s.rdl.passed:
 			cc.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
-		case s.inOff < len(s.in):
-			n := copy(b, s.in[s.inOff:])
-			s.inOff += n
-			if s.inOff == len(s.in) {
-				s.in, s.inOff = recycle(s.in), 0
-			}
+		case s.in.len() > 0:
+			n := s.in.read(b)
 			s.creditLocked(int64(n), false)
 			cc.mu.Unlock()
 			return n, nil
@@ -182,11 +176,7 @@ func (s *h2Stream) Write(b []byte) (int, error) {
 		}
 		if room := h2StreamBuffer - s.pendingLocked(); room > 0 {
 			k := min(room, len(b))
-			if s.outOff > 0 && len(s.out)+k > cap(s.out) {
-				s.out = s.out[:copy(s.out, s.out[s.outOff:])]
-				s.outOff = 0
-			}
-			s.out = append(s.out, b[:k]...)
+			s.out.write(b[:k])
 			b = b[k:]
 			n += k
 			if s.sendWindow > 0 {
@@ -244,8 +234,8 @@ func (s *h2Stream) Close() error {
 	s.signalWritable()
 	// What nobody will read goes back to the server's window, so that it can
 	// finish its side.
-	s.creditLocked(int64(len(s.in)-s.inOff), true)
-	s.in, s.inOff = nil, 0
+	s.creditLocked(int64(s.in.len()), true)
+	s.in.reset()
 	if s.removed {
 		return nil
 	}
@@ -296,17 +286,7 @@ func (s *h2Stream) leaveEndToServer() {
 }
 
 // pendingLocked is how much of what Write took the writer has yet to take.
-func (s *h2Stream) pendingLocked() int { return len(s.out) - s.outOff }
-
-// takeOutLocked drops n bytes that the writer took, and wakes a Write that
-// waits for room.
-func (s *h2Stream) takeOutLocked(n int) {
-	s.outOff += n
-	if s.outOff == len(s.out) {
-		s.out, s.outOff = recycle(s.out), 0
-	}
-	s.signalWritable()
-}
+func (s *h2Stream) pendingLocked() int { return s.out.len() }
 
 // creditLocked gives n bytes that left the stream's buffer back to the
 // server, by WINDOW_UPDATE once a quarter of the window has gathered, or at
@@ -345,7 +325,7 @@ func (s *h2Stream) failLocked(err error) {
 	if s.writeErr == nil {
 		s.writeErr = err
 	}
-	s.out, s.outOff = nil, 0
+	s.out.reset()
 	s.signalWritable()
 }
 
@@ -370,15 +350,6 @@ func (s *h2Stream) signalWritable() {
 	case s.writable <- struct{}{}:
 	default:
 	}
-}
-
-// recycle empties a buffer that has been drained, keeping it for reuse
-// unless it grew large: an idle stream should hold little.
-func recycle(b []byte) []byte {
-	if cap(b) > 16<<10 {
-		return nil
-	}
-	return b[:0]
 }
 
 // h2Deadline is a read or write deadline of a stream, guarded by its

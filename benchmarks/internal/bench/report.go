@@ -39,6 +39,7 @@ type Results struct {
 	Idle     *Idle
 	Hold     *Hold
 	RTT      *RTT
+	H2       *H2 // h2.go
 }
 
 // WriteMarkdown writes the report.
@@ -77,6 +78,9 @@ func (r *Results) WriteMarkdown(w io.Writer) {
 	}
 	if r.RTT != nil {
 		r.RTT.table(p)
+	}
+	if r.H2 != nil {
+		r.H2.table(p)
 	}
 	if r.Timed != nil {
 		r.Timed.notes(p)
