@@ -39,7 +39,10 @@ func (d *Dialer) dialTCP(ctx context.Context, tr dialTrace, network, address str
 	tr.connectStart(network, address)
 	c, err := d.netDialer.DialContext(ctx, network, address)
 	tr.connectDone(address, err)
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return tr.attempt.opened(c), nil
 }
 
 // aLongTimeAgo is a deadline in the past, which makes blocked I/O on a

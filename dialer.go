@@ -24,6 +24,7 @@ type Dialer struct {
 	// proxy resolves the proxy for a target; nil means every dial is direct.
 	proxy      func(*url.URL) (*url.URL, error)
 	fixedProxy *proxyTarget      // WithProxy's, checked once in New; then proxy is nil
+	list       *proxyList        // WithProxyList's; then proxy and fixedProxy are nil
 	envSource  map[string]string // scheme to the variable that named its proxy, for the log
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
@@ -151,21 +152,10 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 		scheme = "https"
 	}
 	tr := traceFor(ctx, d.cfg.logger)
-	px, err := d.proxyFor(scheme, t.address)
-	if err != nil {
-		return nil, err
-	}
-	tr.route(d, scheme, t.address, px)
 	if d.h2 != nil && t.secure {
-		return d.dialH2(ctx, tr, t, px) // h2_handshake.go
+		return d.dialH2(ctx, tr, t) // h2_handshake.go
 	}
-	return d.dialHTTP1(ctx, tr, t, px)
-}
-
-// dialHTTP1 reaches t through px (nil: directly), adds TLS for wss://,
-// offering only http/1.1, and runs the HTTP/1.1 upgrade.
-func (d *Dialer) dialHTTP1(ctx context.Context, tr dialTrace, t target, px *proxyTarget) (*Conn, error) {
-	c, err := d.reachVia(ctx, tr, px, "tcp", t.address)
+	c, err := d.reach(ctx, tr, "tcp", t.address, scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -217,20 +207,24 @@ func checkPort(port string) error {
 }
 
 // reach runs the first two stages of a dial: it resolves the proxy for the
-// target, then connects to the target directly or through that proxy.
+// target, then connects to the target directly or through that proxy; with
+// WithProxyList, reachList works through the list instead (proxy_list.go).
 // scheme, http or https, is what the proxy is looked up for.
 func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, scheme string) (net.Conn, error) {
+	if d.list != nil {
+		return d.reachList(ctx, tr, network, address, scheme)
+	}
 	px, err := d.proxyFor(scheme, address)
 	if err != nil {
 		return nil, err
 	}
 	tr.route(d, scheme, address, px)
-	return d.reachVia(ctx, tr, px, network, address)
+	return d.via(ctx, tr, px, network, address)
 }
 
-// reachVia connects to the target through px, or directly when px is nil.
-// With WithHTTP2 an https:// proxy may carry the tunnel as an HTTP/2 stream.
-func (d *Dialer) reachVia(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
+// via connects to address through px, or directly when px is nil. With
+// WithHTTP2 an https:// proxy may carry the tunnel as an HTTP/2 stream.
+func (d *Dialer) via(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
 	if px != nil {
 		if d.h2 != nil && px.kind.tls {
 			return d.h2Tunnel(ctx, tr, px, network, address) // h2_proxy.go

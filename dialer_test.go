@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -221,23 +220,7 @@ func TestHandshakeTimeout(t *testing.T) {
 func TestConcurrentDials(t *testing.T) {
 	addr := serveUpgrade(t, "")
 	d := mustNew(t, WithoutProxy(), WithHeader(http.Header{"X-A": {"1"}}))
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Go(func() {
-			c, err := d.DialWebSocket(context.Background(), "ws://"+addr+"/")
-			if err != nil {
-				errs <- err
-				return
-			}
-			c.Close()
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	dialAtOnce(t, d, "ws://"+addr+"/", 16, 1)
 }
 
 // TestCancelEachStage cancels a dial while a peer stalls it in each stage,
@@ -336,22 +319,10 @@ func TestCancelEachStage(t *testing.T) {
 // is full, so that a further connect stalls in the TCP handshake.
 func fullBacklog(t *testing.T) string {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
+	fd, addr := boundSocket(t)
 	if err := syscall.Listen(fd, 0); err != nil {
 		t.Fatal(err)
 	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}).String()
 	// Fill the queue: connects that complete, then one that cannot.
 	for i := 0; ; i++ {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)

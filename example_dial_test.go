@@ -8,54 +8,56 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/wsdial/wsdial"
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
-
-// startDemo runs an echo server and an authenticating CONNECT proxy on
-// loopback for the examples; stop ends them.
-func startDemo() (echo, proxy string, stop func()) {
-	s := new(demoserver.Servers)
-	echo, err := s.Listen(http.HandlerFunc(s.Echo))
-	if err != nil {
-		log.Fatal(err)
-	}
-	proxy, err = s.Listen(http.HandlerFunc(s.Proxy))
-	if err != nil {
-		log.Fatal(err)
-	}
-	return echo, proxy, s.Stop
-}
 
 // A Dialer made once and shared: options set the proxy, TLS and handshake,
 // and every dial runs through the same stages.
 func ExampleNew() {
-	echo, proxy, stop := startDemo()
-	defer stop()
+	// A server and a proxy that wants credentials, standing for yours.
+	srv := wsdialtest.NewEchoServer()
+	defer srv.Close()
+	proxy := wsdialtest.NewProxy(wsdialtest.WithBasicAuth("alice", "s3cret"))
+	defer proxy.Close()
+	proxyURL, err := url.Parse(proxy.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	proxyURL.User = url.UserPassword("alice", "s3cret")
 
 	d, err := wsdial.New(
-		wsdial.WithProxy("http://demo:wsdial-demo@"+proxy),
+		wsdial.WithProxy(proxyURL.String()),
 		wsdial.WithHeader(http.Header{"Authorization": {"Bearer token"}}),
 		wsdial.WithHandshakeTimeout(10*time.Second),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := d.DialWebSocket(context.Background(), "ws://"+echo+"/chat")
+	c, err := d.DialWebSocket(context.Background(), srv.URL+"chat")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Println(c.Response().Status)
-	// Output: 101 Switching Protocols
+	fmt.Println(c.Response().Status, "through", proxy.Tunnels(), "tunnel")
+	// Output: 101 Switching Protocols through 1 tunnel
+}
+
+// New refuses an invalid option before any traffic.
+func ExampleNew_invalidOption() {
+	_, err := wsdial.New(wsdial.WithHeader(http.Header{"Sec-WebSocket-Key": {"mine"}}))
+	fmt.Println(errors.Is(err, wsdial.ErrInvalid))
+	// Output: true
 }
 
 // Dial, send a message and read the echo.
 func ExampleDialer_DialWebSocket() {
-	echo, _, stop := startDemo()
-	defer stop()
+	srv := wsdialtest.NewEchoServer() // stands for your server
+	defer srv.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -63,7 +65,7 @@ func ExampleDialer_DialWebSocket() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := d.DialWebSocket(ctx, "ws://"+echo+"/echo?room=1")
+	c, err := d.DialWebSocket(ctx, srv.URL+"echo?room=1")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -82,10 +84,14 @@ func ExampleDialer_DialWebSocket() {
 // Run the opening handshake on a stream you already hold: here a plain TCP
 // connection, but any net.Conn will do.
 func ExampleHandshake() {
-	echo, _, stop := startDemo()
-	defer stop()
+	srv := wsdialtest.NewEchoServer() // stands for your server
+	defer srv.Close()
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	nc, err := net.Dial("tcp", echo)
+	nc, err := net.Dial("tcp", u.Host)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -103,17 +109,23 @@ func ExampleHandshake() {
 	// Output: [1 2 3]
 }
 
-// DialContext gives a plain stream through the proxy: here, a raw TCP
+// DialContext gives a plain stream through the proxy: here, a raw HTTP
 // exchange that tunnels through CONNECT before it speaks.
 func ExampleDialer_DialContext() {
-	echo, proxy, stop := startDemo()
-	defer stop()
-
-	d, err := wsdial.New(wsdial.WithProxy("http://demo:wsdial-demo@" + proxy))
+	srv := wsdialtest.NewEchoServer() // stands for your server
+	defer srv.Close()
+	proxy := wsdialtest.NewProxy()
+	defer proxy.Close()
+	u, err := url.Parse(srv.URL)
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := d.DialContext(context.Background(), "tcp", echo)
+
+	d, err := wsdial.New(wsdial.WithProxy(proxy.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := d.DialContext(context.Background(), "tcp", u.Host)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -124,37 +136,80 @@ func ExampleDialer_DialContext() {
 		log.Fatal(err)
 	}
 	resp.Body.Close()
-	fmt.Println(resp.StatusCode)
-	// Output: 426
+	fmt.Println(resp.Status, "through", proxy.Tunnels(), "tunnel")
+	// Output: 426 Upgrade Required through 1 tunnel
 }
 
 // Tell the stages apart with errors.Is, and read what the far side said
-// with errors.As.
+// with errors.As. This is the README's switch; every branch can be taken.
+// A timeout or a cancellation matches the class of the stage it struck as
+// well as the context's error, so it is tested first; the proxy's 407 and
+// the server's refusal come before the classes they belong to.
 func Example_errors() {
-	echo, proxy, stop := startDemo()
-	defer stop()
+	srv := wsdialtest.NewEchoServer()
+	defer srv.Close()
+	proxy := wsdialtest.NewProxy(wsdialtest.WithBasicAuth("alice", "s3cret"))
+	defer proxy.Close()
 
 	// No credentials for a proxy that wants them.
-	d, err := wsdial.New(wsdial.WithProxy("http://" + proxy))
+	d, err := wsdial.New(wsdial.WithProxy(proxy.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = d.DialWebSocket(context.Background(), "ws://"+echo+"/")
+	_, err = d.DialWebSocket(context.Background(), srv.URL)
+	var pe *wsdial.ProxyError     // Proxy (redacted), Stage, StatusCode, Response
+	var he *wsdial.HandshakeError // StatusCode, Response: headers and the first 1 KiB of body
 	switch {
-	case errors.Is(err, wsdial.ErrProxyAuthRequired):
-		var pe *wsdial.ProxyError
-		if errors.As(err, &pe) {
-			fmt.Println("proxy said", pe.StatusCode, pe.Response.Header.Get("Proxy-Authenticate"))
-		}
-	case errors.Is(err, wsdial.ErrTLS):
-		fmt.Println("TLS failed")
-	case errors.Is(err, wsdial.ErrHandshake):
-		var he *wsdial.HandshakeError
-		if errors.As(err, &he) {
-			fmt.Println("server said", he.StatusCode)
-		}
+	case err == nil:
+		fmt.Println("connected")
 	case errors.Is(err, context.DeadlineExceeded):
-		fmt.Println("timed out")
+		fmt.Println("timed out:", err)
+	case errors.Is(err, context.Canceled):
+		fmt.Println("cancelled:", err)
+	case errors.Is(err, wsdial.ErrInvalid):
+		fmt.Println("refused before any traffic:", err)
+	case errors.Is(err, wsdial.ErrProxyAuthRequired):
+		if errors.As(err, &pe) {
+			fmt.Println("the proxy wants credentials:", pe.StatusCode, pe.Response.Header.Get("Proxy-Authenticate"))
+		}
+	case errors.Is(err, wsdial.ErrProxy):
+		fmt.Println("the proxy failed:", err)
+	case errors.Is(err, wsdial.ErrDial):
+		fmt.Println("the target is unreachable:", err)
+	case errors.Is(err, wsdial.ErrTLS):
+		fmt.Println("TLS failed:", err)
+	case errors.Is(err, wsdial.ErrUpgradeDeclined):
+		if errors.As(err, &he) {
+			fmt.Println("the server said", he.StatusCode)
+		}
+	case errors.Is(err, wsdial.ErrHandshake):
+		fmt.Println("the handshake failed:", err)
 	}
-	// Output: proxy said 407 Basic realm="wsdial demo"
+	// Output: the proxy wants credentials: 407 Basic realm="wsdialtest"
+}
+
+// Reach a server by a name that only the proxy knows, with TLS verified
+// against that name inside the tunnel.
+func ExampleWithProxy() {
+	srv := wsdialtest.NewTLSEchoServer() // stands for wss://chat.test/
+	defer srv.Close()
+	proxy := wsdialtest.NewProxy(wsdialtest.WithRoute("chat.test:443", strings.TrimPrefix(srv.URL, "wss://")))
+	defer proxy.Close()
+
+	d, err := wsdial.New(wsdial.WithProxy(proxy.URL), wsdial.WithTLSConfig(srv.TLSConfig()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := d.DialWebSocket(context.Background(), "wss://chat.test/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(wsdial.TextMessage, []byte("by name, through the tunnel"))
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(msg))
+	// Output: by name, through the tunnel
 }

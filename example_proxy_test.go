@@ -2,20 +2,32 @@ package wsdial_test
 
 import (
 	"context"
-	"encoding/base64"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 
 	"github.com/wsdial/wsdial"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 // Route net/http through the same proxies as the WebSocket dials, leaving
 // Transport.Proxy nil: the Dialer already tunnels every connection.
 func ExampleDialer_DialContext_httpTransport() {
-	d, err := wsdial.New(wsdial.WithProxy("http://alice:secret@proxy.corp.example:3128"))
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello through the tunnel")
+	})) // stands for your web server
+	defer page.Close()
+	proxy := wsdialtest.NewProxy() // stands for your proxy
+	defer proxy.Close()
+
+	d, err := wsdial.New(wsdial.WithProxy(proxy.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -23,72 +35,75 @@ func ExampleDialer_DialContext_httpTransport() {
 		DialContext:    d.DialContext,
 		DialTLSContext: d.DialTLSContext,
 	}}
-	resp, err := client.Get("https://intranet.example/")
+	resp, err := client.Get(page.URL)
 	if err != nil {
-		return
+		log.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(resp.Status, ": ", string(body))
+	fmt.Println("tunnels:", proxy.Tunnels())
+	// Output:
+	// 200 OK: hello through the tunnel
+	// tunnels: 1
 }
 
-// ntlmClient stands for an NTLM library, which stays in your own module.
-type ntlmClient interface {
-	Negotiate() []byte                                           // the type 1 message
-	Authenticate(challenge []byte, user, password string) []byte // the type 3 message
+// tokenAuth answers a challenge-response scheme, "Token": the proxy's 407
+// carries a nonce, and the answer is a hash of the nonce and a secret. NTLM
+// and Negotiate plug in the same way, with a library computing each answer
+// (see ProxyAuthenticator). tokenAuth holds no per-dial state, so one value
+// serves every dial of a Dialer.
+type tokenAuth struct{ secret string }
+
+// Start begins one dial's exchange.
+func (a tokenAuth) Start(context.Context, *url.URL) (wsdial.ProxyAuthSession, error) {
+	return &tokenSession{secret: a.secret}, nil
 }
 
-// ntlmAuth plugs that library into wsdial. It holds no per-dial state, so one
-// value serves every dial of a Dialer.
-type ntlmAuth struct{ lib ntlmClient }
-
-// Start begins one dial's exchange, with the credentials of the proxy URL.
-func (a ntlmAuth) Start(_ context.Context, proxy *url.URL) (wsdial.ProxyAuthSession, error) {
-	return &ntlmSession{lib: a.lib, user: proxy.User}, nil
-}
-
-// ntlmSession runs one dial's exchange: nothing, then type 1, then type 3.
-type ntlmSession struct {
-	lib  ntlmClient
-	user *url.Userinfo
-}
+// tokenSession runs one dial's exchange: nothing, then the answer.
+type tokenSession struct{ secret string }
 
 // Next answers each of the proxy's challenges in turn.
-func (s *ntlmSession) Next(_ context.Context, challenge *http.Response) (string, error) {
+func (s *tokenSession) Next(_ context.Context, challenge *http.Response) (string, error) {
 	if challenge == nil {
 		return "", nil // let the proxy say which schemes it takes
 	}
 	for _, v := range challenge.Header.Values("Proxy-Authenticate") {
-		scheme, token, _ := strings.Cut(v, " ")
-		if !strings.EqualFold(scheme, "NTLM") {
-			continue
+		if nonce, ok := strings.CutPrefix(v, "Token nonce="); ok {
+			return "Token " + answer(nonce, s.secret), nil
 		}
-		if token == "" || challenge.Close {
-			// First leg, or the proxy dropped the connection: start over.
-			return "NTLM " + base64.StdEncoding.EncodeToString(s.lib.Negotiate()), nil
-		}
-		chal, err := base64.StdEncoding.DecodeString(token)
-		if err != nil {
-			return "", err
-		}
-		pass, _ := s.user.Password()
-		return "NTLM " + base64.StdEncoding.EncodeToString(s.lib.Authenticate(chal, s.user.Username(), pass)), nil
 	}
-	return "", errors.New("the proxy offers no NTLM")
+	return "", errors.New("the proxy offers no Token scheme")
 }
 
-// Answer an NTLM proxy's challenges with a library of your choice. The
+func answer(nonce, secret string) string {
+	sum := sha256.Sum256([]byte(nonce + ":" + secret))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Answer a proxy's challenges with an authenticator of your own. The
 // exchange runs on one connection, as NTLM requires.
 func ExampleWithProxyAuthenticator() {
-	var lib ntlmClient // from the NTLM library you use
-	d, err := wsdial.New(
-		wsdial.WithProxy("http://CORP%5Calice:secret@proxy.corp.example:8080"),
-		wsdial.WithProxyAuthenticator(ntlmAuth{lib}),
-	)
+	srv := wsdialtest.NewEchoServer() // stands for your server
+	defer srv.Close()
+	// A gateway that challenges with a nonce, standing for yours.
+	proxy := wsdialtest.NewProxy(wsdialtest.WithAuthFunc(func(authorization string) (string, bool) {
+		return "Token nonce=n0nce", authorization == "Token "+answer("n0nce", "s3cret")
+	}))
+	defer proxy.Close()
+
+	d, err := wsdial.New(wsdial.WithProxy(proxy.URL), wsdial.WithProxyAuthenticator(tokenAuth{secret: "s3cret"}))
 	if err != nil {
 		log.Fatal(err)
 	}
-	conn, err := d.DialWebSocket(context.Background(), "wss://chat.example/socket")
+	conn, err := d.DialWebSocket(context.Background(), srv.URL)
 	if err != nil {
-		return
+		log.Fatal(err)
 	}
 	conn.Close()
+	fmt.Println("authenticated; tunnels:", proxy.Tunnels())
+	// Output: authenticated; tunnels: 1
 }

@@ -332,13 +332,6 @@ func (cc *h2Conn) resetLocked(s *h2Stream, code http2.ErrCode) {
 	cc.removeLocked(s)
 }
 
-// idle reports whether the application holds no stream of cc.
-func (cc *h2Conn) idle() bool {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	return cc.held == 0
-}
-
 // closeIfIdle closes cc with GOAWAY if the application holds no stream of
 // it, and reports whether it did (or cc had ended already).
 func (cc *h2Conn) closeIfIdle() bool {
@@ -369,15 +362,6 @@ func (cc *h2Conn) watch(onEnd func(*h2Conn)) bool {
 	}
 	cc.onEnd = onEnd
 	return true
-}
-
-// close ends the connection with GOAWAY, failing any stream left, and waits
-// for its goroutines to end.
-func (cc *h2Conn) close() {
-	cc.mu.Lock()
-	cc.shutdownLocked(errors.New("the HTTP/2 connection was closed"), true)
-	cc.mu.Unlock()
-	<-cc.done
 }
 
 // shutdown is shutdownLocked taking the lock. Without goAway it closes nc at

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,17 +20,24 @@ import (
 // kept connection to the origin if there is one with room; HTTP/1.1 if the
 // origin is remembered as HTTP/1.1 only; otherwise a new connection, which
 // is kept if it speaks h2 with extended CONNECT.
-func (d *Dialer) dialH2(ctx context.Context, tr dialTrace, t target, px *proxyTarget) (*Conn, error) {
-	key := h2TargetKey(px, t.address)
+func (d *Dialer) dialH2(ctx context.Context, tr dialTrace, t target) (*Conn, error) {
+	// :authority is the Host header's value, which must be an authority.
+	if err := checkRequestLine(authorityOf(t, d.cfg), t.target); err != nil {
+		return nil, invalid("invalid handshake request", err)
+	}
+	r, err := d.h2RouteTo(tr, t)
+	if err != nil {
+		return nil, err
+	}
 	for tries := 0; ; tries++ {
-		cc, h1, claim, err := d.h2.acquire(ctx, key)
+		cc, h1, claim, err := d.h2.acquire(ctx, r.key)
 		switch {
 		case err != nil:
-			return nil, waitError(px, t.address, err)
+			return nil, waitError(r.px, t.address, err)
 		case h1:
-			return d.dialHTTP1(ctx, tr, t, px)
+			return d.dialHTTP1(ctx, tr, t, r)
 		case claim != nil:
-			return d.dialH2New(ctx, tr, t, px, key, claim)
+			return d.dialH2New(ctx, tr, t, r, claim)
 		}
 		tr.h2Kept(t.address)
 		conn, err := d.h2WebSocket(ctx, tr, cc, t)
@@ -38,6 +46,62 @@ func (d *Dialer) dialH2(ctx context.Context, tr dialTrace, t target, px *proxyTa
 		}
 		return conn, err
 	}
+}
+
+// h2Route is the way of a dial to an origin: the key of its kept
+// connections, and how to reach the origin anew.
+type h2Route struct {
+	key  string
+	px   *proxyTarget // the proxy, resolved once; nil for direct, or for a list
+	list bool         // WithProxyList decides the proxy at each new connection
+}
+
+// h2RouteTo resolves the route to t, a wss:// target. A kept connection
+// serves dials by the route that opened it: through the same proxy, or
+// directly; with WithProxyList, through whichever entry of the list opened
+// it, since the list only says how to reach the origin.
+func (d *Dialer) h2RouteTo(tr dialTrace, t target) (h2Route, error) {
+	if d.list != nil {
+		return h2Route{key: "list " + t.address, list: true}, nil
+	}
+	px, err := d.proxyFor("https", t.address)
+	if err != nil {
+		return h2Route{}, err
+	}
+	tr.route(d, "https", t.address, px)
+	return h2Route{key: h2TargetKey(px, t.address), px: px}, nil
+}
+
+// reachBy opens a new connection to t's origin by r.
+func (d *Dialer) reachBy(ctx context.Context, tr dialTrace, r h2Route, t target) (net.Conn, error) {
+	if r.list {
+		return d.reachList(ctx, tr, "tcp", t.address, "https")
+	}
+	return d.via(ctx, tr, r.px, "tcp", t.address)
+}
+
+// dialHTTP1 is the HTTP/1.1 way to t, over a new connection by r, offering
+// only http/1.1 by ALPN: for an origin that declined HTTP/2.
+func (d *Dialer) dialHTTP1(ctx context.Context, tr dialTrace, t target, r h2Route) (*Conn, error) {
+	c, err := d.reachBy(ctx, tr, r, t)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := tlsTarget(ctx, tr, c, t.host, d.tlsWS)
+	if err != nil {
+		return nil, err
+	}
+	return upgradeOn(ctx, tr, tc, t, d.cfg)
+}
+
+// upgradeOn runs the HTTP/1.1 upgrade on c, which it closes on failure.
+func upgradeOn(ctx context.Context, tr dialTrace, c net.Conn, t target, cfg *config) (*Conn, error) {
+	conn, err := handshake(ctx, tr, c, t.hostHeader, t.target, cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // waitError is the error of a dial whose context ended while it waited for
@@ -56,40 +120,35 @@ func waitError(px *proxyTarget, address string, err error) error {
 // extended CONNECT; otherwise the origin is remembered as HTTP/1.1 only, and
 // the WebSocket goes over HTTP/1.1, on this connection if ALPN chose
 // http/1.1, on a new one if the server chose h2 without extended CONNECT.
-func (d *Dialer) dialH2New(ctx context.Context, tr dialTrace, t target, px *proxyTarget, key string, claim *h2Dial) (*Conn, error) {
+func (d *Dialer) dialH2New(ctx context.Context, tr dialTrace, t target, r h2Route, claim *h2Dial) (*Conn, error) {
 	var tc *tls.Conn
-	c, err := d.reachVia(ctx, tr, px, "tcp", t.address)
+	c, err := d.reachBy(ctx, tr, r, t)
 	if err == nil {
 		tc, err = tlsTarget(ctx, tr, c, t.host, d.h2.targetTLS)
 	}
 	if err != nil {
-		d.h2.dialed(key, claim, nil, false)
+		d.h2.dialed(r.key, claim, nil, false)
 		return nil, err
 	}
 	if tc.ConnectionState().NegotiatedProtocol != "h2" {
-		d.h2.dialed(key, claim, nil, true)
+		d.h2.dialed(r.key, claim, nil, true)
 		tr.h2Fallback(t.address, "the server chose http/1.1 by ALPN")
-		conn, err := handshake(ctx, tr, tc, t.hostHeader, t.target, d.cfg)
-		if err != nil {
-			tc.Close()
-			return nil, err
-		}
-		return conn, nil
+		return upgradeOn(ctx, tr, tc, t, d.cfg)
 	}
 	cc := newH2Conn(tc, false)
 	xconnect, err := cc.waitSettings(ctx)
 	if err != nil {
-		d.h2.dialed(key, claim, nil, false)
+		d.h2.dialed(r.key, claim, nil, false)
 		cc.shutdown(err, true)
 		return nil, &HandshakeError{Err: fmt.Errorf("HTTP/2 connection: %w", err)}
 	}
 	if !xconnect {
-		d.h2.dialed(key, claim, nil, true)
+		d.h2.dialed(r.key, claim, nil, true)
 		cc.shutdown(errors.New("the server does not enable extended CONNECT"), true)
 		tr.h2Fallback(t.address, "the server chose h2 but does not enable extended CONNECT (RFC 8441)")
-		return d.dialHTTP1(ctx, tr, t, px)
+		return d.dialHTTP1(ctx, tr, t, r)
 	}
-	d.h2.dialed(key, claim, cc, false)
+	d.h2.dialed(r.key, claim, cc, false)
 	return d.h2WebSocket(ctx, tr, cc, t)
 }
 
@@ -98,15 +157,8 @@ func (d *Dialer) dialH2New(ctx context.Context, tr dialTrace, t target, px *prox
 // sec-websocket-accept has no place in it.
 func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t target) (*Conn, error) {
 	cfg := d.cfg
-	authority := t.hostHeader
-	if h := cfg.header["Host"]; len(h) > 0 {
-		authority = h[0]
-	}
-	if err := checkRequestLine(authority, t.target); err != nil {
-		return nil, invalid("invalid handshake request", err)
-	}
 	cookieURL := jarURL(cfg, true, t.hostHeader, t.target)
-	s, err := cc.openStream(extendedConnect(authority, t.target, cfg, cookieHeader(cfg, cookieURL)))
+	s, err := cc.openStream(extendedConnect(authorityOf(t, cfg), t.target, cfg, cookieHeader(cfg, cookieURL)))
 	if err != nil {
 		return nil, &HandshakeError{Err: err}
 	}
@@ -140,6 +192,15 @@ func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t ta
 	}
 	storeCookies(conn, cfg, cookieURL)
 	return conn, nil
+}
+
+// authorityOf is the :authority of a WebSocket to t: the URL's host and
+// port as written, or the Host header that WithHeader gives.
+func authorityOf(t target, cfg *config) string {
+	if h := cfg.header["Host"]; len(h) > 0 {
+		return h[0]
+	}
+	return t.hostHeader
 }
 
 // extendedConnect is the header list of the extended CONNECT that opens a

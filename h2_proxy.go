@@ -88,6 +88,7 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 	if err != nil {
 		return fail(fmt.Errorf("proxy authentication: %w", err))
 	}
+	limit := authRounds(auth)
 	for round := 1; ; round++ {
 		s, err := cc.openStream(connectFields(target, authz, d.cfg.proxyHeader))
 		if err != nil {
@@ -100,6 +101,10 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 		}
 		tr.proxyReply(h)
 		if h.status/100 == 2 {
+			if err := verifyTunnel(ctx, sess, h.response(nil)); err != nil {
+				s.reset(http2.ErrCodeCancel)
+				return fail(err)
+			}
 			return s, nil
 		}
 		resp := h.response(nil)
@@ -111,7 +116,7 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 			return nil, perr
 		}
 		perr.Err = ErrProxyAuthRequired
-		if round == maxAuthRounds {
+		if round == limit {
 			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
 			return nil, perr
 		}
@@ -123,6 +128,10 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 		if authz == "" {
 			return nil, perr
 		}
+		// A scheme that wants a connection of its own for its first
+		// request has, over HTTP/2, a stream of its own, which is all HTTP/2
+		// offers: schemes bound to a connection (NTLM) do not work over it.
+		freshConnection(sess)
 	}
 }
 

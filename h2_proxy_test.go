@@ -76,7 +76,7 @@ func TestH2ProxyToH2Origin(t *testing.T) {
 		if c.Response().ProtoMajor != 2 {
 			t.Errorf("%s, want HTTP/2.0 inside the tunnel", c.Response().Proto)
 		}
-		echoOnce(t, c, TextMessage, []byte("nested"))
+		echoBack(t, c, TextMessage, []byte("nested"))
 	}
 	// One tunnel carries the origin's HTTP/2 connection, which carries both.
 	tunnels, _ := p.seen()

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net/http2's server, deprecated for net/http's, is the one the tests are to run against, and ServeConn, which serves one connection, lets a test send GOAWAY on one.
+
 package wsdial
 
 // The in-process HTTP/2 servers that the HTTP/2 tests run against: an
@@ -44,15 +46,11 @@ type h2Origin struct {
 	// x/net's default, 1 MiB for each.
 	uploadConn, uploadStream int32
 
-	conns   atomic.Int32 // TCP connections accepted
-	h1Conns atomic.Int32 // of which ALPN sent to HTTP/1.1
+	conns atomic.Int32 // TCP connections accepted
 
-	mu     sync.Mutex
-	reqs   []*http.Request   // each extended CONNECT, as the handler saw it
-	alpns  [][]string        // each client's ALPN offer
-	active map[*tls.Conn]int // h2 connections, numbered in order
-	h2s    []*http2.Server   // each h2 connection's own server, for GOAWAY
-	hs     []*http.Server
+	mu   sync.Mutex
+	reqs []*http.Request // each extended CONNECT, as the handler saw it
+	hs   []*http.Server  // each h2 connection's own server, for GOAWAY
 }
 
 // newH2Origin starts an origin for localhost; opts may set its fields before
@@ -60,7 +58,7 @@ type h2Origin struct {
 func newH2Origin(t testing.TB, opts ...func(*h2Origin)) *h2Origin {
 	t.Helper()
 	cert, pool := newCert(t, "localhost", "127.0.0.1")
-	o := &h2Origin{pool: pool, active: map[*tls.Conn]int{}}
+	o := &h2Origin{pool: pool}
 	o.handler = o.echo
 	for _, opt := range opts {
 		opt(o)
@@ -68,12 +66,6 @@ func newH2Origin(t testing.TB, opts ...func(*h2Origin)) *h2Origin {
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{*cert},
 		NextProtos:   []string{"h2", "http/1.1"},
-		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			o.mu.Lock()
-			o.alpns = append(o.alpns, hello.SupportedProtos)
-			o.mu.Unlock()
-			return nil, nil
-		},
 	}
 	o.addr, _ = serve(t, nil, func(c net.Conn) {
 		o.conns.Add(1)
@@ -82,7 +74,6 @@ func newH2Origin(t testing.TB, opts ...func(*h2Origin)) *h2Origin {
 			return
 		}
 		if tc.ConnectionState().NegotiatedProtocol != "h2" {
-			o.h1Conns.Add(1)
 			serveH1Echo(tc)
 			return
 		}
@@ -96,8 +87,6 @@ func newH2Origin(t testing.TB, opts ...func(*h2Origin)) *h2Origin {
 			panic(err)
 		}
 		o.mu.Lock()
-		o.active[tc] = len(o.h2s)
-		o.h2s = append(o.h2s, h2)
 		o.hs = append(o.hs, hs)
 		o.mu.Unlock()
 		h2.ServeConn(tc, &http2.ServeConnOpts{BaseConfig: hs, Handler: o.record(o.handler)})
@@ -125,12 +114,6 @@ func (o *h2Origin) requests() []*http.Request {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]*http.Request(nil), o.reqs...)
-}
-
-func (o *h2Origin) offers() [][]string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([][]string(nil), o.alpns...)
 }
 
 // goAway starts a graceful shutdown, with GOAWAY, of the n-th h2

@@ -62,8 +62,8 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// echoOnce sends msg and checks that it comes back.
-func echoOnce(t testing.TB, c *Conn, typ MessageType, msg []byte) {
+// echoBack sends msg and checks that it comes back.
+func echoBack(t testing.TB, c *Conn, typ MessageType, msg []byte) {
 	t.Helper()
 	if err := c.WriteMessage(typ, msg); err != nil {
 		t.Fatalf("write: %v", err)
@@ -96,8 +96,8 @@ func TestH2WebSocket(t *testing.T) {
 	if _, ok := c.NetConn().(*h2Stream); !ok {
 		t.Errorf("NetConn() is %T, want the stream", c.NetConn())
 	}
-	echoOnce(t, c, TextMessage, []byte("hello"))
-	echoOnce(t, c, BinaryMessage, bytes.Repeat([]byte{1, 2, 3}, 1<<20/3))
+	echoBack(t, c, TextMessage, []byte("hello"))
+	echoBack(t, c, BinaryMessage, bytes.Repeat([]byte{1, 2, 3}, 1<<20/3))
 	if err := c.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
@@ -140,7 +140,7 @@ func TestH2SharesConnection(t *testing.T) {
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		echoOnce(t, c, TextMessage, []byte{byte('a' + i)})
+		echoBack(t, c, TextMessage, []byte{byte('a' + i)})
 	}
 	if n := o.conns.Load(); n != 1 {
 		t.Errorf("3 WebSockets took %d TCP connections, want 1", n)
@@ -205,7 +205,7 @@ func TestH2ConcurrentDialsShareOneConnection(t *testing.T) {
 		defer conns[i].Close()
 	}
 	for i, c := range conns {
-		echoOnce(t, c, TextMessage, []byte{byte(i)})
+		echoBack(t, c, TextMessage, []byte{byte(i)})
 	}
 	if got := o.conns.Load(); got != 1 {
 		t.Errorf("%d concurrent dials took %d TCP connections, want 1", n, got)
@@ -228,7 +228,7 @@ func TestH2StreamsReleased(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
-		echoOnce(t, c, TextMessage, []byte("x"))
+		echoBack(t, c, TextMessage, []byte("x"))
 		c.Close()
 		cc := keptConns(d)[0]
 		waitUntil(t, "the stream is released", func() bool { return cc.streamCount() == 1 })
@@ -236,7 +236,7 @@ func TestH2StreamsReleased(t *testing.T) {
 	if got := o.conns.Load(); got != 1 {
 		t.Errorf("took %d TCP connections, want 1", got)
 	}
-	echoOnce(t, held, TextMessage, []byte("still here"))
+	echoBack(t, held, TextMessage, []byte("still here"))
 }
 
 func TestH2FullConnectionOpensAnother(t *testing.T) {
@@ -253,8 +253,8 @@ func TestH2FullConnectionOpensAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	echoOnce(t, a, TextMessage, []byte("a"))
-	echoOnce(t, b, TextMessage, []byte("b"))
+	echoBack(t, a, TextMessage, []byte("a"))
+	echoBack(t, b, TextMessage, []byte("b"))
 	if got := o.conns.Load(); got != 2 {
 		t.Errorf("two WebSockets with room for one stream a connection took %d connections, want 2", got)
 	}
@@ -296,14 +296,14 @@ func TestH2GoAway(t *testing.T) {
 	o.goAway(0)
 	waitUntil(t, "the client has the GOAWAY", func() bool { return !cc.usable() })
 	// The stream that the GOAWAY covers goes on (RFC 9113 §6.8)...
-	echoOnce(t, first, TextMessage, []byte("after GOAWAY"))
+	echoBack(t, first, TextMessage, []byte("after GOAWAY"))
 	// ...and a new WebSocket takes a new connection.
 	second, err := d.DialWebSocket(testCtx(t), o.url("/"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer second.Close()
-	echoOnce(t, second, TextMessage, []byte("new"))
+	echoBack(t, second, TextMessage, []byte("new"))
 	if got := o.conns.Load(); got != 2 {
 		t.Errorf("took %d connections, want 2", got)
 	}
@@ -426,7 +426,7 @@ func TestH2FallbackWithoutExtendedConnect(t *testing.T) {
 		if c.Response().ProtoMajor != 1 {
 			t.Errorf("dial %d: %s, want HTTP/1.1", i, c.Response().Proto)
 		}
-		echoOnce(t, c, TextMessage, []byte("over HTTP/1.1"))
+		echoBack(t, c, TextMessage, []byte("over HTTP/1.1"))
 		c.Close()
 	}
 	// The fallback cost one connection, once: h2 without extended CONNECT,
@@ -752,7 +752,7 @@ func TestH2ReadLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	echoOnce(t, c, TextMessage, []byte("0123456789"))
+	echoBack(t, c, TextMessage, []byte("0123456789"))
 	if err := c.WriteMessage(TextMessage, []byte("0123456789a")); err != nil {
 		t.Fatal(err)
 	}
@@ -800,7 +800,7 @@ func TestH2Compression(t *testing.T) {
 	if r := o.requests()[0]; !strings.HasPrefix(r.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate") {
 		t.Errorf("the request offered %q", r.Header.Get("Sec-Websocket-Extensions"))
 	}
-	echoOnce(t, c, TextMessage, bytes.Repeat([]byte("compress me "), 1000))
+	echoBack(t, c, TextMessage, bytes.Repeat([]byte("compress me "), 1000))
 	c.Close()
 	if compressed.Load() == 0 {
 		t.Error("no message went compressed")
@@ -901,7 +901,7 @@ func TestH2FlowControl(t *testing.T) {
 	// ...while the other WebSocket echoes both ways, the flood waiting
 	// unread in the client's buffer.
 	for i := range 20 {
-		echoOnce(t, other, BinaryMessage, bytes.Repeat([]byte{byte(i)}, 100<<10))
+		echoBack(t, other, BinaryMessage, bytes.Repeat([]byte{byte(i)}, 100<<10))
 	}
 	// The flood, read at last, arrives whole.
 	got := 0
@@ -912,7 +912,7 @@ func TestH2FlowControl(t *testing.T) {
 		}
 		got += len(msg)
 	}
-	echoOnce(t, flooded, TextMessage, []byte("after the flood"))
+	echoBack(t, flooded, TextMessage, []byte("after the flood"))
 	if got := o.conns.Load(); got != 1 {
 		t.Errorf("took %d connections, want 1", got)
 	}
@@ -1040,4 +1040,82 @@ func TestH2ServerEndsFirst(t *testing.T) {
 			t.Errorf("after the close handshake the server got %s, want %s", g, want)
 		}
 	}
+}
+
+// TestH2ErrorClasses fails WithHTTP2 dials at each stage they add, and
+// checks that each error has that stage's class alone.
+func TestH2ErrorClasses(t *testing.T) {
+	checkGoroutines(t)
+	hold := make(chan struct{})
+	defer close(hold)
+	silent, pool := serveH2Script(t, func(s *h2Script) { <-hold }) // h2 by ALPN, then no SETTINGS
+	untrusted := newH2Origin(t)
+	p := newH2Proxy(t, func(p *h2Proxy) {})
+
+	trusting := func(opts ...Option) *Dialer {
+		d := mustNew(t, append([]Option{WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool})}, opts...)...)
+		t.Cleanup(d.CloseIdleConnections)
+		return d
+	}
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+
+	// The server picks h2 and never sends its SETTINGS: the dial times out
+	// in the handshake stage...
+	d := trusting()
+	_, err := d.DialWebSocket(short(), "wss://"+silent+"/")
+	if checkClass(t, err, ErrHandshake); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting for SETTINGS: %v, want the deadline", err)
+	}
+	// ...and a dial that waits for another's connection times out in the
+	// dial stage.
+	leadCtx, cancelLead := context.WithCancel(context.Background())
+	lead := make(chan error, 1)
+	wrote := make(chan struct{})
+	go func() {
+		ctx := httptrace.WithClientTrace(leadCtx, &httptrace.ClientTrace{TLSHandshakeDone: func(tls.ConnectionState, error) { close(wrote) }})
+		_, err := d.DialWebSocket(ctx, "wss://"+silent+"/")
+		lead <- err
+	}()
+	<-wrote
+	_, err = d.DialWebSocket(short(), "wss://"+silent+"/")
+	if checkClass(t, err, ErrDial); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for another dial") {
+		t.Errorf("waiting for another dial's connection: %v", err)
+	}
+	cancelLead()
+	if err := <-lead; !errors.Is(err, context.Canceled) {
+		t.Errorf("the lead dial: %v, want its cancellation", err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		err   error
+		class error
+	}{
+		{"closed port", dialErr(trusting(), "wss://"+closedAddr(t)+"/"), ErrDial},
+		{"untrusted origin", dialErr(trusting(), untrusted.url("/")), ErrTLS},
+		{"untrusted h2 proxy", dialErr(mustNew(t, WithProxy(p.url()), WithHTTP2()), "wss://"+untrusted.addr+"/"), ErrProxy},
+		{"h2 proxy refuses", dialErr(h2ProxyDialer(t, p, p.url(), nil), "wss://"+closedAddr(t)+"/"), ErrProxy},
+		{"invalid Host for :authority", dialErr(trusting(WithHeader(http.Header{"Host": {"a b"}})), "wss://"+silent+"/"), ErrInvalid},
+	} {
+		checkClass(t, tc.err, tc.class)
+		if tc.err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+// dialErr is the error of a dial of url with d, which must fail.
+func dialErr(d *Dialer, url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := d.DialWebSocket(ctx, url)
+	if err == nil {
+		c.Close()
+	}
+	d.CloseIdleConnections()
+	return err
 }

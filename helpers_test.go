@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -253,4 +255,49 @@ func checkClass(tb testing.TB, err, class error) {
 	if len(got) != 1 || !errors.Is(err, class) {
 		tb.Errorf("error %v matches classes %v, want only %v", err, got, class)
 	}
+}
+
+// dialAtOnce dials url through d from n goroutines at once, each dials
+// times in a row, and fails t with every error.
+func dialAtOnce(t *testing.T, d *Dialer, url string, n, dials int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			for range dials {
+				c, err := d.DialWebSocket(context.Background(), url)
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// boundSocket returns a TCP socket bound to a free port on 127.0.0.1, not
+// listening, and its address; it is closed when the test ends. Until it
+// listens, every connect to it is refused.
+func boundSocket(tb testing.TB) (fd int, addr string) {
+	tb.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		tb.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fd, (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}).String()
 }

@@ -26,6 +26,10 @@ var (
 	errHeadTooLarge    = fmt.Errorf("response head exceeds %d bytes", maxHeadBytes)
 	errTooManyFields   = fmt.Errorf("response head has more than %d header fields", maxHeaderFields)
 	errMalformedStatus = errors.New("malformed status line")
+	// errNoResponse marks a read that ended, by EOF, reset or timeout,
+	// before any byte of the response came: a peer that said nothing, which
+	// a proxy list takes as a proxy that could not be used.
+	errNoResponse = errors.New("no response")
 )
 
 // readHead reads from r into buf until it holds a whole response head,
@@ -51,10 +55,10 @@ func readHead(r io.Reader, buf []byte) (b []byte, headLen, n int, err error) {
 		// A terminator may straddle reads: look again from three bytes back.
 		scanned = max(0, n-3)
 		if rerr != nil {
+			if n == 0 {
+				return buf, 0, n, fmt.Errorf("%w: %w", errNoResponse, rerr)
+			}
 			if rerr == io.EOF {
-				if n == 0 {
-					return buf, 0, n, fmt.Errorf("no response: %w", io.EOF)
-				}
 				rerr = io.ErrUnexpectedEOF
 			}
 			return buf, 0, n, fmt.Errorf("reading response head: %w", rerr)

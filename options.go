@@ -1,6 +1,7 @@
 package wsdial
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ const (
 	proxyFixed
 	proxyFromFunc
 	proxyNone
+	proxyFromList
 )
 
 // config is what the options set. Options copy whatever the caller passes in,
@@ -38,6 +40,8 @@ type config struct {
 	proxyMode   proxyMode
 	proxyURL    string
 	proxyFunc   func(*url.URL) (*url.URL, error)
+	proxyList   func(context.Context, *url.URL) ([]*url.URL, error)
+	proxyRetry  time.Duration // how long a proxy of the list stays marked bad
 	proxyHeader http.Header
 	proxyTLS    *tls.Config
 	proxyAuth   ProxyAuthenticator
@@ -64,6 +68,7 @@ func newConfig(opts []Option) *config {
 	c := &config{
 		handshakeTimeout: defaultHandshakeTimeout,
 		readLimit:        defaultReadLimit,
+		proxyRetry:       defaultProxyRetryDelay,
 	}
 	for _, o := range opts {
 		o(c)
@@ -103,6 +108,86 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 	return func(c *config) {
 		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromFunc, "", f
 	}
+}
+
+// WithProxyList asks f, at each dial, for the proxies to try in turn, as a
+// browser tries the answer of a PAC script ("PROXY a:8080; PROXY b:8080;
+// DIRECT"). f is given the dial's context, bounded as the dial is, which it
+// should honour, and the target as WithProxyFunc's function is (scheme http
+// for ws://, https for wss://, and host:port). Each entry is a proxy URL as
+// WithProxy takes it, or nil for a direct connection; an empty list means a
+// direct connection. An error from f fails the dial with a *ProxyError of
+// stage "resolve". Only the first 32 entries are looked at; of those, an
+// entry that is not a usable proxy URL is skipped with a logged reason, and
+// a repeat of an entry is left out. f may be called from several
+// goroutines at once. Every dial takes this way, DialContext and
+// DialTLSContext included.
+//
+// The list is worked through as Chromium does:
+//
+//   - An entry that cannot be used moves the dial on to the next one: the
+//     proxy's name does not resolve, the TCP connection to it fails
+//     (refused, reset, unreachable, or out of time), TLS with an https://
+//     proxy fails, or the proxy closes or resets the connection, or stays
+//     silent until the attempt's time is up, before it has sent any byte of
+//     a reply. A DIRECT entry moves on when the TCP connection to the target
+//     cannot be opened, its name not resolving included: the next entry may
+//     be a proxy that knows it. So does a socks5:// entry whose target name
+//     does not resolve here, where socks5:// resolves it.
+//   - A proxy that answers ends the dial with what it said: any HTTP status
+//     other than 2xx to CONNECT, 407 included, a SOCKS refusal, or a reply
+//     that is malformed or cut short. Chromium stopped failing over on
+//     these (crbug 680837): proxies refuse some targets on purpose, and a
+//     fallback such as DIRECT would go around the refusal.
+//   - Anything else ends the dial as well: the caller's context ending, the
+//     dial's bound running out, or a failure on this side, such as an error
+//     of the proxy authenticator. An attempt cut short by the context marks
+//     nothing. TLS with the target and the WebSocket handshake come after
+//     the list is done and never move it on.
+//   - A proxy that could not be used is marked bad for 5 minutes (see
+//     WithProxyRetryDelay). Meanwhile every dial tries it after the entries
+//     that are not marked, keeping the list's order among the marked ones:
+//     it moves to the end of the list rather than out of it. A dial that
+//     gets through a marked proxy clears its mark. DIRECT is never marked,
+//     nor is a proxy for a target name that did not resolve here.
+//     The marks belong to the Dialer and are shared by its dials alone.
+//   - Each attempt has its share of the time left of the dial's bound (the
+//     context's deadline or WithHandshakeTimeout): that time divided by the
+//     number of entries left to try, but at least 2 seconds, or all that is
+//     left if that is less. A proxy that never answers cannot take the whole
+//     bound, and the last entry has all that remains. Without any bound an
+//     attempt lasts until the system gives up on its connect.
+//
+// When the dial fails and more than one entry was tried or skipped, the
+// error's text says what each got, in order, while errors.Is and errors.As
+// see only the last attempt's error, which ended the dial: it matches
+// ErrProxy or, when the last entry was DIRECT, ErrDial, and
+// context.DeadlineExceeded only when the dial's own time ran out, never for
+// an entry it moved past. When a single entry failed, the error is that
+// entry's, as WithProxy would report it. The log has every attempt's error
+// as a value.
+//
+// The log (WithLogger) shows the list in the order it is tried, each
+// attempt with its share of time, and why the dial moved on or stopped; the
+// httptrace hooks see the connects of every attempt.
+func WithProxyList(f func(ctx context.Context, target *url.URL) ([]*url.URL, error)) Option {
+	return func(c *config) {
+		if f == nil {
+			c.fail(errors.New("WithProxyList: the function is nil"))
+			return
+		}
+		c.proxyMode, c.proxyURL, c.proxyFunc, c.proxyList = proxyFromList, "", nil, f
+	}
+}
+
+// WithProxyRetryDelay sets how long a proxy of a WithProxyList list that
+// could not be used stays marked bad, to be tried only after the entries
+// that are not marked. The default is 5 minutes, as in Chromium. Zero or
+// less turns marking off, so that every dial tries its list in the order
+// given, which makes failover predictable at the cost of trying a dead
+// proxy first every time. Without WithProxyList it has no effect.
+func WithProxyRetryDelay(d time.Duration) Option {
+	return func(c *config) { c.proxyRetry = d }
 }
 
 // WithProxyFromEnvironment takes the proxy from HTTP_PROXY, HTTPS_PROXY,
@@ -153,9 +238,26 @@ func WithProxyTLSConfig(cfg *tls.Config) Option {
 // WithProxyAuthenticator answers HTTP proxies' 407 challenges with a, for
 // schemes such as NTLM and Negotiate. Without it, user information in the
 // proxy URL is sent as Basic authentication with the first CONNECT request.
-// See ProxyAuthenticator.
-func WithProxyAuthenticator(a ProxyAuthenticator) Option {
-	return func(c *config) { c.proxyAuth = a }
+// Given several authenticators, each of which names its scheme, a Dialer
+// picks for each dial the strongest one the proxy offers, and falls back to
+// the next when one fails (see ProxyAuthScheme); with none, it goes back to
+// the built-in Basic. See ProxyAuthenticator.
+func WithProxyAuthenticator(a ...ProxyAuthenticator) Option {
+	return func(c *config) {
+		switch len(a) {
+		case 0:
+			c.proxyAuth = nil
+		case 1:
+			c.proxyAuth = a[0]
+		default:
+			auth, err := newAnyAuth(a)
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			c.proxyAuth = auth
+		}
+	}
 }
 
 // WithNetDialer sets the dialer used for TCP connections to the proxy or the

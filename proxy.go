@@ -58,6 +58,8 @@ func (d *Dialer) setProxy(cfg *config) error {
 		}
 	case proxyFromFunc:
 		d.proxy = cfg.proxyFunc
+	case proxyFromList:
+		d.list = newProxyList(cfg.proxyList, cfg.proxyRetry)
 	default:
 		d.proxy, d.envSource = proxyFromEnv()
 	}

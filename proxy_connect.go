@@ -51,14 +51,19 @@ func (d *Dialer) connectOn(ctx context.Context, tr dialTrace, px *proxyTarget, a
 		return fail(fmt.Errorf("proxy authentication: %w", err))
 	}
 
+	limit := authRounds(auth)
 	for round := 1; ; round++ {
 		if c == nil {
 			if c, err = d.openProxy(ctx, tr, px); err != nil {
 				return nil, err
 			}
 		}
-		tunnel, resp, keep, err := connect(ctx, tr, c, address, authz, d.cfg.proxyHeader, round < maxAuthRounds)
+		tunnel, resp, keep, err := connect(ctx, tr, c, address, authz, d.cfg.proxyHeader, round < limit)
 		if tunnel != nil {
+			if err := verifyTunnel(ctx, sess, resp); err != nil {
+				tunnel.Close()
+				return fail(err)
+			}
 			return tunnel, nil
 		}
 		if !keep {
@@ -77,7 +82,7 @@ func (d *Dialer) connectOn(ctx context.Context, tr dialTrace, px *proxyTarget, a
 			return nil, closeAnd(c, perr)
 		}
 		perr.Err = ErrProxyAuthRequired
-		if round == maxAuthRounds {
+		if round == limit {
 			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
 			return nil, closeAnd(c, perr)
 		}
@@ -88,6 +93,10 @@ func (d *Dialer) connectOn(ctx context.Context, tr dialTrace, px *proxyTarget, a
 			return nil, closeAnd(c, perr)
 		case authz == "":
 			return nil, closeAnd(c, perr)
+		}
+		if c != nil && freshConnection(sess) {
+			c.Close()
+			c = nil
 		}
 	}
 }
@@ -144,7 +153,8 @@ func authority(address string) (string, error) {
 
 // connect runs one CONNECT request and reply on c, under ctx. On 2xx it
 // returns the tunnel: c itself, or c behind the bytes that came with the
-// reply. Otherwise it returns the refusal with at most 1 KiB of its body, and
+// reply, and the reply, for a verifying authenticator. Otherwise it returns
+// the refusal with at most 1 KiB of its body, and
 // keep says whether c is ready for another request: only for a 407 when
 // reuse is asked for and the proxy kept the connection open. With neither a
 // tunnel nor a response, err says what went wrong.
@@ -157,7 +167,7 @@ func connect(ctx context.Context, tr dialTrace, c net.Conn, address, authz strin
 	switch {
 	case cerr == nil:
 		return tunnel, resp, keep, err
-	case err == nil && resp == nil:
+	case err == nil && (resp == nil || tunnel != nil):
 		err = cerr // the tunnel opened, but too late
 	case err == nil:
 		err = fmt.Errorf("%w: while reading the refusal's body", cerr)
@@ -185,10 +195,11 @@ func exchangeConnect(c net.Conn, tr dialTrace, address, authz string, header htt
 	if h.status/100 == 2 {
 		// Any 2xx opens the tunnel (RFC 9110 §9.3.6), and such a reply has no
 		// body: what came with it is the target's, a banner perhaps.
+		resp := h.response(nil)
 		if len(ahead) > 0 {
-			return &prefixConn{Conn: c, pending: bytes.Clone(ahead)}, nil, false, nil
+			return &prefixConn{Conn: c, pending: bytes.Clone(ahead)}, resp, false, nil
 		}
-		return c, nil, false, nil
+		return c, resp, false, nil
 	}
 	resp := h.response(nil)
 	if reuse && resp.StatusCode == http.StatusProxyAuthRequired && !resp.Close {

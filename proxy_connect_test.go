@@ -524,8 +524,8 @@ func FuzzConnectReply(f *testing.F) {
 		tunnel, resp, _, err := exchangeConnect(c, dialTrace{}, "example.com:443", "", nil, true, buf)
 		switch {
 		case tunnel != nil:
-			if resp != nil || err != nil {
-				t.Fatalf("a tunnel with a response %v or an error %v", resp, err)
+			if resp == nil || resp.StatusCode/100 != 2 || err != nil {
+				t.Fatalf("a tunnel with the reply %v and the error %v, want its 2xx reply and no error", resp, err)
 			}
 			head, ahead := splitHead(reply)
 			rest, _ := io.ReadAll(tunnel)

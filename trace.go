@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptrace"
+	"strings"
+	"time"
 )
 
 // dialTrace reports the stages of one dial to the context's httptrace hooks
@@ -17,6 +19,9 @@ type dialTrace struct {
 	ctx    context.Context
 	hooks  *httptrace.ClientTrace
 	logger *slog.Logger
+	// attempt, during one attempt of a WithProxyList list, hears whether
+	// the proxy answered; nil otherwise.
+	attempt *proxyAttempt
 }
 
 func traceFor(ctx context.Context, logger *slog.Logger) dialTrace {
@@ -64,6 +69,7 @@ func (t dialTrace) connectDone(addr string, err error) {
 
 // proxyReply logs the status line of a proxy's CONNECT reply.
 func (t dialTrace) proxyReply(h *responseHead) {
+	t.attempt.replied()
 	if t.logger != nil {
 		t.logger.DebugContext(t.ctx, "wsdial: proxy replied",
 			"reply", fmt.Sprintf("HTTP/%d.%d %d %s", h.major, h.minor, h.status, h.reason))
@@ -160,4 +166,79 @@ func (f *firstByteReader) Read(p []byte) (int, error) {
 		f.fn = nil
 	}
 	return n, err
+}
+
+// listOrder logs the entries of a WithProxyList list in the order the dial
+// tries them, the marked ones last, and each entry it skipped, with why.
+func (t dialTrace) listOrder(target string, try []listEntry, skipped []error, dropped int) {
+	if t.logger == nil {
+		return
+	}
+	for _, err := range skipped {
+		t.logger.DebugContext(t.ctx, "wsdial: proxy list: entry skipped", "err", err)
+	}
+	var b strings.Builder
+	for i, e := range try {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(e.name)
+		if e.marked {
+			b.WriteString(" (marked bad)")
+		}
+	}
+	args := []any{"target", target, "order", b.String()}
+	if dropped > 0 {
+		args = append(args, "dropped", fmt.Sprintf("%d entries past the first %d", dropped, maxListEntries))
+	}
+	t.logger.DebugContext(t.ctx, "wsdial: proxy list", args...)
+}
+
+// listTry logs the attempt through entry n of a list of of, as route logs a
+// dial's one proxy, with the attempt's share of the dial's time (0: all
+// that is left).
+func (t dialTrace) listTry(e *listEntry, target string, n, of int, share time.Duration) {
+	if t.logger == nil {
+		return
+	}
+	why := fmt.Sprintf("WithProxyList, entry %d of %d", n, of)
+	if e.marked {
+		why += ", marked bad"
+	}
+	limit := "the rest of the dial"
+	if share > 0 {
+		limit = share.Round(time.Millisecond).String()
+	}
+	if e.px == nil {
+		t.logger.DebugContext(t.ctx, "wsdial: direct", "target", target, "why", why, "share", limit)
+		return
+	}
+	t.logger.DebugContext(t.ctx, "wsdial: proxy", "proxy", e.name, "target", target, "why", why, "share", limit)
+}
+
+// listFailed logs why an attempt of a list failed, whether the dial moves
+// on to the next entry, and for how long the entry is marked bad.
+func (t dialTrace) listFailed(e *listEntry, v verdict, why string, err error, marked time.Duration, next bool) {
+	if t.logger == nil {
+		return
+	}
+	msg := "wsdial: proxy list: stop"
+	switch {
+	case v != stop && next:
+		msg = "wsdial: proxy list: next entry"
+	case v != stop:
+		why += "; no entry is left"
+	}
+	args := []any{"entry", e.name, "why", why, "err", err}
+	if marked > 0 {
+		args = append(args, "marked_bad_for", marked)
+	}
+	t.logger.DebugContext(t.ctx, msg, args...)
+}
+
+// listCleared logs the mark taken off a proxy that a dial got through.
+func (t dialTrace) listCleared(e *listEntry) {
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: proxy list: mark cleared", "proxy", e.name)
+	}
 }

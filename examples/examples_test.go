@@ -13,6 +13,7 @@ func TestExamplesRun(t *testing.T) {
 		{"./httptransport", "200 OK\nhello through the tunnel\n"},
 		{"./proxyauth", "answering with the token\necho: authenticated\n"},
 		{"./chat", "< hi all\n< anyone here?\n< bye\n* closed: 1000"},
+		{"./corporate", "connected to wss://chat.test/: 101 Switching Protocols through http://127.0.0.1:"},
 	} {
 		t.Run(tt.dir, func(t *testing.T) {
 			out, err := exec.Command("go", "run", tt.dir).CombinedOutput()

@@ -189,3 +189,23 @@ func TestMain(m *testing.M) {
 	printMatrix()
 	os.Exit(code)
 }
+
+// extraPeer returns the loopback address of a peer that a file in peers/
+// starts, named by the suffix of its WSDIAL_INTEROP_* variable. Like
+// loadPeers, it skips outside run.sh and fails on a value that is not a
+// loopback host:port.
+func extraPeer(t *testing.T, name string) string {
+	t.Helper()
+	if os.Getenv(envCA) == "" {
+		t.Skipf("%s is not set: the interop peers are not running; run bash interop/run.sh", envCA)
+	}
+	v := os.Getenv("WSDIAL_INTEROP_" + name)
+	host, _, err := net.SplitHostPort(v)
+	if err != nil {
+		t.Fatalf("WSDIAL_INTEROP_%s=%q: %v", name, v, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		t.Fatalf("WSDIAL_INTEROP_%s=%q is not a loopback address", name, v)
+	}
+	return v
+}

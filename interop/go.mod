@@ -2,11 +2,28 @@ module github.com/wsdial/wsdial/interop
 
 go 1.26.0
 
-require github.com/wsdial/wsdial v0.0.0
+require (
+	github.com/jcmturner/gofork v1.7.6
+	github.com/jcmturner/gokrb5/v8 v8.4.4
+	github.com/wsdial/wsdial v0.0.0
+	github.com/wsdial/wsdial/negotiate v0.0.0
+	github.com/wsdial/wsdial/ntlm v0.0.0
+)
 
 require (
+	github.com/Azure/go-ntlmssp v0.1.1 // indirect
+	github.com/hashicorp/go-uuid v1.0.3 // indirect
+	github.com/jcmturner/aescts/v2 v2.0.0 // indirect
+	github.com/jcmturner/dnsutils/v2 v2.0.0 // indirect
+	github.com/jcmturner/goidentity/v6 v6.0.1 // indirect
+	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
 
-replace github.com/wsdial/wsdial => ../
+replace (
+	github.com/wsdial/wsdial => ../
+	github.com/wsdial/wsdial/negotiate => ../negotiate
+	github.com/wsdial/wsdial/ntlm => ../ntlm
+)

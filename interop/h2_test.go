@@ -49,14 +49,14 @@ func loadH2Peers(t *testing.T) *peers {
 	return p
 }
 
-// connCounter counts the TCP connections that dials open, by address, from
+// addrConns counts the TCP connections that dials open, by address, from
 // the httptrace hooks that net.Dialer fires.
-type connCounter struct {
+type addrConns struct {
 	mu sync.Mutex
 	n  map[string]int
 }
 
-func (cc *connCounter) ctx(t *testing.T) context.Context {
+func (cc *addrConns) ctx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	t.Cleanup(cancel)
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{ConnectStart: func(_, addr string) {
@@ -69,7 +69,7 @@ func (cc *connCounter) ctx(t *testing.T) context.Context {
 	}})
 }
 
-func (cc *connCounter) count(addr string) int {
+func (cc *addrConns) count(addr string) int {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	return cc.n[addr]
@@ -120,7 +120,7 @@ func TestH2Servers(t *testing.T) {
 		{"haproxy-py", haproxyH2, "/echo"},
 	} {
 		t.Run(s.name, func(t *testing.T) {
-			var conns connCounter
+			var conns addrConns
 			d := h2Dialer(t, p, "", nil)
 			url := "wss://" + net.JoinHostPort("localhost", p.port(s.peer)) + s.path
 			for i := range 3 {
@@ -167,7 +167,7 @@ func TestH2Refused(t *testing.T) {
 func TestH2Fallback(t *testing.T) {
 	p := loadH2Peers(t)
 	var log logBuffer
-	var conns connCounter
+	var conns addrConns
 	d := h2Dialer(t, p, "", &log)
 	url := "wss://localhost:" + p.port(nginxH2) + "/py/echo"
 	for i := range 2 {
@@ -195,7 +195,7 @@ func TestH2Fallback(t *testing.T) {
 // HTTP/2 themselves.
 func TestH2ProxyTunnels(t *testing.T) {
 	p := loadH2Peers(t)
-	var conns connCounter
+	var conns addrConns
 	proxy := proxyURL(p, "https", nghttpxProxy, nil)
 	d := h2Dialer(t, p, proxy, nil)
 	targets := []struct{ name, url string }{
@@ -282,7 +282,7 @@ func TestH2ProxyAuth(t *testing.T) {
 // WebSocket, kept busy, go on.
 func TestH2IdleCut(t *testing.T) {
 	p := loadH2Peers(t)
-	var conns connCounter
+	var conns addrConns
 	d := h2Dialer(t, p, "", nil)
 	url := "wss://localhost:" + p.port(haproxyIdle) + "/echo"
 	idle, err := d.DialWebSocket(conns.ctx(t), url)

@@ -554,7 +554,7 @@ for line in "${PEER_ENV[@]}"; do printf '%s\n' "$line" >>"$tmp/env.sh"; done
 unset HTTP_PROXY HTTPS_PROXY ALL_PROXY NO_PROXY http_proxy https_proxy all_proxy no_proxy
 
 if [ "$serve" = 1 ]; then
-	say "peers are up; in another shell: . $tmp/env.sh && cd $here && go test ./..."
+	say "peers are up; in another shell: . $tmp/env.sh && cd $here && GOWORK=off go test ./..."
 	say "stop them with Ctrl-C (or SIGTERM to pid $$)"
 	wait -n "${pids[@]}" || true
 	die "a peer exited; its log is in $tmp/logs (kept with WSDIAL_INTEROP_KEEP=1)"
@@ -565,7 +565,7 @@ log=$tmp/logs/go-test.log
 t_test=$SECONDS
 set +e
 # -v for the log, which the counts below read; the screen is spared the RUN lines.
-(cd "$here" && GOFLAGS="${GOFLAGS:--buildvcs=false}" go test -count=1 -timeout=5m -v "$@" ./...) 2>&1 |
+(cd "$here" && GOWORK=off GOFLAGS="${GOFLAGS:--buildvcs=false}" go test -count=1 -timeout=5m -v "$@" ./...) 2>&1 |
 	tee "$log" | grep -v -E '^ *=== (RUN|PAUSE|CONT|NAME) '
 status=${PIPESTATUS[0]}
 set -e

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
+	"net/url"
 	"strings"
 
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
+
+// The demo proxy's credentials. They exist only inside the process.
+const demoUser, demoPassword = "demo", "wsdial-demo"
 
 // demoInput is what the demo types.
 const demoInput = "hello, world\nthrough an authenticating proxy\nbye\n"
@@ -16,30 +19,29 @@ const demoInput = "hello, world\nthrough an authenticating proxy\nbye\n"
 // demo starts an echo server and a CONNECT proxy on loopback, dials the one
 // through the other with the stage trace on, and shuts both down again.
 func demo(ctx context.Context, f flags, stdout, stderr io.Writer) int {
-	var servers demoserver.Servers
-	defer servers.Stop()
-	echo, err := servers.Listen(http.HandlerFunc(servers.Echo))
+	echo := wsdialtest.NewEchoServer()
+	defer echo.Close()
+	proxy := wsdialtest.NewProxy(wsdialtest.WithBasicAuth(demoUser, demoPassword))
+	defer proxy.Close()
+	fmt.Fprintf(stderr, "demo: echo server at %s, CONNECT proxy with Basic auth at %s\n", echo.URL, proxy.URL)
+
+	u, err := url.Parse(proxy.URL)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsdial: demo: %v\n", err)
 		return exitFailure
 	}
-	proxy, err := servers.Listen(http.HandlerFunc(servers.Proxy))
-	if err != nil {
-		fmt.Fprintf(stderr, "wsdial: demo: %v\n", err)
-		return exitFailure
-	}
-	fmt.Fprintf(stderr, "demo: echo server at ws://%s/echo, CONNECT proxy with Basic auth at %s\n", echo, proxy)
-	f.proxy = fmt.Sprintf("http://%s:%s@%s", demoserver.User, demoserver.Password, proxy)
+	u.User = url.UserPassword(demoUser, demoPassword)
+	f.proxy = u.String()
 	f.verbose = true
 	opts, err := f.options(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsdial: demo: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	fmt.Fprintf(stderr, "demo: sending %q\n", strings.Split(strings.TrimSpace(demoInput), "\n"))
-	code := session(ctx, "ws://"+echo+"/echo", opts, f.raw, strings.NewReader(demoInput), stdout, stderr)
+	code := session(ctx, echo.URL, opts, f.mode(stdout), strings.NewReader(demoInput), stdout, stderr)
 	if code == exitOK {
-		fmt.Fprintln(stderr, "demo: every message came back; closed cleanly with 1000")
+		fmt.Fprintf(stderr, "demo: every message came back, through %d tunnel; closed cleanly with 1000\n", proxy.Tunnels())
 	}
 	return code
 }

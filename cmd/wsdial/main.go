@@ -3,26 +3,33 @@
 //
 //	wsdial [flags] URL
 //
-// Each line of standard input goes out as a text message, and each message
-// that arrives is printed on standard output: text as it is, binary in hex
-// (or raw, with -raw). At the end of input the client closes the connection
-// with status 1000 and waits for the server's close.
+// Each line of standard input goes out as a text message, without its line
+// ending; with -binary, as a binary message, and with -binary -raw-in,
+// standard input goes out in binary messages of whatever it delivers at a
+// time. A line longer than 16 MiB, or, without -binary, a line that is not
+// UTF-8, ends the command with an error rather than being dropped or sent
+// as a broken message. Each message that arrives is printed on standard
+// output: text as it is (on a terminal with its control characters
+// escaped, unless -raw), binary in hex (or raw, with -raw). At the end of
+// input the client closes the connection with status 1000 and waits for
+// the server's close.
 //
 // With no URL, wsdial runs a demo: it starts a WebSocket echo server and an
 // HTTP CONNECT proxy with Basic authentication inside the process, both on
-// loopback, and dials the one through the other with -v on.
+// loopback (those of package wsdialtest), and dials the one through the
+// other with -v on. No flag but -v may be given without a URL.
 //
-// Exit codes: 0 after a clean close, 1 when the connection fails once open or
-// the dial fails outside the stages below, 2 for usage errors, 3 when the
-// proxy fails, 4 when TLS fails, 5 when the WebSocket handshake fails.
+// Exit codes: 0 after a clean close, 1 when the connection fails once open,
+// when the input cannot be sent, or when the dial fails to reach the target
+// without a proxy, 2 for usage errors (a bad flag, URL or proxy variable),
+// 3 when the proxy fails, 4 when TLS fails, 5 when the WebSocket handshake
+// fails, and 130 or 143 after SIGINT or SIGTERM.
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,7 +37,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
@@ -47,44 +53,76 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := withInterrupt(context.Background())
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // flags holds the command line.
 type flags struct {
 	headers, subprotocols, proxyHeaders listFlag
 	origin, proxy, cacert, proxyCACert  string
+	proxyAuth                           string
 	noProxy, insecure, verbose, raw     bool
+	binary, rawIn                       bool
 	timeout                             time.Duration
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// newFlagSet defines the command's flags on f.
+func newFlagSet(f *flags) *flag.FlagSet {
 	fs := flag.NewFlagSet("wsdial", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: wsdial [flags] [ws://|wss://URL]\n\nWith no URL, wsdial runs a self-contained demo.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	var f flags
 	fs.Var(&f.headers, "H", "add a handshake header `Name: value` (repeatable)")
 	fs.Var(&f.subprotocols, "subprotocol", "offer a `subprotocol` (repeatable, in order of preference)")
 	fs.StringVar(&f.origin, "origin", "", "send `origin` as the Origin header")
 	fs.StringVar(&f.proxy, "proxy", "", "use the proxy at `URL` (http, https, socks5, socks5h) instead of the environment")
 	fs.BoolVar(&f.noProxy, "no-proxy", false, "dial directly, ignoring the environment")
 	fs.Var(&f.proxyHeaders, "proxy-header", "add a CONNECT header `Name: value` (repeatable)")
+	addProxyAuthFlag(fs, f)
 	fs.StringVar(&f.cacert, "cacert", "", "trust the PEM certificates in `file` for the target")
 	fs.StringVar(&f.proxyCACert, "proxy-cacert", "", "trust the PEM certificates in `file` for an https:// proxy")
 	fs.BoolVar(&f.insecure, "insecure", false, "INSECURE: skip verification of the target's certificate")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound the whole dial, proxy to 101")
 	fs.BoolVar(&f.verbose, "v", false, "print each stage of the dial on standard error")
-	fs.BoolVar(&f.raw, "raw", false, "print binary messages raw instead of in hex")
+	fs.BoolVar(&f.raw, "raw", false, "print messages as they came: binary raw instead of in hex, text with its control characters")
+	fs.BoolVar(&f.binary, "binary", false, "send each line of input as a binary message")
+	fs.BoolVar(&f.rawIn, "raw-in", false, "with -binary: send input as it comes, not line by line")
+	fs.SetOutput(io.Discard) // run prints the usage and the errors itself
+	return fs
+}
+
+// usage prints the synopsis and the flags.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, "usage: wsdial [flags] ws://|wss://URL\n       wsdial [-v]    (a self-contained demo)\n\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var f flags
+	fs := newFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, fs)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "wsdial: usage: %v\n\n", err)
+		usage(stderr, fs)
 		return exitUsage
 	}
 	switch fs.NArg() {
 	case 0:
+		var given []string
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name != "v" {
+				given = append(given, "-"+fl.Name)
+			}
+		})
+		if len(given) > 0 {
+			fmt.Fprintf(stderr, "wsdial: usage: %s given with no URL; with no URL wsdial runs the demo, which takes only -v\n", strings.Join(given, ", "))
+			return exitUsage
+		}
 		return demo(ctx, f, stdout, stderr)
 	case 1:
 	default:
@@ -96,39 +134,71 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "wsdial: usage: %v\n", err)
 		return exitUsage
 	}
-	return session(ctx, fs.Arg(0), opts, f.raw, stdin, stdout, stderr)
+	return session(ctx, fs.Arg(0), opts, f.mode(stdout), stdin, stdout, stderr)
 }
 
-// options turns the flags into library options.
+// mode says how the session sends input and prints messages.
+func (f *flags) mode(stdout io.Writer) ioMode {
+	return ioMode{raw: f.raw, binary: f.binary, rawIn: f.rawIn, escape: !f.raw && isTerminal(stdout)}
+}
+
+// flagError names the flag whose value the library refused.
+func flagError(name string, err error) error {
+	return fmt.Errorf("-%s: %s", name, strings.TrimPrefix(err.Error(), "wsdial: "))
+}
+
+// options turns the flags into library options. Each flag's option is
+// checked on its own, so that an invalid one is reported with the flag's
+// name.
 func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
-	var opts []wsdial.Option
-	if f.proxy != "" && f.noProxy {
+	switch {
+	case f.proxy != "" && f.noProxy:
 		return nil, errors.New("-proxy and -no-proxy exclude each other")
+	case f.rawIn && !f.binary:
+		return nil, errors.New("-raw-in needs -binary: input that comes in pieces may split a character of text")
+	}
+	var opts []wsdial.Option
+	add := func(name string, o wsdial.Option) error {
+		// WithoutProxy first, so that no proxy variable's fault is taken for the flag's.
+		if _, err := wsdial.New(wsdial.WithoutProxy(), o); err != nil {
+			return flagError(name, err)
+		}
+		opts = append(opts, o)
+		return nil
 	}
 	switch {
 	case f.proxy != "":
-		opts = append(opts, wsdial.WithProxy(f.proxy))
+		if err := add("proxy", wsdial.WithProxy(f.proxy)); err != nil {
+			return nil, err
+		}
 	case f.noProxy:
 		opts = append(opts, wsdial.WithoutProxy())
 	}
 	for _, l := range []struct {
+		name string
 		list listFlag
 		with func(http.Header) wsdial.Option
-	}{{f.headers, wsdial.WithHeader}, {f.proxyHeaders, wsdial.WithProxyHeader}} {
+	}{{"H", f.headers, wsdial.WithHeader}, {"proxy-header", f.proxyHeaders, wsdial.WithProxyHeader}} {
 		if len(l.list) == 0 {
 			continue
 		}
 		h, err := l.list.header()
 		if err != nil {
+			return nil, fmt.Errorf("-%s: %w", l.name, err)
+		}
+		if err := add(l.name, l.with(h)); err != nil {
 			return nil, err
 		}
-		opts = append(opts, l.with(h))
 	}
 	if len(f.subprotocols) > 0 {
-		opts = append(opts, wsdial.WithSubprotocols(f.subprotocols...))
+		if err := add("subprotocol", wsdial.WithSubprotocols(f.subprotocols...)); err != nil {
+			return nil, err
+		}
 	}
 	if f.origin != "" {
-		opts = append(opts, wsdial.WithOrigin(f.origin))
+		if err := add("origin", wsdial.WithOrigin(f.origin)); err != nil {
+			return nil, err
+		}
 	}
 	if f.cacert != "" || f.insecure {
 		cfg := &tls.Config{}
@@ -139,7 +209,7 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 		if f.cacert != "" {
 			pool, err := loadPool(f.cacert)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("-cacert: %w", err)
 			}
 			cfg.RootCAs = pool
 		}
@@ -148,10 +218,15 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 	if f.proxyCACert != "" {
 		pool, err := loadPool(f.proxyCACert)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("-proxy-cacert: %w", err)
 		}
 		opts = append(opts, wsdial.WithProxyTLSConfig(&tls.Config{RootCAs: pool}))
 	}
+	authOpts, err := f.proxyAuthOptions(stderr)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, authOpts...)
 	opts = append(opts, wsdial.WithHandshakeTimeout(f.timeout))
 	if f.verbose {
 		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now()})))
@@ -169,122 +244,6 @@ func loadPool(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", file)
 	}
 	return pool, nil
-}
-
-// closeWait bounds how long the client waits, after its input ends, for
-// the server's replies and close.
-const closeWait = 5 * time.Second
-
-// session dials url, then pipes standard input out as text messages and
-// incoming messages to standard output until either side closes.
-func session(ctx context.Context, url string, opts []wsdial.Option, raw bool, stdin io.Reader, stdout, stderr io.Writer) int {
-	d, err := wsdial.New(opts...)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	c, err := d.DialWebSocket(ctx, url)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitCode(err)
-	}
-
-	// An interrupt closes the connection even while a write is blocked on a
-	// server that does not read: the close gives up on the writer after a
-	// second and ends the stream, which ends the write.
-	defer context.AfterFunc(ctx, func() { c.CloseWithStatus(wsdial.StatusGoingAway, "interrupted") })()
-
-	// The reader owns stdout, and ends when the connection does.
-	readDone := make(chan int, 1)
-	go func() { readDone <- printMessages(c, raw, stdout, stderr) }()
-
-	// A blocked read of stdin cannot be interrupted: when the session ends
-	// first, this goroutine is left to the process's exit.
-	lines := make(chan string)
-	inputDone := make(chan error, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-stop:
-				return
-			}
-		}
-		inputDone <- sc.Err()
-	}()
-
-	for {
-		select {
-		case line := <-lines:
-			if err := c.WriteMessage(wsdial.TextMessage, []byte(line)); err != nil {
-				fmt.Fprintf(stderr, "wsdial: write: %v\n", err)
-				c.Close()
-				<-readDone
-				return exitFailure
-			}
-		case err := <-inputDone:
-			if err != nil {
-				fmt.Fprintf(stderr, "wsdial: reading standard input: %v\n", err)
-			}
-			// Half-close, so that the replies to what was sent still arrive.
-			c.CloseWrite()
-			c.SetReadDeadline(time.Now().Add(closeWait))
-			code := <-readDone
-			c.Close()
-			return code
-		case code := <-readDone:
-			c.Close()
-			return code
-		case <-ctx.Done():
-			<-readDone // the interrupt's close ends the reader
-			return exitFailure
-		}
-	}
-}
-
-// printMessages prints every message until the connection ends, and returns
-// the exit code that its end calls for.
-func printMessages(c *wsdial.Conn, raw bool, stdout, stderr io.Writer) int {
-	for {
-		typ, msg, err := c.ReadMessage()
-		if err != nil {
-			var ce *wsdial.CloseError
-			if errors.As(err, &ce) {
-				if ce.Code == wsdial.StatusNormalClosure {
-					return exitOK
-				}
-				fmt.Fprintf(stderr, "wsdial: closed by the server: %v\n", err)
-				return exitFailure
-			}
-			fmt.Fprintf(stderr, "wsdial: read: %v\n", err)
-			return exitFailure
-		}
-		switch {
-		case typ == wsdial.TextMessage:
-			fmt.Fprintf(stdout, "%s\n", msg)
-		case raw:
-			stdout.Write(msg)
-		default:
-			fmt.Fprintln(stdout, hex.EncodeToString(msg))
-		}
-	}
-}
-
-// exitCode maps a dial error to the exit code of its stage.
-func exitCode(err error) int {
-	switch {
-	case errors.Is(err, wsdial.ErrProxy):
-		return exitProxy
-	case errors.Is(err, wsdial.ErrTLS):
-		return exitTLS
-	case errors.Is(err, wsdial.ErrHandshake):
-		return exitHandshake
-	}
-	return exitFailure
 }
 
 // listFlag is a repeatable string flag.
@@ -308,51 +267,4 @@ func (l listFlag) header() (http.Header, error) {
 		h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	return h, nil
-}
-
-// stageLog prints the library's debug records as one line each, with the
-// time since the command started.
-type stageLog struct {
-	w     io.Writer
-	start time.Time
-	attrs []slog.Attr
-}
-
-func (s *stageLog) Enabled(context.Context, slog.Level) bool { return true }
-
-func (s *stageLog) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%8.3fms] %s", float64(time.Since(s.start).Microseconds())/1000, strings.TrimPrefix(r.Message, "wsdial: "))
-	for _, a := range s.attrs {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		v := a.Value.String()
-		if a.Key == "why" {
-			v = flagReason(v)
-		}
-		fmt.Fprintf(&b, " %s=%s", a.Key, v)
-		return true
-	})
-	b.WriteByte('\n')
-	_, err := io.WriteString(s.w, b.String())
-	return err
-}
-
-func (s *stageLog) WithAttrs(as []slog.Attr) slog.Handler {
-	return &stageLog{w: s.w, start: s.start, attrs: append(append([]slog.Attr(nil), s.attrs...), as...)}
-}
-
-func (s *stageLog) WithGroup(string) slog.Handler { return s }
-
-// flagReason names the flag behind the option the library reports as the
-// reason for a route: here an option can only have come from a flag.
-func flagReason(why string) string {
-	switch why {
-	case "WithProxy":
-		return "the -proxy flag"
-	case "WithoutProxy":
-		return "the -no-proxy flag"
-	}
-	return why
 }

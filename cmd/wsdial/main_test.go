@@ -6,18 +6,21 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/pem"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
+
+// Every test here runs the built command, as a user does.
 
 // cliPath is the command, built once for every test.
 var cliPath string
@@ -38,15 +41,32 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runCLI runs the command with args and stdin, with no proxy variables in
-// its environment.
+// command returns the command with args and an environment that has no
+// proxy variables, plus env ("NAME=value" entries).
+func command(args []string, env ...string) *exec.Cmd {
+	cmd := exec.Command(cliPath, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	return cmd
+}
+
+// runCLI runs the command with args and stdin, and returns what it printed
+// and its exit code.
 func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(cliPath, args...)
+	return runCmd(t, command(args), stdin)
+}
+
+// runCLIEnv is runCLI with env added to the command's environment.
+func runCLIEnv(t *testing.T, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return runCmd(t, command(args, env...), stdin)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -56,62 +76,104 @@ func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 	return out.String(), errOut.String(), code
 }
 
-// startServers runs the demo's echo server and proxy for a test.
-func startServers(t *testing.T) (echo, proxy string) {
-	var s demoserver.Servers
-	t.Cleanup(s.Stop)
-	echo, err := s.Listen(http.HandlerFunc(s.Echo))
+// startPiped starts the command with args, its input and output on pipes
+// for the test to write and read as it goes.
+func startPiped(t *testing.T, args ...string) (*exec.Cmd, io.WriteCloser, io.Reader, *bytes.Buffer) {
+	t.Helper()
+	cmd := command(args)
+	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err = s.Listen(http.HandlerFunc(s.Proxy))
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return echo, proxy
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, in, out, stderr
+}
+
+// echoServer starts a wsdialtest echo server for the test.
+func echoServer(t *testing.T) *wsdialtest.Server {
+	srv := wsdialtest.NewEchoServer()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// proxyWithUser returns p's URL with the demo's credentials in it.
+func proxyWithUser(t *testing.T, p *wsdialtest.Proxy) string {
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(demoUser, demoPassword)
+	return u.String()
 }
 
 func TestDemo(t *testing.T) {
-	stdout, stderr, code := runCLI(t, "")
-	if code != exitOK {
-		t.Fatalf("demo exited %d:\n%s", code, stderr)
-	}
-	if want := demoInput; stdout != want {
-		t.Errorf("demo printed %q, want the echoes %q", stdout, want)
-	}
-	for _, want := range []string{"why=the -proxy flag", "tcp connected", "proxy replied", "upgraded status=101", "closed cleanly"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("the trace lacks %q:\n%s", want, stderr)
+	for _, args := range [][]string{nil, {"-v"}} {
+		stdout, stderr, code := runCLI(t, "", args...)
+		if code != exitOK {
+			t.Fatalf("demo %q exited %d:\n%s", args, code, stderr)
 		}
-	}
-	if strings.Contains(stderr, demoserver.Password) {
-		t.Errorf("the trace shows the proxy password:\n%s", stderr)
+		if want := demoInput; stdout != want {
+			t.Errorf("demo printed %q, want the echoes %q", stdout, want)
+		}
+		for _, want := range []string{"why=the -proxy flag", "tcp connected", "proxy replied", "upgraded status=101", "through 1 tunnel", "closed cleanly"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("the trace lacks %q:\n%s", want, stderr)
+			}
+		}
+		if strings.Contains(stderr, demoPassword) {
+			t.Errorf("the trace shows the proxy password:\n%s", stderr)
+		}
 	}
 }
 
 func TestEchoDirectAndThroughProxy(t *testing.T) {
-	echo, proxy := startServers(t)
-	for name, args := range map[string][]string{
-		"direct":      {"-no-proxy"},
-		"proxy":       {"-proxy", "http://" + demoserver.User + ":" + demoserver.Password + "@" + proxy},
-		"environment": {}, // loopback targets never take an environment proxy
+	srv := echoServer(t)
+	connect := wsdialtest.NewProxy(wsdialtest.WithBasicAuth(demoUser, demoPassword))
+	defer connect.Close()
+	socks := wsdialtest.NewSOCKS5Proxy(wsdialtest.WithBasicAuth(demoUser, demoPassword))
+	defer socks.Close()
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		proxy *wsdialtest.Proxy
+	}{
+		{"direct", []string{"-no-proxy"}, nil},
+		{"CONNECT", []string{"-proxy", proxyWithUser(t, connect)}, connect},
+		{"SOCKS5", []string{"-proxy", proxyWithUser(t, socks)}, socks},
+		{"environment", nil, nil}, // loopback targets never take an environment proxy
 	} {
-		t.Run(name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, "one\ntwo\n", append(args, "ws://"+echo+"/echo")...)
+		t.Run(tt.name, func(t *testing.T) {
+			before := 0
+			if tt.proxy != nil {
+				before = tt.proxy.Tunnels()
+			}
+			stdout, stderr, code := runCLI(t, "one\ntwo\n", append(tt.args, srv.URL)...)
 			if code != exitOK || stdout != "one\ntwo\n" {
 				t.Errorf("exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
+			}
+			if tt.proxy != nil && tt.proxy.Tunnels() != before+1 {
+				t.Errorf("the proxy opened %d tunnels, want 1", tt.proxy.Tunnels()-before)
 			}
 		})
 	}
 }
 
 func TestVerboseTrace(t *testing.T) {
-	echo, _ := startServers(t)
-	_, stderr, code := runCLI(t, "x\n", "-v", "-no-proxy", "ws://"+echo+"/echo")
+	srv := echoServer(t)
+	_, stderr, code := runCLI(t, "x\n", "-v", "-no-proxy", srv.URL)
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
-	for _, want := range []string{"direct target=" + echo + " why=the -no-proxy flag", "tcp connect", "upgrade request sent", "upgraded status=101"} {
+	addr := strings.TrimSuffix(strings.TrimPrefix(srv.URL, "ws://"), "/")
+	for _, want := range []string{"direct target=" + addr + " why=the -no-proxy flag", "tcp connect", "upgrade request sent", "upgraded status=101"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the trace lacks %q:\n%s", want, stderr)
 		}
@@ -124,10 +186,10 @@ func TestVerboseTrace(t *testing.T) {
 // TestFlagsReachTheServer checks headers, subprotocols and origin.
 func TestFlagsReachTheServer(t *testing.T) {
 	got := make(chan http.Header, 1)
+	echo := wsdialtest.EchoHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Header.Clone()
-		w.Header().Set("Sec-WebSocket-Protocol", "v2")
-		upgradeAndClose(w, r)
+		echo.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
@@ -143,71 +205,182 @@ func TestFlagsReachTheServer(t *testing.T) {
 	}
 }
 
-// acceptUpgrade answers the upgrade with 101 and takes the connection over.
-func acceptUpgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.ReadWriter, error) {
-	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	w.Header().Set("Upgrade", "websocket")
-	w.Header().Set("Connection", "Upgrade")
-	w.Header().Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
-	w.WriteHeader(http.StatusSwitchingProtocols)
-	return http.NewResponseController(w).Hijack()
-}
-
-// upgradeAndClose accepts the upgrade, sends a binary message, then closes
-// with 1000 once the client's close comes.
-func upgradeAndClose(w http.ResponseWriter, r *http.Request) {
-	c, brw, err := acceptUpgrade(w, r)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	demoserver.WriteServerFrame(c, true, 0x2, []byte{0xde, 0xad, 0xbe, 0xef})
-	for {
-		_, op, payload, err := demoserver.ReadClientFrame(brw.Reader)
-		if err != nil {
-			return
-		}
-		if op == 0x8 {
-			demoserver.WriteServerFrame(c, true, 0x8, payload)
-			return
-		}
+// TestBinary sends lines as binary messages, and prints those that come
+// back in hex or raw.
+func TestBinary(t *testing.T) {
+	srv := echoServer(t)
+	for _, tt := range []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{"hex", "\xde\xad\xbe\xef\n\x00\n", []string{"-binary"}, "deadbeef\n00\n"},
+		{"raw", "\xde\xad\xbe\xef\n\x00\n", []string{"-binary", "-raw"}, "\xde\xad\xbe\xef\x00"},
+		{"not UTF-8, as bytes", "ok\n\xff\xfe\n", []string{"-binary"}, "6f6b\nfffe\n"},
+		{"raw in", "no\nlines\x00here", []string{"-binary", "-raw-in", "-raw"}, "no\nlines\x00here"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, tt.stdin, append(tt.args, "-no-proxy", srv.URL)...)
+			if code != exitOK || stdout != tt.want {
+				t.Errorf("exit %d, stdout %q, want %q; stderr:\n%s", code, stdout, tt.want, stderr)
+			}
+		})
 	}
 }
 
-func TestBinaryOutput(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(upgradeAndClose))
-	defer srv.Close()
-	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
-	if stdout, stderr, code := runCLI(t, "", "-no-proxy", u); code != exitOK || stdout != "deadbeef\n" {
-		t.Errorf("hex: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
+// TestRawInAsItComes checks that -raw-in sends what stdin gives as it comes,
+// without waiting for a line or the end of input.
+func TestRawInAsItComes(t *testing.T) {
+	srv := echoServer(t)
+	cmd, in, out, stderr := startPiped(t, "-no-proxy", "-binary", "-raw-in", srv.URL)
+	lines := bufio.NewReader(out)
+	for _, chunk := range []string{"ab", "c"} {
+		in.Write([]byte(chunk)) // no newline: the echo must come all the same
+		got, err := lines.ReadString('\n')
+		if want := "\n"; err != nil || !strings.HasSuffix(got, want) {
+			t.Fatalf("after %q: %q, %v", chunk, got, err)
+		}
+		if want := bytesHex(chunk) + "\n"; got != want {
+			t.Errorf("after %q: %q, want %q", chunk, got, want)
+		}
 	}
-	if stdout, stderr, code := runCLI(t, "", "-no-proxy", "-raw", u); code != exitOK || stdout != "\xde\xad\xbe\xef" {
-		t.Errorf("raw: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("%v; stderr:\n%s", err, stderr.String())
+	}
+}
+
+func bytesHex(s string) string {
+	const digits = "0123456789abcdef"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(digits[s[i]>>4])
+		b.WriteByte(digits[s[i]&15])
+	}
+	return b.String()
+}
+
+// TestInputThatCannotGoOut checks that a line the command cannot send is an
+// error with a non-zero exit, after the lines before it went out.
+func TestInputThatCannotGoOut(t *testing.T) {
+	srv := echoServer(t)
+	long := "first\n" + strings.Repeat("x", maxLine+1) + "\nlast\n"
+	for _, tt := range []struct {
+		name, stdin, words string
+	}{
+		{"not UTF-8", "first\n\xff\xfe\nlast\n", "line 2 is not UTF-8"},
+		{"too long", long, "line 2 is longer than 16 MiB"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, tt.stdin, "-no-proxy", srv.URL)
+			if code != exitFailure || stdout != "first\n" {
+				t.Errorf("exit %d, %d bytes on stdout (%.40q...); want %d and only the first line's echo", code, len(stdout), stdout, exitFailure)
+			}
+			if !strings.Contains(stderr, tt.words) {
+				t.Errorf("stderr lacks %q:\n%s", tt.words, stderr)
+			}
+		})
+	}
+	// A line of exactly the limit goes out. Input stays open until its echo
+	// is back, so that the echo's time is not bounded by the wait at the
+	// end of input.
+	cmd, in, out, stderr := startPiped(t, "-no-proxy", srv.URL)
+	go in.Write([]byte(strings.Repeat("y", maxLine) + "\n"))
+	echo := make([]byte, maxLine+1)
+	if _, err := io.ReadFull(out, echo); err != nil || echo[maxLine] != '\n' || strings.Trim(string(echo[:maxLine]), "y") != "" {
+		t.Errorf("a line at the limit: %v; stderr:\n%s", err, stderr.String())
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("a line at the limit: %v; stderr:\n%s", err, stderr.String())
 	}
 }
 
 func TestTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(new(demoserver.Servers).Echo))
+	srv := wsdialtest.NewTLSEchoServer()
 	defer srv.Close()
-	u := "wss" + strings.TrimPrefix(srv.URL, "https") + "/"
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if stdout, stderr, code := runCLI(t, "secure\n", "-no-proxy", "-cacert", ca, u); code != exitOK || stdout != "secure\n" {
+	if stdout, stderr, code := runCLI(t, "secure\n", "-no-proxy", "-cacert", ca, srv.URL); code != exitOK || stdout != "secure\n" {
 		t.Errorf("with -cacert: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
 	}
-	stdout, stderr, code := runCLI(t, "anyway\n", "-no-proxy", "-insecure", u)
+	stdout, stderr, code := runCLI(t, "anyway\n", "-no-proxy", "-insecure", srv.URL)
 	if code != exitOK || stdout != "anyway\n" || !strings.Contains(stderr, "WARNING") {
 		t.Errorf("with -insecure: exit %d, stdout %q; stderr:\n%s", code, stdout, stderr)
 	}
 }
 
-// TestExitCodes checks one failure of each kind: its code, and one line
+func TestHelp(t *testing.T) {
+	for _, flag := range []string{"-h", "-help", "--help"} {
+		stdout, stderr, code := runCLI(t, "", flag)
+		if code != exitOK || stderr != "" {
+			t.Errorf("%s: exit %d, stderr %q; want 0 and nothing", flag, code, stderr)
+		}
+		for _, want := range []string{"usage: wsdial", "-proxy URL", "-binary", "-raw-in", "-v"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%s: the usage on stdout lacks %q:\n%s", flag, want, stdout)
+			}
+		}
+	}
+}
+
+// TestUsageErrors checks that each usage error exits 2, names what was
+// wrong, and dials nothing.
+func TestUsageErrors(t *testing.T) {
+	srv := echoServer(t)
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	os.WriteFile(notPEM, []byte("not a certificate"), 0o600)
+	missing := filepath.Join(dir, "missing.pem")
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		words string
+	}{
+		{"URL that does not parse", []string{"ws://[::1/"}, "URL"},
+		{"URL of another scheme", []string{"ftp://127.0.0.1/"}, `URL: scheme "ftp"`},
+		{"URL with a port out of range", []string{"ws://127.0.0.1:99999/"}, "URL"},
+		{"two URLs", []string{"ws://a/", "ws://b/"}, "one URL at most"},
+		{"unknown flag", []string{"-nope", srv.URL}, "flag provided but not defined: -nope"},
+		{"-proxy that does not parse", []string{"-proxy", "http://[::1", srv.URL}, "-proxy: "},
+		{"-proxy of another scheme", []string{"-proxy", "ftp://127.0.0.1:1", srv.URL}, "-proxy: "},
+		{"-H the handshake owns", []string{"-H", "Sec-WebSocket-Key: x", srv.URL}, "-H: "},
+		{"-H with no colon", []string{"-H", "no colon", srv.URL}, "-H: "},
+		{"-proxy-header with a newline", []string{"-proxy-header", "X-A: a\nb", srv.URL}, "-proxy-header: "},
+		{"-subprotocol not a token", []string{"-subprotocol", "a b", srv.URL}, "-subprotocol: "},
+		{"-origin with a newline", []string{"-origin", "https://a\nb", srv.URL}, "-origin: "},
+		{"-cacert missing", []string{"-cacert", missing, srv.URL}, "-cacert: "},
+		{"-cacert not PEM", []string{"-cacert", notPEM, srv.URL}, "-cacert: "},
+		{"-proxy-cacert missing", []string{"-proxy-cacert", missing, srv.URL}, "-proxy-cacert: "},
+		{"-proxy and -no-proxy", []string{"-proxy", "http://127.0.0.1:1", "-no-proxy", srv.URL}, "exclude"},
+		{"-raw-in without -binary", []string{"-raw-in", srv.URL}, "-raw-in needs -binary"},
+		{"flags with no URL", []string{"-raw", "-timeout", "1s"}, "-raw, -timeout given with no URL"},
+		{"-v and another flag with no URL", []string{"-v", "-no-proxy"}, "-no-proxy given with no URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, "", tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, "usage") || !strings.Contains(stderr, tt.words) {
+				t.Errorf("stderr lacks %q:\n%s", tt.words, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q", stdout)
+			}
+		})
+	}
+}
+
+// TestExitCodes checks one failure of each stage: its code, and one line
 // that names the stage.
 func TestExitCodes(t *testing.T) {
-	echo, proxy := startServers(t)
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(new(demoserver.Servers).Echo))
+	srv := echoServer(t)
+	proxy := wsdialtest.NewProxy(wsdialtest.WithBasicAuth(demoUser, demoPassword))
+	defer proxy.Close()
+	tlsSrv := wsdialtest.NewTLSEchoServer()
 	defer tlsSrv.Close()
 	notWS := httptest.NewServer(http.NotFoundHandler())
 	defer notWS.Close()
@@ -220,14 +393,9 @@ func TestExitCodes(t *testing.T) {
 		code  int
 		words string
 	}{
-		{"two URLs", []string{"ws://a/", "ws://b/"}, exitUsage, "usage"},
-		{"unknown flag", []string{"-nope", "ws://a/"}, exitUsage, "flag provided but not defined"},
-		{"bad header", []string{"-H", "no colon", "ws://a/"}, exitUsage, "Name: value"},
-		{"proxy and no-proxy", []string{"-proxy", "http://p:1", "-no-proxy", "ws://a/"}, exitUsage, "exclude"},
-		{"proxy refuses connection", []string{"-proxy", "http://" + closedAddr, "ws://" + echo + "/"}, exitProxy, "proxy"},
-		{"proxy wants credentials", []string{"-proxy", "http://" + proxy, "ws://" + echo + "/"}, exitProxy, "407"},
-		{"proxy scheme", []string{"-proxy", "ftp://" + proxy, "ws://" + echo + "/"}, exitUsage, "not supported"},
-		{"untrusted certificate", []string{"-no-proxy", "wss" + strings.TrimPrefix(tlsSrv.URL, "https") + "/"}, exitTLS, "tls"},
+		{"proxy refuses connection", []string{"-proxy", "http://" + closedAddr, srv.URL}, exitProxy, "proxy"},
+		{"proxy wants credentials", []string{"-proxy", proxy.URL, srv.URL}, exitProxy, "407"},
+		{"untrusted certificate", []string{"-no-proxy", tlsSrv.URL}, exitTLS, "tls"},
 		{"not a WebSocket", []string{"-no-proxy", "ws" + strings.TrimPrefix(notWS.URL, "http") + "/"}, exitHandshake, "404"},
 		{"refused", []string{"-no-proxy", "ws://" + closedAddr + "/"}, exitFailure, "connection refused"},
 	}
@@ -244,67 +412,39 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// TestInterruptDuringBlockedWrite sends an endless input to a server that
-// accepts the upgrade and then reads nothing, so that writes block, and
-// checks that an interrupt still ends the command.
-func TestInterruptDuringBlockedWrite(t *testing.T) {
-	upgraded := make(chan struct{}, 1)
-	release := make(chan struct{})
+// TestHandshakeBody checks that a declined upgrade shows the first lines of
+// what the server said, with their control characters escaped.
+func TestHandshakeBody(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, brw, err := acceptUpgrade(w, r)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		// The first byte of a frame: the client is done with the
-		// handshake and writing. From here on, read nothing.
-		if _, err := brw.ReadByte(); err == nil {
-			upgraded <- struct{}{}
-		}
-		<-release
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte("no entry for you\r\nask \x1b[31mthe admin\x1b[0m\nline 3\nline 4\nline 5\nline 6\nline 7\n"))
 	}))
 	defer srv.Close()
-	defer close(release)
-
-	cmd := exec.Command(cliPath, "-no-proxy", "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
-	cmd.Stdin = endlessLines{}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	_, stderr, code := runCLI(t, "", "-no-proxy", "ws"+strings.TrimPrefix(srv.URL, "http")+"/")
+	if code != exitHandshake {
+		t.Errorf("exit %d, want %d", code, exitHandshake)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	// Once connected the command writes until the buffers fill and the
-	// write blocks; the interrupt must end it then, or before.
-	select {
-	case <-upgraded:
-		cmd.Process.Signal(os.Interrupt)
-	case err := <-done:
-		t.Fatalf("the command ended before it was interrupted: %v; stderr:\n%s", err, stderr.String())
-	}
-	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
-			t.Errorf("exit %v, want code %d; stderr:\n%s", err, exitFailure, stderr.String())
+	for _, want := range []string{"403 Forbidden", "  no entry for you\n", `  ask \x1b[31mthe admin\x1b[0m` + "\n", "  line 5\n", "  ...\n"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("the interrupt did not end the command; stderr:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr, "line 6") || strings.Contains(stderr, "\x1b") {
+		t.Errorf("stderr shows more than five lines, or a raw escape:\n%q", stderr)
 	}
 }
 
-// endlessLines is an input that never ends.
-type endlessLines struct{}
+// acceptUpgrade answers the upgrade with 101 and takes the connection over.
+func acceptUpgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.ReadWriter, error) {
+	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	w.Header().Set("Upgrade", "websocket")
+	w.Header().Set("Connection", "Upgrade")
+	w.Header().Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(sum[:]))
+	w.WriteHeader(http.StatusSwitchingProtocols)
+	return http.NewResponseController(w).Hijack()
+}
 
-func (endlessLines) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'x'
-		if i%64 == 63 {
-			p[i] = '\n'
-		}
-	}
-	return len(p), nil
+// serverFrame is a small unmasked frame, as a server sends it.
+func serverFrame(op byte, payload string) []byte {
+	return append([]byte{0x80 | op, byte(len(payload))}, payload...)
 }

@@ -15,13 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/wsdial/wsdial"
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 func main() {
@@ -30,13 +29,9 @@ func main() {
 	if len(os.Args) > 1 {
 		target = os.Args[1]
 	} else {
-		var s demoserver.Servers
-		defer s.Stop()
-		echo, err := s.Listen(http.HandlerFunc(s.Echo))
-		if err != nil {
-			log.Fatal(err)
-		}
-		target = "ws://" + echo + "/room/1"
+		echo := wsdialtest.NewEchoServer()
+		defer echo.Close()
+		target = echo.URL + "room/1"
 		input = strings.NewReader("hi all\nanyone here?\nbye\n")
 	}
 

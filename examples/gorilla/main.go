@@ -14,7 +14,8 @@
 //
 // With no URL it starts, on loopback, an echo server (plain and TLS) and a
 // CONNECT proxy that wants Basic credentials, and talks to both echo servers
-// through the proxy.
+// through the proxy: the TLS one by the name echo.test, which only the proxy
+// can resolve.
 package main
 
 import (
@@ -25,7 +26,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -39,7 +39,6 @@ func main() {
 }
 
 func run(out io.Writer, args []string) error {
-	out = &lockedWriter{w: out} // the demo's proxy prints between the client's lines
 	flags := flag.NewFlagSet("gorilla", flag.ContinueOnError)
 	proxy := flags.String("proxy", "", "proxy URL; the environment's proxy when empty")
 	if err := flags.Parse(args); err != nil {
@@ -51,18 +50,19 @@ func run(out io.Writer, args []string) error {
 	}
 	targets := flags.Args()
 	if len(targets) == 0 {
-		d, err := startDemo(out)
+		d, err := startDemo()
 		if err != nil {
 			return err
 		}
 		defer d.stop()
+		defer func() { fmt.Fprintf(out, "the proxy opened %d tunnels\n", d.proxy.Tunnels()) }()
 		targets = []string{d.wsURL, d.wssURL}
-		opts = append(opts, wsdial.WithProxy(d.proxyURL), wsdial.WithTLSConfig(&tls.Config{RootCAs: d.roots}))
+		opts = append(opts, wsdial.WithProxy(d.proxyURL), wsdial.WithTLSConfig(d.tlsServer.TLSConfig()))
 	}
 
 	wd, err := wsdial.New(opts...)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	gd := &websocket.Dialer{
 		NetDialContext:    wd.DialContext,
@@ -88,16 +88,21 @@ func talk(out io.Writer, d *websocket.Dialer, target string) error {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	// With NetDialTLSContext set, gorilla's stream is the *tls.Conn that
+	// wsdial made inside the tunnel.
+	how := "no TLS"
+	if tc, ok := c.NetConn().(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		how = fmt.Sprintf("TLS to %q, verified: %v", st.ServerName, len(st.VerifiedChains) > 0)
+	}
 	if err := c.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
 		return err
 	}
-	for range 2 { // the server's greeting, then the echo
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "< %s\n", msg)
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(out, "< %s (%s)\n", msg, how)
 	bye := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	if err := c.WriteControl(websocket.CloseMessage, bye, time.Now().Add(5*time.Second)); err != nil {
 		return err
@@ -106,16 +111,4 @@ func talk(out io.Writer, d *websocket.Dialer, target string) error {
 		return fmt.Errorf("%s: closing: %v", target, err)
 	}
 	return nil
-}
-
-// lockedWriter serializes writes from several goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -16,9 +16,11 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 
 	"github.com/wsdial/wsdial"
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 func main() {
@@ -31,20 +33,19 @@ func main() {
 		opts = append(opts, wsdial.WithProxy(*proxy))
 	}
 	if target == "" {
-		var s demoserver.Servers
-		defer s.Stop()
-		page, err := s.Listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, "hello through the tunnel")
 		}))
+		defer page.Close()
+		px := wsdialtest.NewProxy(wsdialtest.WithBasicAuth("demo", "wsdial-demo"))
+		defer px.Close()
+		u, err := url.Parse(px.URL)
 		if err != nil {
 			log.Fatal(err)
 		}
-		px, err := s.Listen(http.HandlerFunc(s.Proxy))
-		if err != nil {
-			log.Fatal(err)
-		}
-		target = "http://" + page + "/"
-		opts = append(opts, wsdial.WithProxy("http://"+demoserver.User+":"+demoserver.Password+"@"+px))
+		u.User = url.UserPassword("demo", "wsdial-demo")
+		target = page.URL + "/"
+		opts = append(opts, wsdial.WithProxy(u.String()))
 	}
 
 	d, err := wsdial.New(opts...)

@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/wsdial/wsdial"
-	"github.com/wsdial/wsdial/internal/demoserver"
+	"github.com/wsdial/wsdial/wsdialtest"
 )
 
 const token = "s3cr3t-token"
@@ -55,30 +55,19 @@ func (s *tokenSession) Next(_ context.Context, challenge *http.Response) (string
 }
 
 func main() {
-	var s demoserver.Servers
-	defer s.Stop()
-	echo, err := s.Listen(http.HandlerFunc(s.Echo))
-	if err != nil {
-		log.Fatal(err)
-	}
+	echo := wsdialtest.NewEchoServer()
+	defer echo.Close()
 	// The proxy demands "Token s3cr3t-token", then tunnels to loopback targets.
-	proxy, err := s.Listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Proxy-Authorization") != "Token "+token {
-			w.Header().Set("Proxy-Authenticate", `Token realm="gateway"`)
-			http.Error(w, "token required", http.StatusProxyAuthRequired)
-			return
-		}
-		s.Tunnel(w, r)
+	proxy := wsdialtest.NewProxy(wsdialtest.WithAuthFunc(func(authorization string) (string, bool) {
+		return `Token realm="gateway"`, authorization == "Token "+token
 	}))
-	if err != nil {
-		log.Fatal(err)
-	}
+	defer proxy.Close()
 
-	d, err := wsdial.New(wsdial.WithProxy("http://"+proxy), wsdial.WithProxyAuthenticator(tokenAuth{token}))
+	d, err := wsdial.New(wsdial.WithProxy(proxy.URL), wsdial.WithProxyAuthenticator(tokenAuth{token}))
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := d.DialWebSocket(context.Background(), "ws://"+echo+"/")
+	c, err := d.DialWebSocket(context.Background(), echo.URL)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -7,7 +7,11 @@ subprotocols it selects "chat", and none when "chat" is not offered.
 
 Run it with Debian's interpreter, which sees Debian's websockets module:
 
-    /usr/bin/python3 echo_server.py WS_PORT WSS_PORT CERT_FILE KEY_FILE
+    /usr/bin/python3 echo_server.py WS_PORT WSS_PORT CERT_FILE KEY_FILE [noping]
+
+With "noping" the server sends no pings of its own (python-websockets pings
+every 20 s by default), so that only the client keeps an idle connection
+alive: the keepalive tests need that.
 """
 
 import asyncio
@@ -30,7 +34,7 @@ async def echo(ws):
         print(f"{ws.remote_address}: closed without the close handshake: {err}", flush=True)
 
 
-async def main(ws_port, wss_port, cert_file, key_file):
+async def main(ws_port, wss_port, cert_file, key_file, ping):
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert_file, key_file)
 
@@ -42,6 +46,8 @@ async def main(ws_port, wss_port, cert_file, key_file):
     # python-websockets' own settings (a 12-bit window both ways), used only
     # when the client offers it.
     common = dict(subprotocols=["chat"], max_size=MAX_MESSAGE)
+    if not ping:
+        common["ping_interval"] = None
     async with websockets.serve(echo, HOST, ws_port, **common), websockets.serve(
         echo, HOST, wss_port, ssl=tls, **common
     ):
@@ -53,7 +59,7 @@ async def main(ws_port, wss_port, cert_file, key_file):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 6) or sys.argv[5:] not in ([], ["noping"]):
         sys.exit(__doc__)
-    ws_port, wss_port, cert_file, key_file = sys.argv[1:]
-    asyncio.run(main(int(ws_port), int(wss_port), cert_file, key_file))
+    ws_port, wss_port, cert_file, key_file = sys.argv[1:5]
+    asyncio.run(main(int(ws_port), int(wss_port), cert_file, key_file, sys.argv[5:] == []))

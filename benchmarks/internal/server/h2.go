@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net/http2's server, deprecated for net/http's, serves one connection at a time (ServeConn), behind the TLS that this file runs itself to choose by ALPN.
+
 package server
 
 import (
