@@ -76,19 +76,10 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 	fail := func(err error) (net.Conn, error) {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err}
 	}
-	var auth ProxyAuthenticator = basicAuth{}
-	if d.cfg.proxyAuth != nil {
-		auth = d.cfg.proxyAuth
-	}
-	sess, err := auth.Start(ctx, px.url)
+	sess, authz, limit, err := d.startAuth(ctx, px)
 	if err != nil {
-		return fail(fmt.Errorf("starting proxy authentication: %w", err))
+		return fail(err)
 	}
-	authz, err := nextAuthorization(ctx, sess, nil)
-	if err != nil {
-		return fail(fmt.Errorf("proxy authentication: %w", err))
-	}
-	limit := authRounds(auth)
 	for round := 1; ; round++ {
 		s, err := cc.openStream(connectFields(target, authz, d.cfg.proxyHeader))
 		if err != nil {

@@ -34,10 +34,7 @@ func TestH2ProxyTunnels(t *testing.T) {
 	var log syncBuffer
 	d := h2ProxyDialer(t, p, p.url(), &tls.Config{RootCAs: pool}, WithLogger(debugLogger(&log)))
 	for range 3 {
-		c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialOK(t, d, "wss://"+addr+"/")
 		if c.Response().ProtoMajor != 1 {
 			t.Errorf("the WebSocket inside the tunnel answered %s, want HTTP/1.1", c.Response().Proto)
 		}
@@ -68,10 +65,7 @@ func TestH2ProxyToH2Origin(t *testing.T) {
 	var conns []*Conn
 	for range 2 {
 		// By address: the test proxy reaches loopback addresses only.
-		c, err := d.DialWebSocket(testCtx(t), "wss://"+o.addr+"/")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialOK(t, d, "wss://"+o.addr+"/")
 		conns = append(conns, c)
 		if c.Response().ProtoMajor != 2 {
 			t.Errorf("%s, want HTTP/2.0 inside the tunnel", c.Response().Proto)
@@ -93,10 +87,7 @@ func TestH2ProxyPlainWebSocketAndDialContext(t *testing.T) {
 	p := newH2Proxy(t)
 	addr := serveUpgrade(t, "")
 	d := h2ProxyDialer(t, p, p.url(), nil)
-	c, err := d.DialWebSocket(testCtx(t), "ws://"+addr+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, "ws://"+addr+"/")
 	if _, ok := c.NetConn().(*h2Stream); !ok || c.Response().ProtoMajor != 1 {
 		t.Errorf("ws:// through an h2 proxy: NetConn %T, %s; want HTTP/1.1 on a tunnel stream", c.NetConn(), c.Response().Proto)
 	}
@@ -127,15 +118,12 @@ func TestH2ProxyAuth(t *testing.T) {
 
 	// Credentials in the URL go with every CONNECT.
 	d := h2ProxyDialer(t, p, "https://alice:s3cret@"+p.addr, nil)
-	c, err := d.DialWebSocket(testCtx(t), "ws://"+addr+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, "ws://"+addr+"/")
 	c.Close()
 
 	// Without them, the 407 comes back as a ProxyError.
 	d = h2ProxyDialer(t, p, p.url(), nil)
-	_, err = d.DialWebSocket(testCtx(t), "ws://"+addr+"/")
+	_, err := d.DialWebSocket(testCtx(t), "ws://"+addr+"/")
 	checkClass(t, err, ErrProxy)
 	var pe *ProxyError
 	if !errors.As(err, &pe) || pe.StatusCode != http.StatusProxyAuthRequired || !errors.Is(err, ErrProxyAuthRequired) {
@@ -195,10 +183,7 @@ func TestH2ProxyFallsBackToHTTP1(t *testing.T) {
 	var log syncBuffer
 	d := h2ProxyDialer(t, p, p.url(), nil, WithLogger(debugLogger(&log)))
 	for range 2 {
-		c, err := d.DialWebSocket(testCtx(t), "ws://"+addr+"/")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialOK(t, d, "ws://"+addr+"/")
 		if _, ok := c.NetConn().(*h2Stream); ok {
 			t.Error("an HTTP/1.1 proxy's tunnel is a stream")
 		}

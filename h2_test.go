@@ -62,6 +62,16 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
+// dialOK dials url with d, failing t if it cannot.
+func dialOK(t testing.TB, d *Dialer, url string) *Conn {
+	t.Helper()
+	c, err := d.DialWebSocket(testCtx(t), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // echoBack sends msg and checks that it comes back.
 func echoBack(t testing.TB, c *Conn, typ MessageType, msg []byte) {
 	t.Helper()
@@ -82,10 +92,7 @@ func TestH2WebSocket(t *testing.T) {
 	o := newH2Origin(t)
 	d := newH2Dialer(t, o, WithSubprotocols("chat", "v2"), WithOrigin("https://app.example"),
 		WithHeader(http.Header{"X-Trace": {"abc"}, "Keep-Alive": {"300"}}))
-	c, err := d.DialWebSocket(testCtx(t), o.url("/chat?room=1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/chat?room=1"))
 	resp := c.Response()
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
 		t.Errorf("response is %s %d, want HTTP/2.0 200", resp.Proto, resp.StatusCode)
@@ -133,10 +140,7 @@ func TestH2SharesConnection(t *testing.T) {
 	d := newH2Dialer(t, o, WithLogger(debugLogger(&log)))
 	var conns []*Conn
 	for range 3 {
-		c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialOK(t, d, o.url("/"))
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
@@ -216,10 +220,7 @@ func TestH2StreamsReleased(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t, func(o *h2Origin) { o.maxStreams = 2 })
 	d := newH2Dialer(t, o)
-	held, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := dialOK(t, d, o.url("/"))
 	defer held.Close()
 	// With room for two streams and one held, each of these needs the
 	// stream before it to have been given back.
@@ -243,15 +244,9 @@ func TestH2FullConnectionOpensAnother(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t, func(o *h2Origin) { o.maxStreams = 1 })
 	d := newH2Dialer(t, o)
-	a, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := dialOK(t, d, o.url("/"))
 	defer a.Close()
-	b, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := dialOK(t, d, o.url("/"))
 	defer b.Close()
 	echoBack(t, a, TextMessage, []byte("a"))
 	echoBack(t, b, TextMessage, []byte("b"))
@@ -264,15 +259,9 @@ func TestH2RoutesKeptApart(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t)
 	d := newH2Dialer(t, o)
-	byName, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	byName := dialOK(t, d, o.url("/"))
 	defer byName.Close()
-	byAddr, err := d.DialWebSocket(testCtx(t), "wss://"+o.addr+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	byAddr := dialOK(t, d, "wss://"+o.addr+"/")
 	defer byAddr.Close()
 	other, err := newH2Dialer(t, o).DialWebSocket(testCtx(t), o.url("/"))
 	if err != nil {
@@ -288,20 +277,14 @@ func TestH2GoAway(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t)
 	d := newH2Dialer(t, o)
-	first, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := dialOK(t, d, o.url("/"))
 	cc := keptConns(d)[0]
 	o.goAway(0)
 	waitUntil(t, "the client has the GOAWAY", func() bool { return !cc.usable() })
 	// The stream that the GOAWAY covers goes on (RFC 9113 §6.8)...
 	echoBack(t, first, TextMessage, []byte("after GOAWAY"))
 	// ...and a new WebSocket takes a new connection.
-	second, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := dialOK(t, d, o.url("/"))
 	defer second.Close()
 	echoBack(t, second, TextMessage, []byte("new"))
 	if got := o.conns.Load(); got != 2 {
@@ -348,10 +331,7 @@ func TestH2GoAwayRace(t *testing.T) {
 	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
 	defer d.CloseIdleConnections()
 	url := "wss://" + addr + "/"
-	first, err := d.DialWebSocket(testCtx(t), url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := dialOK(t, d, url)
 	defer first.closeStream()
 	second, err := d.DialWebSocket(testCtx(t), url)
 	if err != nil {
@@ -452,10 +432,7 @@ func TestH2ServerChoosesHTTP1(t *testing.T) {
 	var log syncBuffer
 	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}), WithLogger(debugLogger(&log)))
 	for range 2 {
-		c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialOK(t, d, "wss://"+addr+"/")
 		if c.Response().ProtoMajor != 1 {
 			t.Errorf("%s, want HTTP/1.1", c.Response().Proto)
 		}
@@ -532,10 +509,7 @@ func TestH2Refused(t *testing.T) {
 		t.Errorf("unoffered extension: %v", err)
 	}
 	// A refusal ends a stream, not the connection.
-	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/"))
 	defer c.Close()
 	if got := o.conns.Load(); got != 1 {
 		t.Errorf("took %d connections, want 1", got)
@@ -630,17 +604,11 @@ func TestH2ResetMidMessage(t *testing.T) {
 	})
 	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
 	defer d.CloseIdleConnections()
-	a, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := dialOK(t, d, "wss://"+addr+"/")
 	defer a.closeStream()
-	b, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := dialOK(t, d, "wss://"+addr+"/")
 	defer b.closeStream()
-	_, _, err = a.ReadMessage()
+	_, _, err := a.ReadMessage()
 	if err == nil || !strings.Contains(err.Error(), "reset by the server: INTERNAL_ERROR") {
 		t.Errorf("read of a message cut by RST_STREAM: %v", err)
 	}
@@ -663,15 +631,12 @@ func TestH2ConnectionLost(t *testing.T) {
 	})
 	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
 	defer d.CloseIdleConnections()
-	c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, "wss://"+addr+"/")
 	defer c.Close()
 	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "last words" {
 		t.Fatalf("read %q, %v", msg, err)
 	}
-	_, _, err = c.ReadMessage()
+	_, _, err := c.ReadMessage()
 	var ce *CloseError
 	if !errors.As(err, &ce) || ce.Code != StatusAbnormalClosure {
 		t.Errorf("read after the connection ended: %v, want 1006", err)
@@ -699,10 +664,7 @@ func TestH2Deadlines(t *testing.T) {
 		echoFrames(ws)
 	}
 	d := newH2Dialer(t, o)
-	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/"))
 	defer c.Close()
 	nc := c.NetConn()
 
@@ -732,10 +694,7 @@ func TestH2Deadlines(t *testing.T) {
 	}
 
 	// Through the Conn, a read deadline ends ReadMessage.
-	c2, err := d.DialWebSocket(testCtx(t), o.url("/quiet"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := dialOK(t, d, o.url("/quiet"))
 	defer c2.closeStream()
 	c2.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, _, err := c2.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -747,16 +706,13 @@ func TestH2ReadLimit(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t)
 	d := newH2Dialer(t, o, WithReadLimit(10))
-	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/"))
 	defer c.Close()
 	echoBack(t, c, TextMessage, []byte("0123456789"))
 	if err := c.WriteMessage(TextMessage, []byte("0123456789a")); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = c.ReadMessage()
+	_, _, err := c.ReadMessage()
 	var pe *ProtocolError
 	if !errors.As(err, &pe) || pe.Code != StatusMessageTooBig {
 		t.Errorf("read of a message past the limit: %v, want 1009", err)
@@ -790,10 +746,7 @@ func TestH2Compression(t *testing.T) {
 		}
 	}
 	d := newH2Dialer(t, o, WithCompression(Compression{}))
-	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/"))
 	if ext := c.Response().Header.Get("Sec-Websocket-Extensions"); !strings.HasPrefix(ext, "permessage-deflate") {
 		t.Errorf("extensions %q", ext)
 	}
@@ -811,10 +764,7 @@ func TestH2ConcurrentWrites(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t)
 	d := newH2Dialer(t, o)
-	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/"))
 	defer c.Close()
 	const writers, each = 8, 50
 	var wg sync.WaitGroup
@@ -878,10 +828,7 @@ func TestH2FlowControl(t *testing.T) {
 	defer close(unblock)
 	d := newH2Dialer(t, o)
 	dial := func(path string) *Conn {
-		c, err := d.DialWebSocket(testCtx(t), o.url(path))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialOK(t, d, o.url(path))
 		return c
 	}
 	unread, flooded, other := dial("/unread"), dial("/flood"), dial("/")
@@ -924,10 +871,7 @@ func TestH2ReadWhileWriting(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t)
 	d := newH2Dialer(t, o)
-	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/"))
 	defer c.Close()
 	const count, size = 64, 256 << 10
 	done := make(chan error, 1)
@@ -968,10 +912,7 @@ func TestH2Cookies(t *testing.T) {
 	u, _ := url.Parse("https://localhost:" + o.port + "/")
 	jar.SetCookies(u, []*http.Cookie{{Name: "id", Value: "42"}})
 	d := newH2Dialer(t, o, WithCookieJar(jar))
-	c, err := d.DialWebSocket(testCtx(t), o.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOK(t, d, o.url("/"))
 	c.Close()
 	if got := o.requests()[0].Header.Get("Cookie"); got != "id=42" {
 		t.Errorf("the request's cookie %q, want id=42", got)
@@ -1029,10 +970,7 @@ func TestH2ServerEndsFirst(t *testing.T) {
 	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
 	defer d.CloseIdleConnections()
 	for _, want := range []string{"DATA end=true len=0", "RST_STREAM CANCEL"} {
-		c, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialOK(t, d, "wss://"+addr+"/")
 		if err := c.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestMain runs the tests in a child process whose environment has
@@ -22,6 +23,25 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	os.Exit(runWithXConnect())
+}
+
+// start starts the command that newCmd makes, trying again a few times
+// while exec fails with ETXTBSY: the binary was written moments ago, and a
+// process that the go command forked meanwhile may hold it open for writing
+// until it execs in turn. cmd/go starts test binaries the same way, for the
+// same reason.
+func start(newCmd func() *exec.Cmd) (*exec.Cmd, error) {
+	for try := 0; ; try++ {
+		cmd := newCmd()
+		err := cmd.Start()
+		if err == nil {
+			return cmd, nil
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || try == 10 {
+			return nil, err
+		}
+		time.Sleep(time.Duration(try+1) * 10 * time.Millisecond)
+	}
 }
 
 func hasXConnect(godebug string) bool {
@@ -40,14 +60,17 @@ func runWithXConnect() int {
 	if godebug != "" {
 		godebug += ","
 	}
-	cmd := exec.Command(os.Args[0], os.Args[1:]...)
-	// The last of duplicate keys wins, so this replaces any GODEBUG.
-	cmd.Env = append(os.Environ(), "GODEBUG="+godebug+"http2xconnect=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	cmd, err := start(func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], os.Args[1:]...)
+		// The last of duplicate keys wins, so this replaces any GODEBUG.
+		cmd.Env = append(os.Environ(), "GODEBUG="+godebug+"http2xconnect=1")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		return cmd
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "wsdial tests: running the tests with GODEBUG=http2xconnect=1:", err)
 		return 1
 	}

@@ -38,20 +38,11 @@ func (d *Dialer) connectOn(ctx context.Context, tr dialTrace, px *proxyTarget, a
 	if err != nil {
 		return fail(err)
 	}
-	var auth ProxyAuthenticator = basicAuth{}
-	if d.cfg.proxyAuth != nil {
-		auth = d.cfg.proxyAuth
-	}
-	sess, err := auth.Start(ctx, px.url)
+	sess, authz, limit, err := d.startAuth(ctx, px)
 	if err != nil {
-		return fail(fmt.Errorf("starting proxy authentication: %w", err))
-	}
-	authz, err := nextAuthorization(ctx, sess, nil)
-	if err != nil {
-		return fail(fmt.Errorf("proxy authentication: %w", err))
+		return fail(err)
 	}
 
-	limit := authRounds(auth)
 	for round := 1; ; round++ {
 		if c == nil {
 			if c, err = d.openProxy(ctx, tr, px); err != nil {
@@ -99,6 +90,24 @@ func (d *Dialer) connectOn(ctx context.Context, tr dialTrace, px *proxyTarget, a
 			c = nil
 		}
 	}
+}
+
+// startAuth begins the authentication of one tunnel through px, with the
+// Dialer's authenticator or the built-in Basic: it returns the session, the
+// Proxy-Authorization of the first request ("" for none), and how many
+// requests the exchange may take.
+func (d *Dialer) startAuth(ctx context.Context, px *proxyTarget) (sess ProxyAuthSession, authz string, limit int, err error) {
+	var auth ProxyAuthenticator = basicAuth{}
+	if d.cfg.proxyAuth != nil {
+		auth = d.cfg.proxyAuth
+	}
+	if sess, err = auth.Start(ctx, px.url); err != nil {
+		return nil, "", 0, fmt.Errorf("starting proxy authentication: %w", err)
+	}
+	if authz, err = nextAuthorization(ctx, sess, nil); err != nil {
+		return nil, "", 0, fmt.Errorf("proxy authentication: %w", err)
+	}
+	return sess, authz, authRounds(auth), nil
 }
 
 // nextAuthorization asks sess for the next Proxy-Authorization value, and

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -35,17 +34,7 @@ const (
 func loadH2Peers(t *testing.T) *peers {
 	t.Helper()
 	p := loadPeers(t)
-	for _, name := range []string{hypercorn, nghttpxH2, nghttpxProxy, nghttpxProxyAuth, haproxyH2, haproxyIdle} {
-		v := os.Getenv("WSDIAL_INTEROP_" + name)
-		host, _, err := net.SplitHostPort(v)
-		if err != nil {
-			t.Fatalf("WSDIAL_INTEROP_%s=%q: %v", name, v, err)
-		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			t.Fatalf("WSDIAL_INTEROP_%s=%q is not a loopback address", name, v)
-		}
-		p.addr[name] = v
-	}
+	p.add(t, hypercorn, nghttpxH2, nghttpxProxy, nghttpxProxyAuth, haproxyH2, haproxyIdle)
 	return p
 }
 
