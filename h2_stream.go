@@ -118,29 +118,22 @@ func (s *h2Stream) reset(code http2.ErrCode) {
 	}
 }
 
+// Read and Write wait on a channel that holds one wake-up. A call that
+// takes the wake-up passes it on when it leaves something for another (bytes
+// to read, room to write, an end), so that every call waiting at once
+// returns in turn.
+
 func (s *h2Stream) Read(b []byte) (int, error) {
 	cc := s.cc
 	for {
 		cc.mu.Lock()
-		switch {
-		case s.closed:
+		n, err, done := s.tryReadLocked(b)
+		if done {
+			if s.in.len() > 0 || err != nil {
+				s.signalReadable()
+			}
 			cc.mu.Unlock()
-			return 0, errStreamClosed
-		case s.rdl.passed:
-			cc.mu.Unlock()
-			return 0, os.ErrDeadlineExceeded
-		case s.in.len() > 0:
-			n := s.in.read(b)
-			s.creditLocked(int64(n), false)
-			cc.mu.Unlock()
-			return n, nil
-		case s.readErr != nil:
-			err := s.readErr
-			cc.mu.Unlock()
-			return 0, err
-		case len(b) == 0:
-			cc.mu.Unlock()
-			return 0, nil
+			return n, err
 		}
 		wait := s.rdl.waitLocked()
 		cc.mu.Unlock()
@@ -151,28 +144,36 @@ func (s *h2Stream) Read(b []byte) (int, error) {
 	}
 }
 
+// tryReadLocked is one attempt of Read; done is false when it must wait.
+func (s *h2Stream) tryReadLocked(b []byte) (n int, err error, done bool) {
+	switch {
+	case s.closed:
+		return 0, errStreamClosed, true
+	case s.rdl.passed:
+		return 0, os.ErrDeadlineExceeded, true
+	case s.in.len() > 0:
+		n = s.in.read(b)
+		s.creditLocked(int64(n), false)
+		return n, nil, true
+	case s.readErr != nil:
+		return 0, s.readErr, true
+	case len(b) == 0:
+		return 0, nil, true
+	}
+	return 0, nil, false
+}
+
 func (s *h2Stream) Write(b []byte) (int, error) {
 	cc := s.cc
 	n := 0
 	for {
 		cc.mu.Lock()
-		switch {
-		case s.closed:
-			cc.mu.Unlock()
-			return n, errStreamClosed
-		case s.writeErr != nil:
-			err := s.writeErr
+		if err, done := s.writeEndedLocked(len(b)); done {
+			if err != nil || s.pendingLocked() < h2StreamBuffer {
+				s.signalWritable()
+			}
 			cc.mu.Unlock()
 			return n, err
-		case s.writeEnd:
-			cc.mu.Unlock()
-			return n, errors.New("write after CloseWrite")
-		case s.wdl.passed:
-			cc.mu.Unlock()
-			return n, os.ErrDeadlineExceeded
-		case len(b) == 0:
-			cc.mu.Unlock()
-			return n, nil
 		}
 		if room := h2StreamBuffer - s.pendingLocked(); room > 0 {
 			k := min(room, len(b))
@@ -192,6 +193,24 @@ func (s *h2Stream) Write(b []byte) (int, error) {
 		case <-wait:
 		}
 	}
+}
+
+// writeEndedLocked says whether Write, with left bytes still to write, is
+// done, and with what error.
+func (s *h2Stream) writeEndedLocked(left int) (err error, done bool) {
+	switch {
+	case s.closed:
+		return errStreamClosed, true
+	case s.writeErr != nil:
+		return s.writeErr, true
+	case s.writeEnd:
+		return errors.New("write after CloseWrite"), true
+	case s.wdl.passed:
+		return os.ErrDeadlineExceeded, true
+	case left == 0:
+		return nil, true
+	}
+	return nil, false
 }
 
 // CloseWrite ends the sending side with END_STREAM, after whatever Write
@@ -354,7 +373,8 @@ func (s *h2Stream) signalWritable() {
 
 // h2Deadline is a read or write deadline of a stream, guarded by its
 // connection's mu. A waiter takes waitLocked's channel, which closes when
-// the deadline passes; setting a new deadline lifts a passed one.
+// the deadline passes, also one set after the wait began; setting a new
+// deadline lifts a passed one.
 type h2Deadline struct {
 	at     time.Time
 	timer  *time.Timer
@@ -402,8 +422,6 @@ func (d *h2Deadline) waitLocked() <-chan struct{} {
 	switch {
 	case d.passed:
 		return closedChan
-	case d.at.IsZero():
-		return nil
 	case d.ch == nil:
 		d.ch = make(chan struct{})
 	}
