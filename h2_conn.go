@@ -81,6 +81,8 @@ type h2Conn struct {
 
 	goingAway bool   // GOAWAY came: no new streams
 	goAwayID  uint32 // its last stream ID
+	retired   bool   // the server fell silent on a dial: no new streams
+	frames    uint64 // frames read, to tell a silent server
 	ended     bool   // onEnd has been called
 	err       error  // why the connection ended; nil while it lives
 	closing   bool   // the writer sends what ctrl holds, then closes nc
@@ -197,7 +199,7 @@ func (cc *h2Conn) canTake() bool {
 }
 
 func (cc *h2Conn) canTakeLocked() bool {
-	return cc.err == nil && !cc.goingAway && (cc.sawSettings || cc.early) &&
+	return cc.err == nil && !cc.goingAway && !cc.retired && (cc.sawSettings || cc.early) &&
 		uint32(len(cc.streams)) < cc.maxStreams && cc.nextID < 1<<31
 }
 
@@ -209,6 +211,8 @@ func (cc *h2Conn) fullLocked() error {
 		return &h2Unprocessed{why: "HTTP/2 connection ended: " + cc.err.Error()}
 	case cc.goingAway:
 		return &h2Unprocessed{why: "the server sent GOAWAY"}
+	case cc.retired:
+		return &h2Unprocessed{why: "the HTTP/2 connection fell silent"}
 	}
 	return &h2Unprocessed{why: "the HTTP/2 connection takes no more streams"}
 }
@@ -269,6 +273,7 @@ func (cc *h2Conn) openStream(fields []hpack.HeaderField) (*h2Stream, error) {
 		cc.henc.WriteField(f)
 	}
 	s := newH2Stream(cc, cc.nextID)
+	s.framesAtOpen = cc.frames
 	cc.nextID += 2
 	cc.streams[s.id] = s
 	cc.held++
@@ -309,8 +314,12 @@ func (cc *h2Conn) removeLocked(s *h2Stream) {
 	s.removed = true
 	s.stopLocked()
 	delete(cc.streams, s.id)
-	if cc.goingAway && len(cc.streams) == 0 {
+	switch {
+	case len(cc.streams) > 0:
+	case cc.goingAway:
 		cc.shutdownLocked(errors.New("the server sent GOAWAY and every stream has ended"), true)
+	case cc.retired:
+		cc.shutdownLocked(errors.New("the HTTP/2 connection fell silent"), true)
 	}
 }
 
@@ -349,7 +358,24 @@ func (cc *h2Conn) closeIfIdle() bool {
 func (cc *h2Conn) usable() bool {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	return cc.err == nil && !cc.goingAway && cc.nextID < 1<<31
+	return cc.err == nil && !cc.goingAway && !cc.retired && cc.nextID < 1<<31
+}
+
+// retireIfSilent takes cc out of use for new streams when a dial on s has
+// timed out and not a frame has come since s opened: the connection may
+// have died without a word, as one that a NAT forgot does, and every dial
+// on it would wait in vain. Its streams go on; it closes after the last.
+func (cc *h2Conn) retireIfSilent(s *h2Stream) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.frames != s.framesAtOpen || cc.retired || cc.err != nil {
+		return
+	}
+	cc.retired = true
+	cc.endLocked()
+	if len(cc.streams) == 0 {
+		cc.shutdownLocked(errors.New("the HTTP/2 connection fell silent"), true)
+	}
 }
 
 // watch has onEnd called once cc can take no more streams, and reports
@@ -494,6 +520,7 @@ func (cc *h2Conn) handleLocked(f http2.Frame) error {
 	if cc.err != nil {
 		return cc.err
 	}
+	cc.frames++
 	switch f := f.(type) {
 	case *http2.SettingsFrame:
 		return cc.handleSettingsLocked(f)

@@ -40,13 +40,14 @@ type h2Stream struct {
 	writable   chan struct{}
 	queued     bool // in the writer's line
 
-	rdl, wdl    h2Deadline
-	serverFirst bool // a WebSocket: after Close, the server ends the stream first
-	localEnded  bool // END_STREAM went to the writer
-	remoteEnded bool // END_STREAM came
-	removed     bool // out of the connection's table: ended both ways, or reset
-	closed      bool // Close was called
-	linger      *time.Timer
+	framesAtOpen uint64 // the connection's frames read when s opened
+	rdl, wdl     h2Deadline
+	serverFirst  bool // a WebSocket: after Close, the server ends the stream first
+	localEnded   bool // END_STREAM went to the writer
+	remoteEnded  bool // END_STREAM came
+	removed      bool // out of the connection's table: ended both ways, or reset
+	closed       bool // Close was called
+	linger       *time.Timer
 }
 
 var _ net.Conn = (*h2Stream)(nil)
@@ -73,6 +74,9 @@ func (s *h2Stream) awaitResponse(ctx context.Context) (*responseHead, error) {
 	case <-s.respDone:
 	case <-ctx.Done():
 		s.reset(http2.ErrCodeCancel)
+		if errors.Is(ctxErr(ctx), context.DeadlineExceeded) {
+			s.cc.retireIfSilent(s)
+		}
 		return nil, ctxErr(ctx)
 	}
 	s.cc.mu.Lock()

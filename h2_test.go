@@ -1057,3 +1057,42 @@ func dialErr(d *Dialer, url string) error {
 	d.CloseIdleConnections()
 	return err
 }
+
+// TestH2SilentConnectionRetired has a kept connection go silent, as one that
+// a NAT dropped does: the dial that waits on it in vain times out, and the
+// next goes to a new connection rather than waiting on it too.
+func TestH2SilentConnectionRetired(t *testing.T) {
+	checkGoroutines(t)
+	var n atomic.Int32
+	hold := make(chan struct{})
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		first := n.Add(1) == 1
+		s.settings(xconnectOn)
+		h, err := s.request()
+		if err != nil {
+			return
+		}
+		s.respond(h.StreamID, "200", false)
+		if first {
+			<-hold // then silence, on a connection that stays open
+			return
+		}
+		io.Copy(io.Discard, s.c)
+	})
+	defer close(hold)
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	url := "wss://" + addr + "/"
+	c := dialOK(t, d, url)
+	defer c.closeStream()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := d.DialWebSocket(ctx, url); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial on the silent connection: %v, want its deadline", err)
+	}
+	c2 := dialOK(t, d, url)
+	defer c2.closeStream()
+	if got := n.Load(); got != 2 {
+		t.Errorf("took %d connections, want 2: the silent one must not take the third dial", got)
+	}
+}
