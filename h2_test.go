@@ -1096,3 +1096,21 @@ func TestH2SilentConnectionRetired(t *testing.T) {
 		t.Errorf("took %d connections, want 2: the silent one must not take the third dial", got)
 	}
 }
+
+// TestH2Ping pings over a stream and gets the pong, while a message goes the
+// other way.
+func TestH2Ping(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t)
+	c := dialOK(t, newH2Dialer(t, o), o.url("/"))
+	defer c.Close()
+	pongs := make(chan string, 1)
+	c.SetPongHandler(func(p []byte) { pongs <- string(p) })
+	if err := c.Ping([]byte("are you there")); err != nil {
+		t.Fatal(err)
+	}
+	echoBack(t, c, TextMessage, []byte("after the ping")) // the read that takes in the pong
+	if p := <-pongs; p != "are you there" {
+		t.Errorf("pong %q", p)
+	}
+}
