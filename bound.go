@@ -82,20 +82,19 @@ func watchContext(ctx context.Context, c net.Conn) connWatch {
 	return w
 }
 
-// release ends the watch and clears c's deadline. It returns the context's
-// error if the context ended first, by cancellation or by its deadline, so
-// that the caller reports context.DeadlineExceeded rather than the bare i/o
-// timeout that the deadline left behind. It waits for any interruption
-// under way, so that nothing touches c afterwards.
+// release ends the watch and clears c's deadline, whether the watch set it
+// or not. It returns the context's error if the context ended first, by
+// cancellation or by its deadline, so that the caller reports
+// context.DeadlineExceeded rather than the bare i/o timeout that the
+// deadline left behind. It waits for any interruption under way, so that
+// nothing touches c afterwards.
 func (w *connWatch) release() error {
 	var err error
 	if w.stop != nil && !w.stop() {
 		<-w.done
 		err = w.parent.Err()
 	}
-	if !w.deadline.IsZero() || err != nil {
-		w.c.SetDeadline(time.Time{})
-	}
+	w.c.SetDeadline(time.Time{})
 	if err == nil && !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
 		err = context.DeadlineExceeded
 	}
@@ -119,9 +118,9 @@ func ctxErr(ctx context.Context) error {
 // failure its ending caused, so that errors.Is finds both; either may be nil.
 func withCause(cerr, err error) error {
 	switch {
-	case cerr == nil:
+	case cerr == nil || errors.Is(err, cerr):
 		return err
-	case err == nil || errors.Is(err, cerr):
+	case err == nil:
 		return cerr
 	}
 	return fmt.Errorf("%w: %w", cerr, err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +88,9 @@ func TestEachErrorHasOneClass(t *testing.T) {
 		{"New: a proxy URL that does not parse", ErrInvalid, func() error { return newErr(WithProxy("http://[::1")) }},
 		{"New: a proxy scheme not supported", ErrInvalid, func() error { return newErr(WithProxy("ftp://127.0.0.1:1")) }},
 		{"New: a bad subprotocol", ErrInvalid, func() error { return newErr(WithSubprotocols("a b")) }},
+		{"New: a proxy port out of range", ErrInvalid, func() error { return newErr(WithProxy("http://127.0.0.1:99999")) }},
+		{"New: a proxy port of 0", ErrInvalid, func() error { return newErr(WithProxy("socks5://127.0.0.1:0")) }},
+		{"New: a nil option", ErrInvalid, func() error { return newErr(WithoutProxy(), nil) }},
 		{"DialWebSocket: a URL that does not parse", ErrInvalid, func() error { return ws(direct(), "ws://[::1/") }},
 		{"DialWebSocket: a port out of range", ErrInvalid, func() error { return ws(direct(), "ws://127.0.0.1:99999/") }},
 		{"DialWebSocket: user information", ErrInvalid, func() error { return ws(direct(), "ws://u:p@"+notWS+"/") }},
@@ -96,6 +100,11 @@ func TestEachErrorHasOneClass(t *testing.T) {
 		{"Handshake: a header the handshake owns", ErrInvalid, func() error {
 			return handshakeOn(notWS, WithHeader(http.Header{"Sec-WebSocket-Key": {"x"}}))
 		}},
+		{"Handshake: a nil option", ErrInvalid, func() error { return handshakeOn(notWS, nil) }},
+		{"Handshake: no connection", ErrInvalid, func() error {
+			_, err := Handshake(ctx, nil, "example.test", "/")
+			return err
+		}},
 
 		{"DialWebSocket: no proxy listening", ErrProxy, func() error { return ws(via("http://"+closed), "ws://"+notWS+"/") }},
 		{"DialWebSocket: the proxy wants credentials", ErrProxy, func() error { return ws(via(authProxy.URL), "ws://"+notWS+"/") }},
@@ -103,6 +112,9 @@ func TestEachErrorHasOneClass(t *testing.T) {
 		{"DialContext: the proxy refuses the target", ErrProxy, func() error { return stream(via(openProxy.URL).DialContext(ctx, "tcp", "127.0.0.1:"+closedPort)) }},
 		{"DialTLSContext: no proxy listening", ErrProxy, func() error { return stream(via("http://"+closed).DialTLSContext(ctx, "tcp", tlsAddr)) }},
 		{"Dial: the proxy function fails", ErrProxy, func() error { return stream(mustNew(t, WithProxyFunc(failingFunc)).Dial("tcp", closed)) }},
+		{"DialWebSocket: the proxy function names a port out of range", ErrProxy, func() error {
+			return ws(mustNew(t, WithProxyFunc(func(*url.URL) (*url.URL, error) { return url.Parse("http://127.0.0.1:99999") })), "ws://"+notWS+"/")
+		}},
 
 		{"DialWebSocket: nothing listening", ErrDial, func() error { return ws(direct(), "ws://"+closed+"/") }},
 		{"DialWebSocket: the name does not resolve", ErrDial, func() error { return ws(direct(WithNetDialer(noDNS())), "ws://nowhere.test/") }},
@@ -219,5 +231,42 @@ func TestRefusedBeforeTheContext(t *testing.T) {
 	checkClass(t, err, ErrInvalid)
 	if errors.Is(err, context.Canceled) {
 		t.Errorf("error %v blames the context for an invalid URL", err)
+	}
+}
+
+// TestRefusedBeforeAnyTraffic dials URLs that parse but cannot stand in a
+// request (a space in the query or in an IPv6 zone, which url.Parse lets
+// through), directly and through a proxy, and checks that each is refused
+// as ErrInvalid with no connection made to the server or the proxy.
+func TestRefusedBeforeAnyTraffic(t *testing.T) {
+	var accepted atomic.Int32
+	counter := func(network string) string {
+		return serveRaw(t, network, func(net.Conn) { accepted.Add(1) })
+	}
+	addr := counter("tcp")
+	_, port, _ := net.SplitHostPort(addr)
+	direct := mustNew(t, WithoutProxy(), WithHandshakeTimeout(10*time.Second))
+	via := mustNew(t, WithProxy("http://"+addr), WithHandshakeTimeout(10*time.Second))
+	for _, tt := range []struct {
+		name string
+		d    *Dialer
+		url  string
+	}{
+		{"a space in the query", direct, "ws://" + addr + "/?a b"},
+		{"a space in the query, through a proxy", via, "ws://127.0.0.1:" + port + "/?a b"},
+		{"a space in the IPv6 zone, through a proxy", via, "ws://[::1%25lo%20x]:" + port + "/"},
+		{"a space in the IPv6 zone of an https URL, through a proxy", via, "https://[::1%25lo%20x]:" + port + "/"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := accepted.Load()
+			c, err := tt.d.DialWebSocket(context.Background(), tt.url)
+			if err == nil {
+				c.Close()
+			}
+			checkClass(t, err, ErrInvalid)
+			if n := accepted.Load() - before; n != 0 {
+				t.Errorf("%d connections were made before the URL was refused", n)
+			}
+		})
 	}
 }

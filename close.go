@@ -1,11 +1,11 @@
 package wsdial
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -116,17 +116,60 @@ func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("wsdial: peer broke the protocol, closed with %v: %s", e.Code, e.Text)
 }
 
+// closedError is what calls on a closed connection return: it matches
+// net.ErrClosed, and keeps reachable with errors.As what ended reads before
+// the application closed, the peer's close or its breach of the protocol.
+type closedError struct {
+	msg   string
+	cause error // a *CloseError, a *ProtocolError or nil
+}
+
 var (
 	// errClosed is what calls on a closed connection return.
-	errClosed = fmt.Errorf("wsdial: use of closed connection: %w", net.ErrClosed)
+	errClosed error = &closedError{msg: "wsdial: use of closed connection"}
 	// errCloseSent is what writes return once the close frame has gone out.
-	errCloseSent = fmt.Errorf("wsdial: close frame already sent: %w", net.ErrClosed)
+	errCloseSent error = &closedError{msg: "wsdial: close frame already sent"}
 )
 
-// closeTimeout bounds how long Close waits, first for a writer to finish and
-// then for the peer's close frame, and how long a failing read waits to send
-// its close frame.
-const closeTimeout = time.Second
+// closedAfter is what reads return once the application has closed the
+// connection, cause having ended them before.
+func closedAfter(cause error) error {
+	switch cause.(type) {
+	case *CloseError, *ProtocolError:
+		return &closedError{msg: "wsdial: use of closed connection", cause: cause}
+	}
+	return errClosed
+}
+
+func (e *closedError) Error() string {
+	switch c := e.cause.(type) {
+	case nil:
+		return e.msg
+	case *CloseError:
+		s := e.msg + "; the peer closed with " + c.Code.String()
+		if c.Text != "" {
+			s += ": " + c.Text
+		}
+		return s
+	}
+	return e.msg + "; " + strings.TrimPrefix(e.cause.Error(), "wsdial: ")
+}
+
+func (e *closedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{net.ErrClosed}
+	}
+	return []error{net.ErrClosed, e.cause}
+}
+
+// ioError describes err, a failure of the stream under op ("read" or
+// "write"), naming op once: the errors of package net name it already.
+func ioError(op string, err error) error {
+	if strings.HasPrefix(err.Error(), op+" ") {
+		return fmt.Errorf("wsdial: %w", err)
+	}
+	return fmt.Errorf("wsdial: %s: %w", op, err)
+}
 
 // maxCloseReason is the longest reason that fits a close frame beside its code.
 const maxCloseReason = maxControl - 2
@@ -156,16 +199,20 @@ func (c *Conn) Close() error { return c.CloseWithStatus(StatusNormalClosure, "")
 
 // CloseWithStatus runs the closing handshake of RFC 6455 §7: it sends a close
 // frame with code and reason, waits for the peer's close frame, then closes
-// the stream. The wait lasts at most one second, or until the write deadline
-// if that comes sooner; when another goroutine is reading, that read receives
-// the peer's close, otherwise CloseWithStatus reads it itself, discarding any
+// the stream. It takes at most a second, whatever the deadlines say: it
+// waits that long for a message being written to end, then sends its frame
+// under a deadline of its own and waits what is left of the second for the
+// peer's answer. When another goroutine is reading, that read receives the
+// peer's close; otherwise CloseWithStatus reads it itself, discarding any
 // messages still in flight. To receive those messages, use CloseWrite.
 //
 // code must be one that may travel in a close frame (not 1005, 1006 or 1015),
 // and reason at most 123 bytes of UTF-8; otherwise nothing happens and an
-// error is returned. On a connection already closed, by either side or by a
-// failure, it returns an error that matches net.ErrClosed. It is safe to call
-// from any goroutine, at any time.
+// error is returned. From the call on, reads and writes return errors that
+// match net.ErrClosed; reads keep the peer's close reachable with errors.As.
+// On a connection already closed, by either side or by a failure, it returns
+// an error that matches net.ErrClosed. It is safe to call from any
+// goroutine, at any time.
 func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 	switch {
 	case !code.onWire():
@@ -174,58 +221,25 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 		return fmt.Errorf("wsdial: close: reason of %d bytes is longer than %d", len(reason), maxCloseReason)
 	case !utf8.ValidString(reason):
 		return errors.New("wsdial: close: reason is not valid UTF-8")
-	case c.closed.Load():
+	case c.appClosed.Swap(true) || c.closed.Load():
 		return errClosed
 	}
-	deadline := time.Now().Add(closeTimeout)
-	if ns := c.writeDeadline.Load(); ns != 0 && ns < deadline.UnixNano() {
-		deadline = time.Unix(0, ns)
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-
-	err := c.sendClose(code, reason, ctx.Done())
+	by := ownBound()
+	err := c.sendClose(code, reason, by)
+	answered := false
 	if err == nil || errors.Is(err, errCloseSent) {
-		// The close is out, from here or from a failing read: wait for the
-		// peer's answer, reading it here when no one else is reading.
+		// The close is out, from here or from a read that failed or
+		// answered the peer: wait for the peer's.
 		err = nil
-		select {
-		case <-c.closeRecvChan():
-		case c.readSem <- struct{}{}:
-			c.awaitPeerClose(deadline)
-			c.unlockRead()
-		case <-ctx.Done():
-		}
+		answered = c.awaitPeerClose(by)
 	}
 	// Once the peer's close has come, the handshake is complete and nothing
 	// is lost, whatever tearing the stream down says: a TLS tunnel through a
 	// proxy that dropped it already answers close_notify with a reset.
-	if cerr := c.closeStream(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) && !c.peerCloseCame() {
+	if cerr := c.closeStream(); cerr != nil && err == nil && !answered && !errors.Is(cerr, net.ErrClosed) {
 		err = fmt.Errorf("wsdial: close: %w", cerr)
 	}
 	return err
-}
-
-// peerCloseCame reports whether the peer's close frame has arrived.
-func (c *Conn) peerCloseCame() bool {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	return c.peerClose != nil
-}
-
-// closeRecvChan returns the channel that closes when the peer's close frame
-// comes. It is made only when someone waits, so that a connection costs one
-// channel fewer until it closes.
-func (c *Conn) closeRecvChan() <-chan struct{} {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	if c.closeRecv == nil {
-		c.closeRecv = make(chan struct{})
-		if c.peerClose != nil {
-			close(c.closeRecv)
-		}
-	}
-	return c.closeRecv
 }
 
 // CloseWrite starts the closing handshake and leaves the rest to the reader:
@@ -241,84 +255,53 @@ func (c *Conn) CloseWrite() error {
 	if c.closed.Load() {
 		return errClosed
 	}
-	return c.sendCloseWithin(StatusNormalClosure, "", closeTimeout)
+	return c.sendClose(StatusNormalClosure, "", ownBound())
 }
 
-// awaitPeerClose reads, discarding messages, until the peer's close frame
-// comes or deadline passes. The caller holds readSem.
-func (c *Conn) awaitPeerClose(deadline time.Time) {
-	c.conn.SetReadDeadline(deadline)
-	for c.readable() == nil {
-		if _, err := c.nextMessage(); err != nil {
-			break
+// sendClose sends the application's close frame: it waits no later than by
+// for a message being written to end, so as not to cut it short, then sends
+// the frame under by as its deadline.
+func (c *Conn) sendClose(code StatusCode, reason string, by time.Time) error {
+	if !c.msgSem.lockBy(by) {
+		return errors.New("wsdial: close: timed out waiting for a message writer to finish")
+	}
+	defer c.msgSem.unlock()
+	return c.writeClose(code, reason, by)
+}
+
+// awaitPeerClose waits no later than by for the peer's close frame, and
+// reports whether it came. A goroutine that is reading receives it and lets
+// go of the reads; otherwise this reads, discarding messages, under by as
+// the read deadline. Reads that ended before, perhaps inside a frame, are
+// never taken up again.
+func (c *Conn) awaitPeerClose(by time.Time) bool {
+	if !c.readSem.lockBy(by) {
+		return false
+	}
+	defer c.unlockRead()
+	r := &c.rd
+	if !c.readFailed() {
+		c.deadlineMu.Lock()
+		c.closeReading = true
+		c.s.SetReadDeadline(by)
+		c.deadlineMu.Unlock()
+		for !c.readFailed() {
+			if _, err := c.beginMessage(); err != nil {
+				break
+			}
 		}
 	}
-	switch c.rd.err.(type) {
-	case *CloseError, *ProtocolError:
-	default:
-		// A timeout here is Close's business; later reads should just
-		// report the connection closed.
-		c.rd.err = nil
-	}
+	ce, ok := r.err.(*CloseError)
+	return ok && ce.Code != StatusAbnormalClosure
 }
 
 // peerClosed takes the peer's close frame: it answers with the same code, as
 // RFC 6455 §5.5.1 asks, unless a close went out already, then closes the
-// stream. Every later read returns ce.
+// stream, since the peer has said its last word and heard ours. Every later
+// read returns ce.
 func (c *Conn) peerClosed(ce *CloseError) error {
-	c.stateMu.Lock()
-	if c.peerClose == nil {
-		c.peerClose = ce
-		if c.closeRecv != nil {
-			close(c.closeRecv)
-		}
-	}
-	c.stateMu.Unlock()
 	c.rd.err = ce
-	c.sendCloseWithin(ce.Code, "", closeTimeout)
-	// The server has said its last word, and heard ours; nothing is left
-	// to wait for.
+	c.writeClose(ce.Code, "", ownBound())
 	c.closeStream()
 	return ce
-}
-
-// sendCloseWithin sends a close frame, waiting at most d for a writer to
-// finish first.
-func (c *Conn) sendCloseWithin(code StatusCode, reason string, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	return c.sendClose(code, reason, ctx.Done())
-}
-
-// sendClose sends a close frame with code and reason, unless one went out
-// already, waiting until done for any writer to finish. StatusNoStatusReceived
-// sends a close frame without a code.
-func (c *Conn) sendClose(code StatusCode, reason string, done <-chan struct{}) error {
-	select {
-	case c.writeSem <- struct{}{}:
-	case <-done:
-		return errors.New("wsdial: close: timed out waiting for a writer to finish")
-	}
-	defer c.unlockWrite()
-	if c.wr.closeSent {
-		return errCloseSent
-	}
-	c.wr.closeSent = true
-	if c.wr.err != nil {
-		return c.wr.err
-	}
-	if c.closed.Load() {
-		return errClosed
-	}
-	var p [maxControl]byte
-	n := 0
-	if code != StatusNoStatusReceived {
-		binary.BigEndian.PutUint16(p[:], uint16(code))
-		n = 2 + copy(p[2:], reason)
-	}
-	// A peer that has stopped reading must not hold the close, nor a read
-	// that fails the connection, past the close's own bound.
-	c.capWriteDeadline(time.Now().Add(closeTimeout))
-	defer c.restoreWriteDeadline()
-	return c.writeFrame(opClose, true, p[:n])
 }

@@ -315,5 +315,5 @@ func cutQuoted(s string) (value, rest string, ok bool) {
 func (c *Conn) useCompression(p deflateParams, z *compression) {
 	c.rd.rsvAllowed = bitRSV1
 	c.rd.inflate = newInflater(c, p)
-	c.wr.deflate = newDeflater(c, p, z)
+	c.wr.deflate = newDeflater(p, z)
 }

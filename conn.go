@@ -1,6 +1,7 @@
 package wsdial
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -16,77 +17,187 @@ import (
 // and CloseWithStatus may be called from many goroutines at once, and each
 // message goes out whole, never interleaved with another. (This differs from
 // gorilla/websocket, which panics on concurrent writes.) A writer from
-// NextWriter holds the connection's writes until it is closed; other writes,
-// and the pongs that answer pings, wait for it.
+// NextWriter holds the connection's messages until it is closed: other
+// messages wait for it, and so does Close, for at most a second. Control
+// frames do not wait for it: pings, and the pongs that answer the peer's,
+// go out between its frames.
 //
 // Reads take one goroutine at a time: ReadMessage, NextReader and the reader
 // it returns. A read answers pings and handles the peer's close on its own,
 // so an application that expects pings or a close must keep reading.
 //
+// What the connection writes on its own behalf, the pongs, the answer to the
+// peer's close and the close frame of Close, goes out under a deadline of
+// its own, a second from then, whatever the write deadline says: an
+// application that sets a deadline before each write, which then passes while
+// the connection idles, does not lose the connection to the next ping.
+//
 // Once a read fails, every later read returns the same error. Once the
-// connection has closed, every call returns an error, never panics; errors
-// for a closed connection match net.ErrClosed.
+// connection has closed, every call returns an error, never panics. After
+// the application's own Close or CloseWithStatus, reads and writes return
+// errors that match net.ErrClosed; a read's keeps the peer's close, or its
+// breach of the protocol, reachable with errors.As.
 type Conn struct {
-	conn net.Conn // the stream the handshake ran on; writes go here
-	// raw yields any bytes read past the 101 response first, then conn.
-	// Reads come from here.
-	raw         net.Conn
-	head        string // the 101 response head, parsed again by Response
+	// The rules, written once here.
+	//
+	// Locks. readSem is held by the one goroutine that reads: NextReader,
+	// ReadMessage, the Read of a message's reader, and Close, which takes it
+	// within a second to read the peer's close; rd is guarded by it. Writes
+	// take two locks, in this order: msgSem is held by one data message from
+	// its start to its last frame (WriteMessage for its length, NextWriter
+	// until its writer is closed), and by Close, within a second, so as not
+	// to cut a message short; frameSem is held while the bytes of one frame
+	// go out. Control frames take frameSem alone, so they go out between the
+	// frames of a message; the reader takes it within a second and never
+	// waits for msgSem. wr says which lock guards each of its fields. The
+	// three are sems, locks that can be waited for within a bound.
+	//
+	// Failures. A read that fails leaves rd.err set for good: nothing ever
+	// resumes a read that may have stopped inside a frame. A write that fails
+	// having sent part of a frame leaves wr.err set for good.
+	//
+	// Deadlines. The application's read deadline is the stream's. Its write
+	// deadline is the stream's too, except while a control frame that the
+	// connection sends on its own behalf (a pong, the answer to the peer's
+	// close, the close of Close or of a failing read) goes out under a
+	// deadline of its own and then puts writeDeadline back; deadlineMu orders
+	// that with SetWriteDeadline, so the stream always ends with the deadline
+	// the application set last. Close reads the peer's close under a read
+	// deadline of its own, which SetReadDeadline, called from a pong handler
+	// say, leaves alone, and then closes the stream.
+	//
+	// Buffers. rd.buf is lent from readBufs while bytes wait in it or a read
+	// is under way; a read that waits with nothing buffered holds a 256-byte
+	// wait buffer instead. wr.msg.wb is lent from writeBufs for the length of
+	// a data message. Control frames are built on the stack. The
+	// permessage-deflate state, rd.inflate and wr.deflate, borrows its
+	// decompressor and compressor for one message at a time, unless context
+	// takeover keeps the compressor; an idle connection holds neither buffer.
+
+	// Set by the handshake, then only read.
+	s           stream   // the stream: every write, deadline and Close goes here
+	nc          net.Conn // reads come from here: s, behind any bytes read past the 101 response
+	head        string   // the 101 response head, parsed again by Response
 	subprotocol string
+	respOnce    sync.Once
+	resp        *http.Response
 
-	respOnce sync.Once
-	resp     *http.Response
+	// Settings the application may change at any time, from any goroutine.
+	readLimit   atomic.Int64
+	pongHandler atomic.Pointer[func([]byte)]
 
-	readLimit     atomic.Int64
-	pongHandler   atomic.Pointer[func([]byte)]
-	writeDeadline atomic.Int64 // UnixNano of the write deadline; 0 for none
+	readSem sem
+	rd      readState
 
-	// readSem is held, as a semaphore of one, by the goroutine reading; Close
-	// takes it to read the peer's close when nobody else is reading.
-	readSem chan struct{}
-	rd      readState // guarded by readSem
-	mr      messageReader
+	msgSem   sem
+	frameSem sem
+	wr       writeState
 
-	// writeSem is held by the goroutine writing, for one frame or, through
-	// NextWriter, one whole message. A channel rather than a mutex so that
-	// Close can give up waiting for it.
-	writeSem chan struct{}
-	wr       writeState // guarded by writeSem
+	deadlineMu    sync.Mutex
+	writeDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
+	ownDeadline   bool  // a control frame is going out under its own deadline
+	closeReading  bool  // Close reads the peer's close under a read deadline of its own
 
-	// The reader leaves the payload of the latest ping here when a writer
-	// holds writeSem; whoever holds it sends the pong before letting go.
-	pongMu      sync.Mutex
-	pongPending bool
-	pongLen     int
-	pongBuf     *[maxControl]byte
-
-	stateMu   sync.Mutex
-	peerClose *CloseError   // the peer's close frame, once it came
-	closeRecv chan struct{} // closed when the peer's close frame came; made by closeRecvChan
-
-	closed    atomic.Bool // the stream has been closed
+	appClosed atomic.Bool // Close or CloseWithStatus was called
+	closed    atomic.Bool // the stream is closed
 	closeOnce sync.Once
 	closeErr  error
 }
 
+// readState is the reading side of a Conn, guarded by Conn.readSem. A
+// message is read through a chain of io.Readers (see frameReader), whose end
+// chain returns.
+type readState struct {
+	buf      *[readBufSize]byte // lent while bytes wait in it or a read is under way
+	pos, end int                // buf[pos:end] is read but not yet consumed
+	err      error              // the first failure; every later read returns it, and it is never cleared
+	closed   error              // what reads return once the application has closed, made once
+
+	remain int64 // payload bytes of the frame being read still to read
+
+	// The message being read.
+	length     int64          // its length so far, as its frames' headers announce it
+	inflated   int64          // its length so far out of the decompressor, which the read limit bounds
+	cur        *messageReader // the reader NextReader handed out for it; nil once it is over
+	spare      []messageReader
+	fin        bool      // its frame being read is its last
+	inMessage  bool      // its frames are not all read
+	compressed bool      // its frames carry permessage-deflate data
+	text       bool      // it is text, whose UTF-8 is checked
+	open       bool      // it has begun and its chain has not yet returned io.EOF
+	utf8       utf8State // the UTF-8 check of its text so far
+	lastSpares uint8     // how many readers the last allocation of spare made
+
+	// rsvAllowed holds the reserved bits that a negotiated extension gives a
+	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
+	rsvAllowed byte
+	inflate    *inflater // permessage-deflate's reading side; nil when not negotiated
+}
+
+// writeState is the writing side of a Conn.
+type writeState struct {
+	// Guarded by frameSem.
+	err       error // a failure that may have left a frame half sent; every later write returns it
+	closeSent bool  // a close frame went out, or was tried: no data frame may follow
+
+	// Guarded by msgSem.
+	msg     messageWriter
+	deflate *deflater // permessage-deflate's writing side; nil when not negotiated
+}
+
+// messageWriter writes the data messages of a Conn, one at a time, as
+// frames gathered in a write buffer: the payload goes to the frames
+// directly, or through the compressor first. Guarded by msgSem.
+type messageWriter struct {
+	c    *Conn
+	wb   *writeBuf // lent for the message
+	n    int       // bytes gathered in wb.b after maxHeader bytes of room
+	op   byte      // the next frame's opcode: the message's type, then continuation
+	rsv  byte      // the next frame's reserved bits: RSV1 on a compressed message's first frame
+	mode byte      // sendPlain, sendDeflated or sendUndecided
+}
+
+// frameReader, limitReader and utf8Reader are the links of a message's
+// chain of readers, each an io.Reader with one job: the payload of the
+// message's frames, read frame after frame, control frames handled on the
+// way (read.go); the read limit on what the decompressor gives out (read.go);
+// the UTF-8 check of a text message (utf8.go). Between frames and limit comes
+// the decompressor, rd.inflate (inflate.go). The links are views of their
+// Conn, with no state of their own beyond rd's, so a chain costs nothing to
+// set up for each message.
+type (
+	frameReader Conn
+	limitReader Conn
+	utf8Reader  Conn
+)
+
+// stream is what the message layer runs over: a reliable byte stream with
+// deadlines, such as a TCP or TLS connection, or later an HTTP/2 stream.
+type stream interface {
+	io.ReadWriteCloser
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
 func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 	conn := &Conn{
-		conn:        c,
-		raw:         c,
+		s:           c,
+		nc:          c,
 		head:        head,
 		subprotocol: subprotocol,
-		readSem:     make(chan struct{}, 1),
-		writeSem:    make(chan struct{}, 1),
+		readSem:     newSem(),
+		msgSem:      newSem(),
+		frameSem:    newSem(),
 	}
 	conn.readLimit.Store(cfg.readLimit)
-	conn.mr.c = conn
+	conn.wr.msg.c = conn
 	return conn
 }
 
 // setPending makes b, bytes that arrived behind the 101 response, the first
 // bytes read from the stream.
 func (c *Conn) setPending(b []byte) {
-	c.raw = &prefixConn{Conn: c.conn, pending: b}
+	c.nc = &prefixConn{Conn: c.nc, pending: b}
 }
 
 // Response returns the server's 101 response, headers intact, with an empty body.
@@ -109,14 +220,14 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 // so io.Copy and splice keep their fast paths. Reading or writing it directly
 // bypasses the message layer, so mix the two only with care: bytes the
 // message layer has buffered are not seen here.
-func (c *Conn) NetConn() net.Conn { return c.raw }
+func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // RemoteAddr returns the remote network address: the proxy's when the
 // connection runs through one.
-func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetReadLimit sets the largest message, in bytes, that reads accept from
 // now on. A message of exactly n bytes is allowed; a longer one fails the
@@ -128,19 +239,32 @@ func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 // included. A read that times out fails the connection's reads for good,
 // since a frame may have been left half read. The zero time means no
 // deadline.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
-
-// SetWriteDeadline sets the deadline for writes. A write that times out
-// fails the connection's writes for good, since a frame may have been left
-// half written. Close waits for the peer's close no later than this
-// deadline. The zero time means no deadline.
-func (c *Conn) SetWriteDeadline(t time.Time) error {
-	var ns int64
-	if !t.IsZero() {
-		ns = t.UnixNano()
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.closeReading {
+		return nil // Close is reading the peer's close, by its own bound, and closes the stream next
 	}
-	c.writeDeadline.Store(ns)
-	return c.conn.SetWriteDeadline(t)
+	return c.s.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the deadline for the application's writes:
+// WriteMessage, the frames of NextWriter's writers, and Ping. A write that
+// times out having sent part of a frame fails the connection's writes for
+// good. The frames the connection sends on its own behalf, and Close's, go
+// out under a deadline of their own, and leave this one in place. The zero
+// time means no deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	c.writeDeadline = 0
+	if !t.IsZero() {
+		c.writeDeadline = t.UnixNano()
+	}
+	if c.ownDeadline {
+		return nil // the control frame going out puts t on the stream when it is done
+	}
+	return c.s.SetWriteDeadline(t)
 }
 
 // SetPongHandler makes h receive the payload of every pong that arrives.
@@ -159,9 +283,36 @@ func (c *Conn) SetPongHandler(h func(payload []byte)) {
 func (c *Conn) closeStream() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		c.closeErr = c.conn.Close()
+		c.closeErr = c.s.Close()
 	})
 	return c.closeErr
+}
+
+// sem is a lock that can be waited for within a time bound: a channel of
+// one slot, full while the lock is held.
+type sem chan struct{}
+
+func newSem() sem { return make(sem, 1) }
+
+func (s sem) lock()   { s <- struct{}{} }
+func (s sem) unlock() { <-s }
+
+// lockBy takes s, waiting no later than deadline, and reports whether it
+// did. Only a wait costs a timer.
+func (s sem) lockBy(deadline time.Time) bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case s <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // prefixConn is a net.Conn whose reads yield pending before the stream.

@@ -51,15 +51,7 @@ func TestCloseHandshake(t *testing.T) {
 // runs: that read must receive the server's close, and Close must return.
 func TestCloseWhileReading(t *testing.T) {
 	conn, p := newPair(t)
-	readErr := make(chan error, 1)
-	go func() {
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
+	readErr := readUntilError(conn)
 	ended := make(chan clientEnd, 1)
 	go func() {
 		end := p.readUntilClose()
@@ -143,43 +135,6 @@ func TestPongHandler(t *testing.T) {
 	}
 	if got := <-pongs; got != "tick" {
 		t.Fatalf("pong handler got %q", got)
-	}
-}
-
-// TestPongWaitsForWriter checks that a pong never lands inside a message
-// that NextWriter is streaming: it goes out right after the last frame.
-func TestPongWaitsForWriter(t *testing.T) {
-	conn, p := newPair(t)
-	w, err := conn.NextWriter(BinaryMessage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(make([]byte, writeBufSize)) // one frame out, the rest buffered
-
-	// The ping comes before the message, so once the reader has the message
-	// it has seen the ping too, and found the writes held.
-	go p.c.Write(join(frame(fin|opPng, []byte("p")), frame(fin|opTxt, []byte("m"))))
-	if _, _, err := conn.ReadMessage(); err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte("tail"))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var ops []byte
-	for {
-		f, err := p.readFrame()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, f.op|map[bool]byte{true: 0x80}[f.fin])
-		if f.op == opPong {
-			break
-		}
-	}
-	want := []byte{opBin, fin | opCont, fin | opPong}
-	if !bytes.Equal(ops, want) {
-		t.Fatalf("frames % x, want % x", ops, want)
 	}
 }
 

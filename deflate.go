@@ -6,7 +6,8 @@ import (
 	"sync"
 )
 
-// deflater is the writing side of permessage-deflate, guarded by writeSem.
+// deflater is the writing side of permessage-deflate, the compressor that
+// stands between a message and its frames; guarded by msgSem.
 type deflater struct {
 	level     int
 	threshold int // messages shorter than this go out uncompressed
@@ -24,7 +25,7 @@ type deflater struct {
 	used  int // bytes given to fw since it was last reset
 
 	fw   *flate.Writer // nil between messages unless keep
-	sink frameSink
+	sink frameSink     // where fw writes
 }
 
 // deflaters lends compressors, one pool per level from flate.HuffmanOnly
@@ -38,12 +39,11 @@ const syncMarker = "\x00\x00\xff\xff"
 
 var errNoSyncMarker = errors.New("wsdial: write: compressed data does not end in a sync flush")
 
-func newDeflater(c *Conn, p deflateParams, z *compression) *deflater {
+func newDeflater(p deflateParams, z *compression) *deflater {
 	d := &deflater{
 		level:     z.level,
 		threshold: z.threshold,
 		keep:      !p.clientNoContext && !z.clientNoContext,
-		sink:      frameSink{c: c},
 	}
 	if p.clientBits < 15 {
 		d.piece, d.keep = 1<<p.clientBits, false
@@ -56,20 +56,16 @@ func newDeflater(c *Conn, p deflateParams, z *compression) *deflater {
 	return d
 }
 
-// begin starts a compressed message of opcode op.
-func (d *deflater) begin(op byte) {
-	s := &d.sink
-	s.op, s.rsv, s.n = op, bitRSV1, 0
-	if s.wb == nil {
-		s.wb = writeBufs.Get().(*writeBuf)
-	}
+// begin starts a compressed message, whose compressed bytes go to sink.
+func (d *deflater) begin(sink frameSink) {
+	d.sink = sink
 	if d.fw == nil {
 		if fw, ok := deflaters[d.level-flate.HuffmanOnly].Get().(*flate.Writer); ok {
-			fw.Reset(s)
+			fw.Reset(sink)
 			d.fw = fw
 		} else {
 			// The level was checked by WithCompression.
-			d.fw, _ = flate.NewWriter(s, d.level)
+			d.fw, _ = flate.NewWriter(sink, d.level)
 		}
 		d.used = 0
 	}
@@ -84,7 +80,7 @@ func (d *deflater) write(p []byte) error {
 				if err := d.fw.Flush(); err != nil {
 					return err
 				}
-				d.fw.Reset(&d.sink)
+				d.fw.Reset(d.sink)
 				d.used = 0
 			}
 			n = min(n, d.piece-d.used)
@@ -98,27 +94,22 @@ func (d *deflater) write(p []byte) error {
 	return nil
 }
 
-// finish flushes the compressor and sends the last frame of the message,
-// without the sync marker.
-func (d *deflater) finish() error {
+// finish flushes the compressor and sends the last frame of w's message,
+// without the sync marker that RFC 7692 §7.2.1 has the sender remove.
+func (d *deflater) finish(w *messageWriter) error {
 	if err := d.fw.Flush(); err != nil {
 		return err
 	}
-	s := &d.sink
-	if s.n < len(syncMarker) || string(s.wb.b[maxHeader+s.n-len(syncMarker):maxHeader+s.n]) != syncMarker {
+	if w.n < len(syncMarker) || string(w.wb.b[maxHeader+w.n-len(syncMarker):maxHeader+w.n]) != syncMarker {
 		return errNoSyncMarker
 	}
-	s.n -= len(syncMarker)
-	return s.send(true)
+	w.n -= len(syncMarker)
+	return w.flush(true)
 }
 
-// end lets go of what the message borrowed. A compressor that failed may
-// hold half a message, so it is dropped, not kept or lent again.
+// end lets go of the compressor after a message. One that failed may hold
+// half a message, so it is dropped, not kept or lent again.
 func (d *deflater) end(failed bool) {
-	if d.sink.wb != nil {
-		writeBufs.Put(d.sink.wb)
-		d.sink.wb = nil
-	}
 	switch {
 	case failed:
 		d.fw = nil
@@ -128,44 +119,39 @@ func (d *deflater) end(failed bool) {
 	}
 }
 
-// writeDeflated sends data as one compressed message of opcode op. The
-// caller holds writeSem.
-func (c *Conn) writeDeflated(op byte, data []byte) error {
-	if c.wr.err != nil {
-		return c.wr.err
+// startDeflate turns w's message to compression, beginning with the bytes
+// held back: the compressor reads them from their buffer while its output
+// gathers in a fresh one, so they are never overwritten.
+func (w *messageWriter) startDeflate() error {
+	held, n := w.wb, w.n
+	if n > 0 {
+		w.wb = writeBufs.Get().(*writeBuf)
 	}
-	d := c.wr.deflate
-	d.begin(op)
-	err := d.write(data)
-	if err == nil {
-		err = d.finish()
+	w.n, w.rsv, w.mode = 0, bitRSV1, sendDeflated
+	d := w.c.wr.deflate
+	d.begin(frameSink{w})
+	if n == 0 {
+		return nil
 	}
-	d.end(err != nil)
+	err := d.write(held.b[maxHeader : maxHeader+n])
+	writeBufs.Put(held)
 	return err
 }
 
-// frameSink is where the compressor's output goes: it gathers it into frames
-// of up to a write buffer, the first with RSV1 set, and sends each when full.
-type frameSink struct {
-	c   *Conn
-	wb  *writeBuf // lent for one message; compressed bytes at b[maxHeader:maxHeader+n]
-	n   int
-	op  byte // the next frame's opcode: the message's, then continuation
-	rsv byte // the next frame's reserved bits: RSV1 on the first only
-}
+// frameSink is where the compressor's output goes: into the frames of the
+// message, gathered in its write buffer and sent each time it fills.
+type frameSink struct{ w *messageWriter }
 
-// sinkRoom is how much compressed data a frame of the sink carries at most.
-const sinkRoom = writeBufSize - maxHeader
-
-func (s *frameSink) Write(p []byte) (int, error) {
+func (s frameSink) Write(p []byte) (int, error) {
+	w := s.w
 	written := 0
 	for len(p) > 0 {
-		n := copy(s.wb.b[maxHeader+s.n:], p)
-		s.n += n
+		n := copy(w.wb.b[maxHeader+w.n:], p)
+		w.n += n
 		written += n
 		p = p[n:]
-		if s.n == sinkRoom {
-			if err := s.send(false); err != nil {
+		if w.n == frameRoom {
+			if err := s.send(); err != nil {
 				return written, err
 			}
 		}
@@ -173,112 +159,17 @@ func (s *frameSink) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// send sends the gathered bytes as a frame, masking them in place. Unless
-// the frame is the last, it holds back the final 4 bytes, which may turn out
-// to be the sync marker that finish removes.
-func (s *frameSink) send(fin bool) error {
-	c := s.c
-	if c.wr.err != nil {
-		return c.wr.err
-	}
-	n := s.n
+// send sends the gathered bytes as a frame, but for the final 4, which may
+// turn out to be the sync marker that finish removes: they stay, to start
+// the next frame.
+func (s frameSink) send() error {
+	w := s.w
 	var held [len(syncMarker)]byte
-	if !fin {
-		n -= len(held)
-		copy(held[:], s.wb.b[maxHeader+n:])
-	}
-	if err := c.sendGathered(s.wb, fin, s.rsv, s.op, n); err != nil {
+	w.n -= len(held)
+	copy(held[:], w.wb.b[maxHeader+w.n:])
+	if err := w.flush(false); err != nil {
 		return err
 	}
-	s.op, s.rsv, s.n = opContinuation, 0, 0
-	if !fin {
-		s.n = copy(s.wb.b[maxHeader:], held[:])
-	}
+	w.n = copy(w.wb.b[maxHeader:], held[:])
 	return nil
-}
-
-// deflateWriter streams one message out for NextWriter when compression is
-// on. It holds the first bytes back, uncompressed, until they reach the
-// threshold; a message that closes short of it goes out uncompressed.
-type deflateWriter struct {
-	c           *Conn
-	op          byte
-	n           int // bytes held back in c.wr.wb, after maxHeader bytes of room
-	limit       int // the threshold, within what c.wr.wb holds
-	compressing bool
-	closed      bool
-}
-
-func (c *Conn) newDeflateWriter(op byte) *deflateWriter {
-	return &deflateWriter{c: c, op: op, limit: min(c.wr.deflate.threshold, writeBufSize-maxHeader)}
-}
-
-func (w *deflateWriter) Write(p []byte) (int, error) {
-	if w.closed {
-		return 0, errWriterClosed
-	}
-	c := w.c
-	if c.wr.err != nil {
-		return 0, c.wr.err
-	}
-	if !w.compressing {
-		if w.n+len(p) < w.limit {
-			if c.wr.wb == nil {
-				c.wr.wb = writeBufs.Get().(*writeBuf)
-			}
-			w.n += copy(c.wr.wb.b[maxHeader+w.n:], p)
-			return len(p), nil
-		}
-		if err := w.start(); err != nil {
-			return 0, err
-		}
-	}
-	if err := c.wr.deflate.write(p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// start turns to compression, beginning with the bytes held back. The
-// compressor reads them from c.wr.wb while the sink fills a buffer of its
-// own, so they are never overwritten.
-func (w *deflateWriter) start() error {
-	w.compressing = true
-	d := w.c.wr.deflate
-	d.begin(w.op)
-	if w.n == 0 {
-		return nil
-	}
-	held := w.c.wr.wb.b[maxHeader : maxHeader+w.n]
-	w.n = 0
-	return d.write(held)
-}
-
-// Close sends the last frame of the message and lets the connection's
-// writes go. Closing twice returns an error.
-func (w *deflateWriter) Close() error {
-	if w.closed {
-		return errWriterClosed
-	}
-	w.closed = true
-	c := w.c
-	err := c.wr.err
-	if err == nil {
-		if !w.compressing && w.n < w.limit {
-			plain := messageWriter{c: c, op: w.op, n: w.n}
-			err = plain.flush(true)
-		} else {
-			if !w.compressing {
-				err = w.start()
-			}
-			if err == nil {
-				err = c.wr.deflate.finish()
-			}
-		}
-	}
-	if w.compressing {
-		c.wr.deflate.end(err != nil)
-	}
-	c.unlockWrite()
-	return err
 }

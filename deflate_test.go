@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -130,7 +131,7 @@ func TestDeflateReadCrafted(t *testing.T) {
 	hello := deflated([]byte("hello, hello, hello"))
 	long := textLike(100<<10, 1)
 	longC := deflated(long)
-	final := func(p []byte) []byte { // compressed with a final block, as RFC 7692 §7.2.3.3 allows
+	final := func(p []byte) []byte { // compressed with a final block, as RFC 7692 §7.2.3.4 allows
 		var b bytes.Buffer
 		fw, _ := flate.NewWriter(&b, 9)
 		fw.Write(p)
@@ -202,8 +203,12 @@ func TestDeflateReadCrafted(t *testing.T) {
 		{readCase: failedWith(StatusInvalidFramePayloadData, readCase{name: "stored block length mismatch",
 			send: frame(fin|rsv1|opBin, []byte{0x00, 0x05, 0x00, 0x00, 0x00})})},
 		{readCase: failedWith(StatusInvalidFramePayloadData, readCase{name: "truncated", send: frame(fin|rsv1|opTxt, longC[:len(longC)/2])})},
-		{readCase: failedWith(StatusInvalidFramePayloadData, readCase{name: "data after the final block",
-			send: frame(fin|rsv1|opBin, append(final([]byte("abc")), 1, 2, 3))})},
+		// Whatever follows the end of the deflate stream inside the message
+		// is ignored, as zlib-based peers do: RFC 7692 §7.2.3.4's own example
+		// leaves a byte there.
+		{readCase: closedBy(readCase{name: "data after the final block is ignored",
+			send: join(frame(rsv1|opBin, append(final([]byte("abc")), 1, 2, 3)), frame(fin|opCont, []byte{4, 5})),
+			msgs: []message{{BinaryMessage, []byte("abc")}}})},
 		{readCase: failedWith(StatusInvalidFramePayloadData, readCase{name: "invalid UTF-8 inside", send: frame(fin|rsv1|opTxt, invalidUTF8)})},
 		{readCase: failedWith(StatusInvalidFramePayloadData, readCase{name: "UTF-8 cut short",
 			send: frame(fin|rsv1|opTxt, deflated([]byte("€")[:2]))})},
@@ -225,6 +230,38 @@ func TestDeflateReadCrafted(t *testing.T) {
 				}
 				conn, p := newDeflatePair(t, tc.params, Compression{}, opts...)
 				runReadCase(t, conn, p, tc.readCase, stream)
+			})
+		}
+	}
+}
+
+// TestRFC7692Examples reads the messages of RFC 7692 §7.2.3, byte for byte
+// as the RFC gives them, each on a connection of its own, whole and, where
+// the RFC shows it, fragmented.
+func TestRFC7692Examples(t *testing.T) {
+	hello := []message{{TextMessage, []byte("Hello")}}
+	cases := []readCase{
+		// §7.2.3.1: one compressed DEFLATE block, in one frame and in two.
+		{name: "7.2.3.1", send: []byte{0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, msgs: hello},
+		{name: "7.2.3.1 fragmented", send: []byte{0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00}, msgs: hello},
+		// §7.2.3.2: the second message refers back into the first.
+		{name: "7.2.3.2", send: []byte{0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00},
+			msgs: append(hello, hello...)},
+		// §7.2.3.3: a block with no compression.
+		{name: "7.2.3.3", send: []byte{0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}, msgs: hello},
+		// §7.2.3.4: a block with BFINAL set, and the 0x00 the §7.2.1
+		// algorithm leaves behind it.
+		{name: "7.2.3.4", send: []byte{0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}, msgs: hello},
+		// §7.2.3.5: two DEFLATE blocks in one message.
+		{name: "7.2.3.5", send: []byte{0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00}, msgs: hello},
+		// §7.2.3.6: the single 0x00 of an empty message.
+		{name: "7.2.3.6", send: []byte{0xc1, 0x01, 0x00}, msgs: []message{{TextMessage, []byte{}}}},
+	}
+	for _, tc := range cases {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stream=%v", tc.name, stream), func(t *testing.T) {
+				conn, p := newDeflatePair(t, "", Compression{})
+				runReadCase(t, conn, p, closedBy(tc), stream)
 			})
 		}
 	}
@@ -601,5 +638,16 @@ func TestDeflateIdleMemory(t *testing.T) {
 		if extra > tc.max {
 			t.Errorf("%s: an idle connection holds %d bytes more than an uncompressed one, over %d", tc.name, extra, tc.max)
 		}
+	}
+}
+
+// TestDeflateReadLimitAtMaximum: the largest read limit there is must not
+// overflow any sum on the way, for a compressed message read either way.
+func TestDeflateReadLimitAtMaximum(t *testing.T) {
+	msg := textLike(3000, 11)
+	for _, stream := range []bool{false, true} {
+		conn, p := newDeflatePair(t, "", Compression{}, WithReadLimit(math.MaxInt64))
+		runReadCase(t, conn, p, closedBy(readCase{name: "max limit", send: frame(fin|rsv1|opTxt, deflated(msg)),
+			msgs: []message{{TextMessage, msg}}}), stream)
 	}
 }

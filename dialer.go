@@ -21,15 +21,20 @@ import (
 type Dialer struct {
 	once sync.Once // makes a zero Dialer's settings at first use
 	cfg  *config
-	// proxy resolves the proxy for a target; nil means every dial is direct.
-	proxy      func(*url.URL) (*url.URL, error)
-	fixedProxy *proxyTarget      // WithProxy's, checked once in New; then proxy is nil
-	list       *proxyList        // WithProxyList's; then proxy and fixedProxy are nil
-	envSource  map[string]string // scheme to the variable that named its proxy, for the log
+	// At most one of these finds a target's proxy; with none, every dial
+	// is direct.
+	fixedProxy *proxyTarget                     // WithProxy's, checked once in New
+	proxyFunc  func(*url.URL) (*url.URL, error) // WithProxyFunc's
+	env        *envProxies                      // the environment's, read once in New
+	list       *proxyList                       // WithProxyList's
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
 	tlsWS      *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
-	h2         *h2Pool     // WithHTTP2's kept connections; nil without it
+	// tlsProxy is WithProxyTLSConfig's, offering only http/1.1 by ALPN:
+	// the CONNECT that follows is HTTP/1.1, and a proxy that picked h2
+	// would not read it.
+	tlsProxy *tls.Config
+	h2       *h2Pool // WithHTTP2's kept connections; nil without it
 }
 
 var (
@@ -73,15 +78,16 @@ func (d *Dialer) setup(cfg *config) error {
 	}
 	d.tlsWS = d.tlsBase.Clone()
 	d.tlsWS.NextProtos = []string{"http/1.1"}
+	d.tlsProxy = &tls.Config{}
+	if cfg.proxyTLS != nil {
+		d.tlsProxy = cfg.proxyTLS.Clone()
+	}
+	d.tlsProxy.NextProtos = []string{"http/1.1"}
 	if err := d.setProxy(cfg); err != nil {
 		return err
 	}
 	if cfg.http2 {
-		proxyTLS := cfg.proxyTLS
-		if proxyTLS == nil {
-			proxyTLS = noProxyTLS
-		}
-		d.h2 = newH2Pool(d.tlsBase, proxyTLS)
+		d.h2 = newH2Pool(d.tlsBase, d.tlsProxy)
 	}
 	d.cfg = cfg
 	return nil
@@ -99,7 +105,8 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // and other dial hooks. For proxy selection an address on port 443 is looked
 // up as an https:// target and any other as http://.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := d.check(network, address); err != nil {
+	address, _, err := d.check(network, address)
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
@@ -116,10 +123,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 // stream. The returned *tls.Conn has completed its handshake; its ServerName
 // is the address's host unless the WithTLSConfig configuration names one.
 func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := d.check(network, address); err != nil {
+	address, host, err := d.check(network, address)
+	if err != nil {
 		return nil, err
 	}
-	host, _, _ := net.SplitHostPort(address) // check has seen that it splits
 	ctx, cancel := bound(ctx, d.cfg.handshakeTimeout)
 	defer cancel()
 	tr := traceFor(ctx, d.cfg.logger)
@@ -174,12 +181,14 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 
 // check readies d and refuses a stream dial before any traffic when the
 // network is not TCP or the address is not host:port with a port in range.
-func (d *Dialer) check(network, address string) error {
+// It returns the address as this machine dials it, its name in ASCII (see
+// wirehost.go), and the host as a peer is to see it, for SNI.
+func (d *Dialer) check(network, address string) (local, host string, err error) {
 	d.ready()
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 	default:
-		return invalid("invalid network", fmt.Errorf("%q is not supported; use tcp, tcp4 or tcp6", network))
+		return "", "", invalid("invalid network", fmt.Errorf("%q is not supported; use tcp, tcp4 or tcp6", network))
 	}
 	host, port, err := net.SplitHostPort(address)
 	switch {
@@ -189,10 +198,16 @@ func (d *Dialer) check(network, address string) error {
 	default:
 		err = checkPort(port)
 	}
-	if err != nil {
-		return invalid("invalid address", err)
+	if err == nil {
+		local, err = localAddress(host, port)
 	}
-	return nil
+	if err == nil {
+		host, err = wireHost(host)
+	}
+	if err != nil {
+		return "", "", invalid("invalid address", err)
+	}
+	return local, host, nil
 }
 
 // checkPort refuses a port that is not a decimal number from 1 to 65535:
@@ -238,12 +253,13 @@ func (d *Dialer) via(ctx context.Context, tr dialTrace, px *proxyTarget, network
 	return c, nil
 }
 
-// target is a WebSocket URL taken apart for the stages of a dial.
+// target is a WebSocket URL taken apart for the stages of a dial. Its host
+// is in ASCII, and an IPv6 zone stays in address alone (see wirehost.go).
 type target struct {
 	secure     bool
 	host       string // the host alone, without brackets: for SNI
 	address    string // host:port, to dial
-	hostHeader string // the Host header: the URL's host[:port] as written
+	hostHeader string // the Host header: the URL's host[:port] as written, made ASCII
 	target     string // the request-target in origin-form
 }
 
@@ -276,20 +292,61 @@ func parseTarget(rawURL string) (target, error) {
 		}
 		port = p
 	}
-	t.host = u.Hostname()
-	t.address = net.JoinHostPort(t.host, port)
-	t.hostHeader = u.Host
+	name := u.Hostname()
+	if t.address, err = localAddress(name, port); err == nil {
+		if t.host, err = wireHost(name); err == nil {
+			t.hostHeader, err = wireAuthority(u.Host)
+		}
+	}
+	if err != nil {
+		return t, invalid("invalid URL", err)
+	}
 	t.target = u.RequestURI()
+	// url.Parse lets a space through in an IPv6 zone and in a query. Either
+	// would break the request line, so it is refused here, before a
+	// connection to the server or a tunnel through a proxy is made for it.
+	switch {
+	case breaksLine(u.Host):
+		return t, invalid("invalid URL", fmt.Errorf("host %q holds a space", u.Host))
+	case breaksLine(t.target):
+		return t, invalid("invalid URL", errors.New("its query holds a space, which must be written %20"))
+	}
 	return t, nil
 }
 
-// parseURL is url.Parse with errors that leave the URL out: url.Error quotes
-// it whole, and it may hold a password.
+// parseURL is url.Parse with errors that describe what is wrong without
+// quoting any of the URL: url.Error quotes it whole, and the errors inside
+// it quote the piece that failed, which for a password with an unencoded /,
+// ?, # or % is the password itself.
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
+	if err == nil {
+		return u, nil
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return u, err
+	var esc url.EscapeError
+	var host url.InvalidHostError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &esc):
+		msg = "it holds a % that begins no escape such as %2F"
+	case errors.As(err, &host):
+		msg = "its host holds a character that no host name may"
+	case strings.HasPrefix(msg, "invalid port"):
+		msg = "its port is not a number"
+	case strings.HasPrefix(msg, "invalid host"):
+		msg = "its host in brackets is not an IPv6 address"
+	default:
+		// The other errors of net/url say what is wrong in words alone;
+		// should one quote something, the quote is cut off.
+		msg, _, _ = strings.Cut(strings.TrimPrefix(msg, "net/url: "), `"`)
+	}
+	msg = "it does not parse: " + strings.TrimSpace(msg)
+	if strings.Contains(raw, "@") {
+		msg += " (a /, ?, #, % or space in a user name or password must be percent-encoded)"
+	}
+	return nil, errors.New(msg)
 }

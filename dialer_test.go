@@ -66,7 +66,7 @@ func TestDialWebSocketIPv6(t *testing.T) {
 
 // serveTLSUpgrade runs a TLS WebSocket endpoint that reports the SNI and ALPN
 // protocol of each client.
-func serveTLSUpgrade(t *testing.T, cert *tls.Certificate, nextProtos []string) (addr string, seen chan tls.ConnectionState) {
+func serveTLSUpgrade(t testing.TB, cert *tls.Certificate, nextProtos []string) (addr string, seen chan tls.ConnectionState) {
 	seen = make(chan tls.ConnectionState, 4)
 	cfg := &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: nextProtos}
 	addr = serveRaw(t, "tcp", func(c net.Conn) {
@@ -74,7 +74,10 @@ func serveTLSUpgrade(t *testing.T, cert *tls.Certificate, nextProtos []string) (
 		if err := tc.Handshake(); err != nil {
 			return
 		}
-		seen <- tc.ConnectionState()
+		select {
+		case seen <- tc.ConnectionState():
+		default: // a benchmark's dials, which nobody reads
+		}
 		req, br, err := readUpgrade(tc)
 		if err != nil {
 			return
@@ -336,13 +339,51 @@ func fullBacklog(t *testing.T) string {
 	}
 }
 
+// BenchmarkDialWebSocket dials ws:// directly, with the default 30-second
+// bound on the dial and with none, side by side: the difference is what the
+// bound costs.
 func BenchmarkDialWebSocket(b *testing.B) {
 	addr := serveUpgrade(b, "")
-	d := mustNew(b, WithoutProxy())
+	for _, bc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"bound=30s", nil},
+		{"bound=none", []Option{WithHandshakeTimeout(0)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchmarkDial(b, mustNew(b, append([]Option{WithoutProxy()}, bc.opts...)...), "ws://"+addr+"/")
+		})
+	}
+}
+
+// BenchmarkDialWebSocketTLS dials wss:// directly, to a server that prefers
+// h2, with the ALPN offer of http/1.1 that every wss:// dial makes and, side
+// by side, with that offer taken out of the same Dialer (no option can): the
+// difference is what the offer costs.
+func BenchmarkDialWebSocketTLS(b *testing.B) {
+	cert, pool := newCert(b, "127.0.0.1")
+	addr, _ := serveTLSUpgrade(b, cert, []string{"h2", "http/1.1"})
+	for _, alpn := range []bool{true, false} {
+		name := "alpn=http/1.1"
+		if !alpn {
+			name = "alpn=none"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := mustNew(b, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+			if !alpn {
+				d.tlsWS.NextProtos = nil
+			}
+			benchmarkDial(b, d, "wss://"+addr+"/")
+		})
+	}
+}
+
+func benchmarkDial(b *testing.B, d *Dialer, url string) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		c, err := d.DialWebSocket(ctx, "ws://"+addr+"/")
+		c, err := d.DialWebSocket(ctx, url)
 		if err != nil {
 			b.Fatal(err)
 		}

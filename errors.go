@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The classes of failure. Every error that New, a dial or Handshake returns
@@ -14,12 +18,14 @@ import (
 var (
 	// ErrInvalid reports a call refused before any traffic: a URL that does
 	// not parse or has the wrong scheme, user information or a fragment in a
-	// WebSocket URL, a port out of range, an unsupported network, or an
-	// invalid option.
+	// WebSocket URL, a port out of range, an unsupported network, an
+	// invalid option, or a proxy variable of the environment that is not a
+	// proxy URL (see WithProxyFromEnvironment).
 	ErrInvalid = errors.New("wsdial: invalid argument")
 	// ErrProxy reports a failure to resolve, reach or pass through a proxy:
-	// a bad proxy URL, a failed dial to the proxy, a CONNECT reply other
-	// than 2xx, or a SOCKS refusal.
+	// a WithProxyFunc that failed or answered a URL that is no proxy's, the
+	// CGI guard of WithProxyFromEnvironment, a failed dial to the proxy, a
+	// CONNECT reply other than 2xx, or a SOCKS refusal.
 	ErrProxy = errors.New("wsdial: proxy failed")
 	// ErrDial reports a failure to reach the target without a proxy: the
 	// name lookup, the TCP connect, or its timeout.
@@ -95,6 +101,11 @@ type ProxyError struct {
 	// Response is the proxy's reply, or nil when none came. Its Body holds at
 	// most the first 1 KiB of the body, readable from memory.
 	Response *http.Response
+	// SOCKSReply is the reply code of a SOCKS5 proxy that refused the
+	// connection (RFC 1928 §6), such as SOCKSConnectionRefused, or 0 when no
+	// such reply came. Err is then that same code, so errors.Is(err,
+	// SOCKSConnectionRefused) holds too.
+	SOCKSReply SOCKSReply
 	// Err is the cause.
 	Err error
 }
@@ -102,28 +113,113 @@ type ProxyError struct {
 func (e *ProxyError) Error() string {
 	s := "wsdial: proxy"
 	if e.Proxy != "" {
-		s += " " + e.Proxy
+		s += " " + printable(e.Proxy)
 	}
-	s += ": " + e.Stage
-	if e.StatusCode != 0 {
-		s += ": " + statusText(e.Response, e.StatusCode)
-	}
+	var cause string
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		cause = e.Err.Error()
 	}
-	return s
+	if e.StatusCode != 0 {
+		status := statusText(e.Response, e.StatusCode)
+		// A cause that opens with what the status line says, as
+		// ErrProxyAuthRequired's text after "407 Proxy Authentication
+		// Required" does, is not said twice.
+		if first, rest, _ := strings.Cut(cause, ": "); first != "" && strings.HasSuffix(strings.ToLower(status), strings.ToLower(first)) {
+			cause = rest
+		}
+		cause = joinText(status, cause)
+	}
+	return s + ": " + withStage(e.Stage, cause)
+}
+
+// withStage puts stage before msg, unless msg opens with it already, as the
+// standard library's "dial tcp …" and "tls: …" do.
+func withStage(stage, msg string) string {
+	first, _, _ := strings.Cut(msg, " ")
+	if strings.TrimSuffix(first, ":") == stage {
+		return msg
+	}
+	return joinText(stage, msg)
+}
+
+// joinText joins two parts of an error text with ": ", leaving out an empty one.
+func joinText(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + ": " + b
 }
 
 // Unwrap returns the class ErrProxy and the cause.
 func (e *ProxyError) Unwrap() []error { return []error{ErrProxy, e.Err} }
 
+// SOCKSReply is the reply code of a SOCKS5 proxy's answer to a CONNECT
+// request, as RFC 1928 §6 lists them. A code other than success is an error:
+// a *ProxyError from such a refusal carries it in its SOCKSReply field and
+// matches it with errors.Is.
+type SOCKSReply uint8
+
+// The SOCKS5 reply codes of RFC 1928 §6 that mean failure. Codes from 9 on
+// are unassigned.
+const (
+	SOCKSGeneralFailure          SOCKSReply = 1 // general SOCKS server failure
+	SOCKSConnectionNotAllowed    SOCKSReply = 2 // connection not allowed by ruleset
+	SOCKSNetworkUnreachable      SOCKSReply = 3 // network unreachable
+	SOCKSHostUnreachable         SOCKSReply = 4 // host unreachable
+	SOCKSConnectionRefused       SOCKSReply = 5 // connection refused
+	SOCKSTTLExpired              SOCKSReply = 6 // TTL expired
+	SOCKSCommandNotSupported     SOCKSReply = 7 // command not supported
+	SOCKSAddressTypeNotSupported SOCKSReply = 8 // address type not supported
+)
+
+var socksReplyNames = [...]string{
+	"succeeded",
+	"general SOCKS server failure",
+	"connection not allowed by ruleset",
+	"network unreachable",
+	"host unreachable",
+	"connection refused",
+	"TTL expired",
+	"command not supported",
+	"address type not supported",
+}
+
+// String names the code as RFC 1928 §6 does.
+func (r SOCKSReply) String() string {
+	if int(r) < len(socksReplyNames) {
+		return socksReplyNames[r]
+	}
+	return "unassigned"
+}
+
+// Error says "reply 5: connection refused".
+func (r SOCKSReply) Error() string { return fmt.Sprintf("reply %d: %s", uint8(r), r.String()) }
+
 // statusText renders a status as "407 Proxy Authentication Required", using
-// the reason the peer sent, or the standard one when it sent none.
+// the reason the peer sent, made printable, or the standard one when it sent
+// none.
 func statusText(resp *http.Response, code int) string {
 	if resp != nil && resp.Status != "" {
-		return resp.Status
+		return printable(resp.Status)
 	}
 	return fmt.Sprintf("%d %s", code, http.StatusText(code))
+}
+
+// printable returns s as it is when it is UTF-8 made of printable runes and
+// spaces, and otherwise quoted with Go's escapes. The parser lets through
+// the obs-text of RFC 9112 §4 in a reason phrase, and that may spell a C1
+// control, a bidirectional override or bytes that are not UTF-8, none of
+// which may reach an error or a log as it came: a terminal could act on it.
+func printable(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || r != ' ' && !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // stageError is a failure of a stage that has no error type of its own: an
@@ -135,7 +231,7 @@ type stageError struct {
 	err   error
 }
 
-func (e *stageError) Error() string { return "wsdial: " + e.stage + ": " + e.err.Error() }
+func (e *stageError) Error() string { return "wsdial: " + withStage(e.stage, e.err.Error()) }
 
 func (e *stageError) Unwrap() []error { return []error{e.class, e.err} }
 

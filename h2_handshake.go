@@ -170,7 +170,7 @@ func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t ta
 	}
 	tr.gotFirstByte()
 	if h.status/100 != 2 {
-		resp := h.response(nil)
+		resp := h2Response(h)
 		resp.Body = io.NopCloser(bytes.NewReader(s.readBody(ctx, maxErrorBody)))
 		s.reset(http2.ErrCodeCancel)
 		return nil, &HandshakeError{StatusCode: h.status, Response: resp, Err: ErrUpgradeDeclined}
@@ -182,7 +182,7 @@ func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t ta
 	}
 	if err != nil {
 		s.reset(http2.ErrCodeCancel)
-		return nil, &HandshakeError{StatusCode: h.status, Response: h.response(nil), Err: err}
+		return nil, &HandshakeError{StatusCode: h.status, Response: h2Response(h), Err: err}
 	}
 	tr.upgraded(h.status, subprotocol)
 	s.leaveEndToServer()
@@ -232,27 +232,29 @@ func extendedConnect(authority, path string, cfg *config, cookie string) []hpack
 }
 
 // appendH2Fields adds h's fields to f in lower case, leaving out those
-// named in skip (canonical names) and those that HTTP/2 forbids as specific
-// to a connection (RFC 9113 §8.2.2). Credentials are never indexed by HPACK.
+// named in skip (canonical names). The fields that HTTP/2 forbids as
+// specific to a connection (RFC 9113 §8.2.2) never get here: WithHeader and
+// WithProxyHeader refuse them. Credentials are never indexed by HPACK.
 func appendH2Fields(f []hpack.HeaderField, h http.Header, skip ...string) []hpack.HeaderField {
 	for name, values := range h {
-		switch name {
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade":
-			continue
-		}
 		if slices.Contains(skip, name) {
 			continue
 		}
 		lower := strings.ToLower(name)
 		sensitive := name == "Authorization" || name == "Proxy-Authorization" || name == "Cookie"
 		for _, v := range values {
-			if name == "Te" && !strings.EqualFold(v, "trailers") {
-				continue
-			}
 			f = append(f, hpack.HeaderField{Name: lower, Value: v, Sensitive: sensitive})
 		}
 	}
 	return f
+}
+
+// h2Response is the *http.Response of an HTTP/2 response head, which
+// leaves the connection open, whatever an HTTP/1 reading of it would say.
+func h2Response(h *responseHead) *http.Response {
+	resp := h.response(nil)
+	resp.Close = false
+	return resp
 }
 
 // h2HeadText writes an HTTP/2 response head in the text form that Conn

@@ -76,7 +76,7 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 	fail := func(err error) (net.Conn, error) {
 		return nil, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err}
 	}
-	sess, authz, limit, err := d.startAuth(ctx, px)
+	sess, authz, limit, err := d.beginAuth(ctx, px)
 	if err != nil {
 		return fail(err)
 	}
@@ -92,13 +92,15 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 		}
 		tr.proxyReply(h)
 		if h.status/100 == 2 {
-			if err := verifyTunnel(ctx, sess, h.response(nil)); err != nil {
+			if err := verifyTunnel(ctx, sess, h2Response(h)); err != nil {
 				s.reset(http2.ErrCodeCancel)
 				return fail(err)
 			}
 			return s, nil
 		}
-		resp := h.response(nil)
+		// The next request goes on a new stream of the same connection,
+		// which resp.Close, false, tells the authenticator.
+		resp := h2Response(h)
 		resp.Body = io.NopCloser(bytes.NewReader(s.readBody(ctx, maxErrorBody)))
 		s.reset(http2.ErrCodeCancel)
 		perr := &ProxyError{Proxy: px.redacted, Stage: "connect", StatusCode: h.status, Response: resp}
@@ -111,7 +113,6 @@ func (d *Dialer) h2Connect(ctx context.Context, tr dialTrace, cc *h2Conn, px *pr
 			perr.Err = fmt.Errorf("%w: still refused after %d requests", ErrProxyAuthRequired, round)
 			return nil, perr
 		}
-		// The next request goes on a new stream of the same connection.
 		if authz, err = nextAuthorization(ctx, sess, resp); err != nil {
 			perr.Err = fmt.Errorf("%w: %w", ErrProxyAuthRequired, err)
 			return nil, perr

@@ -241,3 +241,22 @@ func TestH2ProxyTunnelBeforeSettings(t *testing.T) {
 		t.Errorf("tunnel read %q, %v", buf, err)
 	}
 }
+
+// TestH2ProxyHTTP1ClosesAtOnce has an https:// proxy pick http/1.1 by ALPN,
+// then close without a reply: the CONNECT that went on the connection that
+// offered h2 fails with the proxy's error, as on any new connection.
+func TestH2ProxyHTTP1ClosesAtOnce(t *testing.T) {
+	checkGoroutines(t)
+	cert, pool := newCert(t, "localhost", "127.0.0.1")
+	cfg := &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: []string{"http/1.1"}}
+	addr, _ := serve(t, func(ln net.Listener) net.Listener { return tls.NewListener(ln, cfg) }, func(c net.Conn) {
+		readUpgrade(c) // the CONNECT, unanswered
+	})
+	d := mustNew(t, WithProxy("https://"+addr), WithHTTP2(), WithProxyTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	_, err := d.DialWebSocket(testCtx(t), "ws://target.example/")
+	checkClass(t, err, ErrProxy)
+	if !strings.Contains(err.Error(), "connect") {
+		t.Errorf("error %v does not name the CONNECT", err)
+	}
+}

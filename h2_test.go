@@ -91,7 +91,7 @@ func TestH2WebSocket(t *testing.T) {
 	checkGoroutines(t)
 	o := newH2Origin(t)
 	d := newH2Dialer(t, o, WithSubprotocols("chat", "v2"), WithOrigin("https://app.example"),
-		WithHeader(http.Header{"X-Trace": {"abc"}, "Keep-Alive": {"300"}}))
+		WithHeader(http.Header{"X-Trace": {"abc"}}))
 	c := dialOK(t, d, o.url("/chat?room=1"))
 	resp := c.Response()
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
@@ -124,7 +124,6 @@ func TestH2WebSocket(t *testing.T) {
 		{"sec-websocket-protocol", r.Header.Get("Sec-Websocket-Protocol"), "chat, v2"},
 		{"origin", r.Header.Get("Origin"), "https://app.example"},
 		{"x-trace", r.Header.Get("X-Trace"), "abc"},
-		{"keep-alive (forbidden in HTTP/2)", r.Header.Get("Keep-Alive"), ""},
 		{"sec-websocket-key (none in RFC 8441)", r.Header.Get("Sec-Websocket-Key"), ""},
 	} {
 		if check.got != check.want {

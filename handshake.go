@@ -20,15 +20,25 @@ import (
 const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // Handshake runs the client opening handshake of RFC 6455 §4.1 on c, a stream
-// the caller already holds (plain or TLS). host becomes the Host header and
-// target, the request-target in origin-form such as "/chat?room=1". Of opts,
-// the handshake options, WithCompression, WithReadLimit, WithLogger and
-// WithHandshakeTimeout apply. c is not closed on failure: it stays the
-// caller's. Any deadline the caller had set on c is cleared.
+// the caller already holds (plain or TLS). host becomes the Host header, in
+// ASCII and without an IPv6 zone, and target, the request-target in
+// origin-form such as "/chat?room=1". Of opts, the handshake options,
+// WithCompression, WithReadLimit, WithLogger and WithHandshakeTimeout apply.
+// c is not closed on failure: it stays the caller's.
+//
+// The handshake is bounded by ctx's deadline or WithHandshakeTimeout's (30
+// seconds by default), whichever comes first; while it runs, that bound is
+// c's deadline, in place of any the caller had set. With neither (a context
+// without a deadline and WithHandshakeTimeout(0)), a deadline the caller had
+// set on c stays in force while it runs. Either way, when Handshake returns,
+// success or failure, c has no deadline.
 func Handshake(ctx context.Context, c net.Conn, host, target string, opts ...Option) (*Conn, error) {
 	cfg := newConfig(opts)
 	if cfg.err != nil {
 		return nil, cfg.err
+	}
+	if c == nil {
+		return nil, invalid("invalid handshake request", errors.New("no connection to run it on"))
 	}
 	ctx, cancel := bound(ctx, cfg.handshakeTimeout)
 	defer cancel()
@@ -42,7 +52,8 @@ var headBufs = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
 // handshake writes the upgrade request to c, reads and checks the response,
 // and returns the ready connection. Every failure is a *HandshakeError.
 func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target string, cfg *config) (*Conn, error) {
-	if err := checkRequestLine(host, target); err != nil {
+	host, hostHeader, err := requestHost(host, target, cfg)
+	if err != nil {
 		return nil, invalid("invalid handshake request", err)
 	}
 	var key [24]byte
@@ -54,7 +65,7 @@ func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target strin
 
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	conn, err := exchange(c, tr, host, target, key[:], cfg, cookieURL, *bp)
+	conn, err := exchange(c, tr, hostHeader, target, key[:], cfg, cookieURL, *bp)
 	cerr := w.release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {
@@ -84,7 +95,7 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 		buf = req[:cap(req)] // the request outgrew buf; reuse what it grew into
 	}
 	var fields [16]headerField
-	head, h, ahead, err := readResponse(tr.firstByte(c), buf[:cap(buf)], fields[:])
+	head, h, ahead, err := readResponse(tr.firstByte(c), tr, buf[:cap(buf)], fields[:])
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +167,27 @@ func storeCookies(conn *Conn, cfg *config, u *url.URL) {
 	}
 }
 
+// requestHost checks host and target, and returns host as a peer is to see
+// it (see wirehost.go) and the Host header: that, or WithHeader's Host.
+func requestHost(host, target string, cfg *config) (wire, header string, err error) {
+	if err := checkRequestLine(host, target); err != nil {
+		return "", "", err
+	}
+	if wire, err = wireAuthority(host); err != nil {
+		return "", "", err
+	}
+	header = wire
+	if h := cfg.header["Host"]; len(h) > 0 {
+		if err := checkRequestLine(h[0], target); err != nil {
+			return "", "", fmt.Errorf("WithHeader's Host: %w", err)
+		}
+		if header, err = wireAuthority(h[0]); err != nil {
+			return "", "", err
+		}
+	}
+	return wire, header, nil
+}
+
 // checkRequestLine refuses a host or target that could break the request
 // line or smuggle a header.
 func checkRequestLine(host, target string) error {
@@ -190,9 +222,6 @@ func appendRequest(b []byte, host, target string, key []byte, cfg *config, cooki
 	b = append(b, "GET "...)
 	b = append(b, target...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
-	if h := cfg.header["Host"]; len(h) > 0 {
-		host = h[0]
-	}
 	b = append(b, host...)
 	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
 	b = append(b, key...)

@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,6 +47,13 @@ func TestHandshakeResponses(t *testing.T) {
 		{name: "upgrade mixed case", response: strings.Replace(ok, "Upgrade: websocket", "Upgrade: WebSocket", 1) + "\r\n"},
 		{name: "accept with spaces", response: strings.Replace(ok, ": {accept}", ":   {accept}  ", 1) + "\r\n"},
 		{name: "bare LF line ends", response: strings.ReplaceAll(ok, "\r\n", "\n") + "\n"},
+		{name: "100 Continue first", response: "HTTP/1.1 100 Continue\r\n\r\n" + ok + "\r\n", check: wantStatus(101)},
+		{name: "102 and 103 first", response: "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" + ok + "\r\n", check: wantStatus(101)},
+		{name: "five interim responses", response: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 5) + ok + "\r\n", check: wantStatus(101)},
+		{name: "six interim responses", response: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 6) + ok + "\r\n", wantErr: errTooManyInterim},
+		{name: "interim then refusal", response: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno",
+			wantErr: ErrUpgradeDeclined, status: 403, check: wantBody("no")},
+		{name: "malformed interim response", response: "HTTP/1.1 100 Continue\r\nbroken\r\n\r\n" + ok + "\r\n", fails: true},
 		{
 			name: "subprotocol chosen", opts: []Option{WithSubprotocols("chat", "superchat")},
 			response: ok + "Sec-WebSocket-Protocol: superchat\r\n\r\n",
@@ -170,6 +178,14 @@ func TestHandshakeResponses(t *testing.T) {
 				tt.check(t, nil, err)
 			}
 		})
+	}
+}
+
+func wantStatus(status int) func(*testing.T, *Conn, error) {
+	return func(t *testing.T, c *Conn, _ error) {
+		if c.Response().StatusCode != status {
+			t.Errorf("status %d, want %d", c.Response().StatusCode, status)
+		}
 	}
 }
 
@@ -442,10 +458,11 @@ func base64Decode(s string) ([]byte, error) {
 	return io.ReadAll(base64.NewDecoder(base64.StdEncoding, strings.NewReader(s)))
 }
 
-// TestHandshakeOnHeldStream runs Handshake on a stream the test dialled, and
-// leaves the stream open on failure.
-func TestHandshakeOnHeldStream(t *testing.T) {
-	addr := serveRaw(t, "tcp", func(c net.Conn) {
+// serveHeldStream answers each request on a connection in turn, as one
+// that Handshake is run on more than once: /refuse with a 404, anything else
+// with a 101.
+func serveHeldStream(t *testing.T) string {
+	return serveRaw(t, "tcp", func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(br)
@@ -453,12 +470,18 @@ func TestHandshakeOnHeldStream(t *testing.T) {
 				return
 			}
 			if req.URL.Path == "/refuse" {
-				c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno"))
+				io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno")
 				continue
 			}
-			c.Write([]byte(upgradeResponse(req, "")))
+			io.WriteString(c, upgradeResponse(req, ""))
 		}
 	})
+}
+
+// TestHandshakeOnHeldStream runs Handshake on a stream the test dialled, and
+// leaves the stream open on failure.
+func TestHandshakeOnHeldStream(t *testing.T) {
+	addr := serveHeldStream(t)
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -534,5 +557,64 @@ func TestLowerCaseHostHeader(t *testing.T) {
 	d.DialWebSocket(context.Background(), "ws://"+addr+"/")
 	if hosts := <-got; len(hosts) != 1 || hosts[0] != "virtual.example" {
 		t.Errorf("Host fields sent: %q, want one: virtual.example", hosts)
+	}
+}
+
+// deadlineConn records the deadlines set on a stream.
+type deadlineConn struct {
+	net.Conn
+	mu   sync.Mutex
+	last time.Time // the last deadline set
+	set  int       // how many were set
+}
+
+func (d *deadlineConn) SetDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.last, d.set = t, d.set+1
+	d.mu.Unlock()
+	return d.Conn.SetDeadline(t)
+}
+
+func (d *deadlineConn) lastDeadline() (time.Time, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last, d.set
+}
+
+// TestHandshakeClearsDeadline holds Handshake to its documentation: when it
+// returns, after success or failure, the stream has no deadline, whatever
+// bounded the handshake: the default timeout, the context's deadline, or
+// nothing but the deadline the caller had set.
+func TestHandshakeClearsDeadline(t *testing.T) {
+	addr := serveHeldStream(t)
+	withDeadline, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		opts []Option
+	}{
+		{"default timeout", context.Background(), nil},
+		{"context deadline", withDeadline, []Option{WithHandshakeTimeout(0)}},
+		{"no bound", context.Background(), []Option{WithHandshakeTimeout(0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			dc := &deadlineConn{Conn: nc}
+			for _, target := range []string{"/refuse", "/ok"} {
+				dc.SetDeadline(time.Now().Add(time.Hour)) // the caller's own
+				_, err := Handshake(tc.ctx, dc, "h.example", target, tc.opts...)
+				if (err == nil) != (target == "/ok") {
+					t.Fatalf("%s: %v", target, err)
+				}
+				if last, n := dc.lastDeadline(); !last.IsZero() || n < 2 {
+					t.Errorf("%s: after Handshake the deadline is %v (%d set), want none", target, last, n)
+				}
+			}
+		})
 	}
 }

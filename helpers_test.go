@@ -257,6 +257,20 @@ func checkClass(tb testing.TB, err, class error) {
 	}
 }
 
+// dialOnce runs New with opts and one DialWebSocket to url, closes the
+// connection if one was made, and returns the error of either.
+func dialOnce(ctx context.Context, url string, opts ...Option) error {
+	d, err := New(opts...)
+	if err != nil {
+		return err
+	}
+	c, err := d.DialWebSocket(ctx, url)
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
+
 // dialAtOnce dials url through d from n goroutines at once, each dials
 // times in a row, and fails t with every error.
 func dialAtOnce(t *testing.T, d *Dialer, url string, n, dials int) {

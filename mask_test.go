@@ -73,3 +73,23 @@ func TestKeySourceDistinct(t *testing.T) {
 		t.Fatalf("only %d distinct keys of %d", len(seen), 3*keyBatch/4)
 	}
 }
+
+// TestRFC6455MaskedExamples builds the masked frames of RFC 6455 §5.7 with
+// the RFC's key: a text "Hello" and the pong that answers a ping "Hello".
+func TestRFC6455MaskedExamples(t *testing.T) {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	for _, c := range []struct {
+		op   byte
+		want []byte
+	}{
+		{opText, []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}},
+		{opPong, []byte{0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}},
+	} {
+		b := make([]byte, maxHeader+5)
+		n := putClientHeader(b, true, c.op, 5, key)
+		maskCopy(b[n:], []byte("Hello"), key, 0)
+		if got := b[:n+5]; !bytes.Equal(got, c.want) {
+			t.Errorf("opcode %#x: % x, want % x", c.op, got, c.want)
+		}
+	}
+}

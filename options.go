@@ -70,7 +70,13 @@ func newConfig(opts []Option) *config {
 		readLimit:        defaultReadLimit,
 		proxyRetry:       defaultProxyRetryDelay,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			// Refused rather than skipped: a nil Option is an option the
+			// caller meant to set and did not.
+			c.fail(fmt.Errorf("option %d of %d is nil", i+1, len(opts)))
+			continue
+		}
 		o(c)
 	}
 	return c
@@ -86,9 +92,14 @@ func (c *config) fail(err error) {
 // WithProxy sends every dial through the proxy at rawURL, whatever the
 // target, loopback included. The schemes are http, https, socks5 and socks5h;
 // a bare "host:port" means http, and the default ports are 80, 443 and 1080.
-// Any other scheme fails every dial with a *ProxyError of stage "resolve".
 // User information in the URL becomes Basic proxy authentication (HTTP) or
-// username/password authentication (SOCKS5).
+// username/password authentication (SOCKS5, RFC 1929). New fails with an
+// ErrInvalid error, which quotes none of rawURL, when rawURL does not parse
+// (a /, ?, # or % in a password must be percent-encoded), has another
+// scheme, no host, a port out of range, a path or a query, or holds
+// credentials that its scheme cannot carry: a user name with a colon for
+// Basic, or for SOCKS5 a username or password that is empty or longer than
+// 255 bytes.
 //
 // Through an http:// or https:// proxy every target, ws:// included, is
 // reached with a CONNECT tunnel; an https:// proxy is verified as
@@ -104,6 +115,8 @@ func WithProxy(rawURL string) Option {
 // WithProxyFunc asks f for the proxy of each target. f has the shape of
 // httpproxy.Config.ProxyFunc: it is given the target as a URL whose scheme is
 // http for ws:// and https for wss://, and returns nil for a direct dial.
+// Its answer is checked as WithProxy checks its URL; one that fails, or an
+// error from f, fails the dial with a *ProxyError of stage "resolve".
 func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 	return func(c *config) {
 		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromFunc, "", f
@@ -201,6 +214,15 @@ func WithProxyRetryDelay(d time.Duration) Option {
 // proxied; and in a CGI program (REQUEST_METHOD set) HTTP_PROXY is refused.
 // ALL_PROXY serves any scheme whose own variable is empty, under the same
 // NO_PROXY, which is how SOCKS proxies are usually given.
+//
+// Each value is checked when it is read, as WithProxy checks its URL. Where
+// net/http drops a value that does not parse, and the dial goes direct, or
+// reads it again as "http://" + value, wsdial fails every dial that the
+// variable would serve (after NO_PROXY and the loopback rule) with an
+// ErrInvalid error that names the variable and shows nothing of its value
+// past the scheme. New itself does not fail for it, so that a bad
+// HTTP_PROXY does not stop the wss:// dials that a good HTTPS_PROXY serves,
+// and so that the zero Dialer, which has no New, behaves the same.
 func WithProxyFromEnvironment() Option {
 	return func(c *config) {
 		c.proxyMode, c.proxyURL, c.proxyFunc = proxyFromEnvironment, "", nil
@@ -215,12 +237,17 @@ func WithoutProxy() Option {
 }
 
 // WithProxyHeader adds h to every CONNECT request. These headers go only to
-// the proxy, never to the target. A later WithProxyHeader replaces h. Host is ignored, and a Proxy-Authorization
-// entry is sent only when no credentials come from the proxy URL or the
-// authenticator.
+// the proxy, never to the target. A later WithProxyHeader replaces h. A
+// Proxy-Authorization entry is sent only when no credentials come from the
+// proxy URL or the authenticator. Host, which the request line fixes, and
+// the fields that frame a message or steer the connection (Content-Length,
+// Transfer-Encoding, TE, Trailer, Expect, Connection, Keep-Alive, Upgrade,
+// Proxy-Connection) are refused, as is any name or value that holds CR, LF
+// or NUL: a CONNECT has no content (RFC 9110 §9.3.6), and a proxy told
+// otherwise would take the first tunnel bytes for it.
 func WithProxyHeader(h http.Header) Option {
 	return func(c *config) {
-		if err := checkHeader(h, nil); err != nil {
+		if err := checkHeader(h, proxyOwned); err != nil {
 			c.fail(err)
 			return
 		}
@@ -230,7 +257,10 @@ func WithProxyHeader(h http.Header) Option {
 
 // WithProxyTLSConfig sets the TLS configuration for https:// proxies. It is
 // kept apart from WithTLSConfig, which is for the target. When its ServerName
-// is empty, the proxy's host is verified.
+// is empty, the proxy's host is verified. The ALPN offer is always
+// "http/1.1" alone, whatever NextProtos says: the CONNECT request is
+// HTTP/1.1, so a proxy must not be let pick h2. With WithHTTP2 it is "h2"
+// and "http/1.1", and a proxy that picks h2 carries the tunnels as streams.
 func WithProxyTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.proxyTLS = cloneTLS(cfg) }
 }
@@ -292,8 +322,10 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // WithHeader adds h to the opening handshake request; a later WithHeader
 // replaces h. A Host entry, whatever its case, replaces the Host header.
 // Headers that the handshake itself owns (Upgrade, Connection and the
-// Sec-WebSocket-* fields) are refused, as is any name or value that holds
-// CR, LF or NUL.
+// Sec-WebSocket-* fields) are refused, as are the fields that frame a
+// message or steer the connection (Content-Length, Transfer-Encoding, TE,
+// Trailer, Expect, Keep-Alive, Proxy-Connection) and any name or value that
+// holds CR, LF or NUL.
 func WithHeader(h http.Header) Option {
 	return func(c *config) {
 		if err := checkHeader(h, handshakeOwned); err != nil {
@@ -412,9 +444,9 @@ func WithCompression(c Compression) Option {
 // A WebSocket over HTTP/2 behaves as any other: Response().ProtoMajor is 2,
 // a 2xx status stands for 101, and NetConn returns the stream. Closing it
 // ends the stream, not the connection, which closes once it has carried
-// nothing for 90 seconds, or at CloseIdleConnections. Request headers that
-// HTTP/2 forbids (Keep-Alive, Proxy-Connection, Transfer-Encoding, and TE
-// other than "trailers") are left out of its requests.
+// nothing for 90 seconds, or at CloseIdleConnections. Proxy authentication
+// bound to a connection (NTLM) cannot work over HTTP/2, where each request
+// is a stream of a shared connection.
 func WithHTTP2() Option {
 	return func(c *config) { c.http2 = true }
 }
@@ -444,26 +476,52 @@ func cloneTLS(cfg *tls.Config) *tls.Config {
 	return cfg.Clone()
 }
 
-// handshakeOwned lists the request headers that the handshake writes itself,
-// in canonical form.
-var handshakeOwned = map[string]bool{
-	"Upgrade":                  true,
-	"Connection":               true,
-	"Sec-Websocket-Key":        true,
-	"Sec-Websocket-Version":    true,
-	"Sec-Websocket-Extensions": true,
-	"Sec-Websocket-Protocol":   true,
+// framingReason is why a caller may not set the fields that frame a message
+// or steer the connection (RFC 9110 §6.4, §7.6.1, §10.1.1; RFC 9112 §6,
+// §9.6): the peer would read the stream otherwise than it is written.
+const framingReason = "frames the message or steers the connection, so the peer would read the stream otherwise than it is sent"
+
+// handshakeOwned maps the request headers that a caller may not give the
+// upgrade request, in canonical form, to the reason.
+var handshakeOwned = map[string]string{
+	"Upgrade":                  "is set by the handshake itself",
+	"Connection":               "is set by the handshake itself",
+	"Sec-Websocket-Key":        "is set by the handshake itself",
+	"Sec-Websocket-Version":    "is set by the handshake itself",
+	"Sec-Websocket-Extensions": "is set by the handshake itself",
+	"Sec-Websocket-Protocol":   "is set by the handshake itself",
+	"Content-Length":           framingReason,
+	"Transfer-Encoding":        framingReason,
+	"Te":                       framingReason,
+	"Trailer":                  framingReason,
+	"Expect":                   framingReason,
+	"Keep-Alive":               framingReason,
+	"Proxy-Connection":         framingReason,
+}
+
+// proxyOwned is handshakeOwned's counterpart for the CONNECT request.
+var proxyOwned = map[string]string{
+	"Host":              "is fixed by the CONNECT request line",
+	"Content-Length":    framingReason,
+	"Transfer-Encoding": framingReason,
+	"Te":                framingReason,
+	"Trailer":           framingReason,
+	"Expect":            framingReason,
+	"Connection":        framingReason,
+	"Keep-Alive":        framingReason,
+	"Upgrade":           framingReason,
+	"Proxy-Connection":  framingReason,
 }
 
 // checkHeader refuses names that are not tokens, values with CR, LF or NUL,
 // and any name in owned.
-func checkHeader(h http.Header, owned map[string]bool) error {
+func checkHeader(h http.Header, owned map[string]string) error {
 	for name, values := range h {
 		if !isToken(name) {
 			return fmt.Errorf("header name %q is not a token", name)
 		}
-		if owned[http.CanonicalHeaderKey(name)] {
-			return fmt.Errorf("header %q is set by the handshake itself", name)
+		if why, ok := owned[http.CanonicalHeaderKey(name)]; ok {
+			return fmt.Errorf("header %q %s", name, why)
 		}
 		for _, v := range values {
 			if hasCTL(v) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -17,28 +18,32 @@ import (
 
 // proxyKind is how one proxy URL scheme reaches a target.
 type proxyKind struct {
-	port string // the default port
-	tls  bool   // whether the proxy itself is spoken to over TLS
-	dial func(d *Dialer, ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error)
+	port      string // the default port
+	tls       bool   // whether the proxy itself is spoken to over TLS
+	remoteDNS bool   // whether the proxy is sent the target's name (socks5h) rather than an address
+	// checkUser refuses user information that this kind cannot send.
+	checkUser func(*url.Userinfo) error
+	dial      func(d *Dialer, ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error)
 }
 
 // proxyKinds maps each supported scheme to its way through, so that adding a
 // scheme is one line here rather than a switch in every function that cares.
 var proxyKinds = map[string]proxyKind{
-	"http":    {"80", false, (*Dialer).connectVia},
-	"https":   {"443", true, (*Dialer).connectVia},
-	"socks5":  {"1080", false, (*Dialer).socksVia},
-	"socks5h": {"1080", false, (*Dialer).socksVia},
+	"http":    {"80", false, false, checkBasicUser, (*Dialer).connectVia},
+	"https":   {"443", true, false, checkBasicUser, (*Dialer).connectVia},
+	"socks5":  {"1080", false, false, checkSOCKSUser, (*Dialer).socksVia},
+	"socks5h": {"1080", false, true, checkSOCKSUser, (*Dialer).socksVia},
 }
 
 // proxyTarget is a proxy URL checked and taken apart. It is not changed
 // once made, so a fixed proxy's serves every dial.
 type proxyTarget struct {
-	url      *url.URL
-	kind     proxyKind
-	host     string // without brackets: what TLS to an https proxy verifies
-	address  string // host:port, with the scheme's default port filled in
-	redacted string // for errors and logs
+	url       *url.URL
+	kind      proxyKind
+	remoteDNS bool   // the proxy is sent the target's name
+	host      string // without brackets: what TLS to an https proxy verifies
+	address   string // host:port, with the scheme's default port filled in
+	redacted  string // for errors and logs
 }
 
 // setProxy sets how the Dialer finds the proxy of each target: d.proxy
@@ -57,22 +62,26 @@ func (d *Dialer) setProxy(cfg *config) error {
 			return invalid("invalid option", fmt.Errorf("WithProxy: %w", err))
 		}
 	case proxyFromFunc:
-		d.proxy = cfg.proxyFunc
+		d.proxyFunc = cfg.proxyFunc
 	case proxyFromList:
 		d.list = newProxyList(cfg.proxyList, cfg.proxyRetry)
 	default:
-		d.proxy, d.envSource = proxyFromEnv()
+		d.env = readEnvProxies()
 	}
 	return nil
 }
 
 // proxyFor returns the proxy for address, looked up as a target of scheme
-// (http or https), or nil for a direct dial. Every failure is a *ProxyError.
+// (http or https), or nil for a direct dial. A failure is a *ProxyError, or
+// the ErrInvalid of a bad proxy variable.
 func (d *Dialer) proxyFor(scheme, address string) (*proxyTarget, error) {
-	if d.fixedProxy != nil || d.proxy == nil {
+	switch {
+	case d.env != nil:
+		return d.env.proxyFor(&url.URL{Scheme: scheme, Host: address})
+	case d.proxyFunc == nil:
 		return d.fixedProxy, nil
 	}
-	u, err := d.proxy(&url.URL{Scheme: scheme, Host: address})
+	u, err := d.proxyFunc(&url.URL{Scheme: scheme, Host: address})
 	if err != nil || u == nil {
 		if err != nil {
 			err = &ProxyError{Stage: "resolve", Err: err}
@@ -92,17 +101,18 @@ func parseProxyURL(raw string) (*url.URL, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
 	}
-	u, err := parseURL(raw)
-	if err != nil {
-		return nil, fmt.Errorf("invalid proxy URL: %w", err)
-	}
-	return u, nil
+	return parseURL(raw)
 }
 
-// checkProxy refuses a proxy URL that names no host or an unsupported
-// scheme, and works out where to dial. Even on failure px.redacted is set.
+// checkProxy refuses a proxy URL that names no host, an unsupported
+// scheme or a port out of range, and works out where to dial. Even on
+// failure px.redacted is set.
 func checkProxy(u *url.URL) (*proxyTarget, error) {
-	px := &proxyTarget{url: u, redacted: u.Redacted()}
+	// A path, query or fragment means nothing to a proxy, and the redacted
+	// form would show them: a password with an unencoded / lands in the path.
+	bare := *u
+	bare.Path, bare.RawPath, bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = "", "", "", false, "", ""
+	px := &proxyTarget{url: u, redacted: bare.Redacted()}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme == "" {
 		scheme = "http" // a function may hand back a URL with only a host
@@ -115,21 +125,36 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 		return px, errors.New("proxy URL names no host")
 	case breaksLine(u.Host):
 		return px, errors.New("proxy host holds a space or control character")
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return px, errors.New("proxy URL has a path, a query or a fragment, which a proxy URL does not take (a /, ? or # in a password must be percent-encoded)")
 	}
-	px.kind = kind
-	px.host = u.Hostname()
+	if u.User != nil && kind.checkUser != nil {
+		if err := kind.checkUser(u.User); err != nil {
+			return px, err
+		}
+	}
 	port := u.Port()
 	if port == "" {
 		port = kind.port
+	} else if err := checkPort(port); err != nil {
+		return px, err
 	}
-	px.address = net.JoinHostPort(px.host, port)
+	var err error
+	if px.address, err = localAddress(u.Hostname(), port); err != nil {
+		return px, err
+	}
+	if px.host, err = wireHost(u.Hostname()); err != nil {
+		return px, err
+	}
+	px.kind, px.remoteDNS = kind, kind.remoteDNS
 	return px, nil
 }
 
-// proxyReason says why a target is dialled through proxy, or directly when
-// proxy is nil: which option or environment variable decided. It runs only
-// for the log.
-func (d *Dialer) proxyReason(scheme string, proxied bool) string {
+// proxyReason says why the target of scheme at address is dialled through
+// a proxy, or directly: which option or environment variable decided, and
+// for a direct dial that a variable would have served, whether NO_PROXY or
+// a loopback target excluded it. It runs only for the log.
+func (d *Dialer) proxyReason(scheme, address string, proxied bool) string {
 	switch d.cfg.proxyMode {
 	case proxyNone:
 		return "WithoutProxy"
@@ -137,15 +162,21 @@ func (d *Dialer) proxyReason(scheme string, proxied bool) string {
 		return "WithProxy"
 	case proxyFromFunc:
 		return "WithProxyFunc"
+	case proxyFromList:
+		return "WithProxyList"
 	}
-	from := d.envSource[scheme]
-	switch {
-	case proxied:
-		return "environment: " + from
-	case from == "":
-		return "environment: no proxy variable for " + scheme
+	return d.env.reason(scheme, address, proxied)
+}
+
+// loopbackTarget reports whether address is one that httpproxy never
+// proxies: the name localhost, as written, or a loopback IP address.
+func loopbackTarget(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
 	}
-	return "environment: NO_PROXY, or a loopback target, excludes it from " + from
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
 }
 
 // dialProxy opens the TCP connection to the proxy itself.

@@ -147,6 +147,25 @@ func basicAuthorization(u *url.Userinfo) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pass))
 }
 
+// checkBasicUser refuses user information that Basic cannot carry (RFC 7617
+// §2): the user-id ends at the first colon, so a colon in the user name
+// would send the rest of it as the password; and neither part may hold a
+// control character. checkProxy applies it to every http:// and https://
+// proxy URL, whatever the authenticator, before any traffic.
+func checkBasicUser(u *url.Userinfo) error {
+	if u == nil {
+		return nil
+	}
+	pass, _ := u.Password()
+	switch {
+	case strings.Contains(u.Username(), ":"):
+		return errors.New("the proxy user name holds a colon, which Basic authentication cannot carry (RFC 7617 §2)")
+	case hasControl(u.Username()) || hasControl(pass):
+		return errors.New("the proxy user name or password holds a control character, which Basic authentication cannot carry (RFC 7617 §2)")
+	}
+	return nil
+}
+
 // schemeRank orders the schemes a Dialer tries, strongest first.
 func schemeRank(scheme string) int {
 	switch strings.ToLower(scheme) {
@@ -277,7 +296,7 @@ func (s *anySession) Next(ctx context.Context, challenge *http.Response) (string
 // request, or, for a session that waits to see a challenge, its answer to
 // this one.
 func begin(ctx context.Context, a namedAuth, proxy *url.URL, challenge *http.Response) (string, ProxyAuthSession, error) {
-	sess, err := a.Start(ctx, proxy)
+	sess, err := startAuth(ctx, a.ProxyAuthenticator, proxy)
 	if err != nil {
 		return "", nil, err
 	}
@@ -383,4 +402,14 @@ func (f schemeFailures) Unwrap() []error {
 		}
 	}
 	return errs
+}
+
+// startAuth is a.Start, with a session that is missing, which would fail
+// the dial later with a panic, refused as an error now.
+func startAuth(ctx context.Context, a ProxyAuthenticator, proxy *url.URL) (ProxyAuthSession, error) {
+	sess, err := a.Start(ctx, proxy)
+	if err == nil && sess == nil {
+		err = fmt.Errorf("the authenticator (%T) returned no session and no error", a)
+	}
+	return sess, err
 }

@@ -380,3 +380,43 @@ func TestProxyAuthenticatorOption(t *testing.T) {
 		})
 	}
 }
+
+// noSession is an authenticator whose Start returns neither a session nor an
+// error.
+type noSession struct{ scheme string }
+
+func (n noSession) Scheme() string { return n.scheme }
+
+func (noSession) Start(context.Context, *url.URL) (ProxyAuthSession, error) { return nil, nil }
+
+// TestProxyAuthenticatorNoSession checks that an authenticator that returns
+// no session fails the dial as a proxy error that says so, alone or among
+// several, rather than panicking.
+func TestProxyAuthenticatorNoSession(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		auths []ProxyAuthenticator
+	}{
+		{"alone", []ProxyAuthenticator{noSession{}}},
+		{"among several", []ProxyAuthenticator{noSession{"NTLM"}, noSession{"Negotiate"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &schemeProxy{offer: []string{"NTLM", "Negotiate"}}
+			addr, _ := serve(t, nil, p.handle)
+			d := mustNew(t, WithProxy("http://"+addr), WithProxyAuthenticator(tc.auths...))
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("the dial panics: %v", r)
+					}
+				}()
+				_, err = d.DialContext(context.Background(), "tcp", "target.example:443")
+			}()
+			checkClass(t, err, ErrProxy)
+			if err == nil || !strings.Contains(err.Error(), "no session") {
+				t.Errorf("error %v does not say that the authenticator gave no session", err)
+			}
+		})
+	}
+}

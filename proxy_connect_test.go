@@ -188,13 +188,19 @@ func TestConnectReplies(t *testing.T) {
 		{name: "502 chunked", reply: "HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nno up\r\n0\r\n\r\n",
 			status: 502, errText: "502 Bad Gateway", body: "no up"},
 		{name: "101", reply: "HTTP/1.1 101 Switching Protocols\r\n\r\n", status: 101, errText: "101"},
+		{name: "100 then 200", reply: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 Connection established\r\n\r\n"},
+		{name: "103 then 200 and a banner", reply: "HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", banner: "SSH-2.0-x\r\n"},
+		{name: "100 then 407", reply: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 407\r\nProxy-Authenticate: Basic\r\nContent-Length: 2\r\n\r\nno",
+			status: 407, errIs: ErrProxyAuthRequired, body: "no"},
+		{name: "100 then 101", reply: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n", status: 101, errText: "101"},
+		{name: "endless 100s", reply: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 6) + "HTTP/1.1 200 OK\r\n\r\n", errIs: errTooManyInterim},
 		{name: "huge head", reply: "HTTP/1.1 200 OK\r\nX-Pad: " + strings.Repeat("a", 70<<10) + "\r\n\r\n",
 			errIs: errHeadTooLarge},
 		{name: "endless head", reply: "HTTP/1.1 200 OK\r\n", endless: true, errIs: errHeadTooLarge},
 		{name: "closed mid-reply", reply: "HTTP/1.1 200 Conn", errIs: io.ErrUnexpectedEOF},
 		{name: "closed at once", reply: "", errIs: io.EOF},
 		{name: "not HTTP", reply: "SSH-2.0-OpenSSH\r\n\r\n", errIs: errMalformedStatus},
-		{name: "bad header", reply: "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", errText: "malformed header line"},
+		{name: "bad header", reply: "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", errIs: errMalformedField},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
@@ -515,40 +521,85 @@ func (c *replyConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
 func (c *replyConn) Write(b []byte) (int, error) { return len(b), nil }
 
 // FuzzConnectReply feeds exchangeConnect arbitrary replies. It must never
-// panic, keep more than 1 KiB of body, or lose a byte that follows a 2xx.
+// panic, keep more than 1 KiB of body, or lose a byte that follows a 2xx;
+// and it may keep the connection for another request only after a 407 that
+// net/http, reading the same bytes, finds framed, complete, not closing and
+// ending exactly where the client stopped reading: a body cut short, a
+// reply that closes or one with bytes behind it never passes.
 func FuzzConnectReply(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\nbanner"))
+	f.Add([]byte("HTTP/1.1 407\r\nContent-Length: 100\r\n\r\nshort"))
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 407\r\nContent-Length: 2\r\n\r\nno"))
 	f.Fuzz(func(t *testing.T, reply []byte) {
 		c := &replyConn{r: bytes.NewReader(reply)}
 		buf := make([]byte, 2048)
-		tunnel, resp, _, err := exchangeConnect(c, dialTrace{}, "example.com:443", "", nil, true, buf)
+		tunnel, resp, keep, err := exchangeConnect(c, dialTrace{}, connectRequest{address: "example.com:443", reuse: true, reply: true}, buf)
 		switch {
 		case tunnel != nil:
-			if resp == nil || resp.StatusCode/100 != 2 || err != nil {
-				t.Fatalf("a tunnel with the reply %v and the error %v, want its 2xx reply and no error", resp, err)
+			if resp == nil || resp.StatusCode/100 != 2 || err != nil || keep {
+				t.Fatalf("a tunnel with the reply %v, the error %v and keep %v, want its 2xx reply, no error, no keep", resp, err, keep)
 			}
-			head, ahead := splitHead(reply)
+			head, ahead := splitFinalHead(reply)
 			rest, _ := io.ReadAll(tunnel)
 			if !bytes.Equal(rest, ahead) {
 				t.Fatalf("after a head of %d bytes the tunnel yields %q, want %q", len(head), rest, ahead)
 			}
 		case resp != nil:
-			if resp.StatusCode/100 == 2 || err != nil {
+			if resp.StatusCode/100 == 2 || resp.StatusCode/100 == 1 && resp.StatusCode != 101 || err != nil {
 				t.Fatalf("refusal with status %d and error %v", resp.StatusCode, err)
 			}
 			if body, _ := io.ReadAll(resp.Body); len(body) > maxErrorBody {
 				t.Fatalf("kept %d bytes of body", len(body))
 			}
+			if !keep {
+				return
+			}
+			read := len(reply) - c.r.Len()
+			if resp.StatusCode != 407 || resp.Close {
+				t.Fatalf("kept the connection after %d, Close %v", resp.StatusCode, resp.Close)
+			}
+			n, framed := netHTTPEnd(reply, http.MethodConnect)
+			if closes := netHTTPCloses(reply); !framed || n != read || closes {
+				t.Fatalf("kept the connection after %d bytes; net/http finds a framed end: %v, after %d, closing: %v", read, framed, n, closes)
+			}
+		case keep:
+			t.Fatal("kept the connection without a response")
 		case err == nil:
 			t.Fatal("neither tunnel, response nor error")
 		}
 	})
 }
 
-// splitHead splits a reply at the end of its head, as headEnd finds it.
-func splitHead(b []byte) (head, rest []byte) {
-	n := headEnd(b, 0)
-	return b[:n], b[n:]
+// netHTTPCloses reports whether net/http reads the final response of reply
+// as one after which the connection closes.
+func netHTTPCloses(reply []byte) bool {
+	br := bufio.NewReader(bytes.NewReader(reply))
+	for {
+		r, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+		if err != nil {
+			return true
+		}
+		if r.StatusCode/100 != 1 || r.StatusCode == http.StatusSwitchingProtocols {
+			return r.Close
+		}
+	}
+}
+
+// splitFinalHead splits a reply after the head of its final response, past
+// any interim ones.
+func splitFinalHead(b []byte) (head, rest []byte) {
+	n := 0
+	for {
+		end := headEnd(b[n:], 0)
+		if end == 0 {
+			return b[:n], b[n:]
+		}
+		status := string(b[n+9 : min(n+12, len(b))])
+		n += end
+		if status[0] != '1' || status == "101" {
+			return b[:n], b[n:]
+		}
+	}
 }
 
 // TestConnectRefusesSmuggling checks that a target address that could break
@@ -596,5 +647,200 @@ func TestAuthenticatorContextEnds(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("the dial took %v", time.Since(start))
+	}
+}
+
+// TestBasicUserColon checks RFC 7617 §2: a Basic user-id ends at its first
+// colon, so a user name that holds one ("al:ice", written al%3Aice in the
+// URL) would reach the proxy as another user with another password. It is
+// refused before any traffic, and the error shows no password.
+func TestBasicUserColon(t *testing.T) {
+	const userinfo = "al%3Aice:" + testPassword
+	for _, scheme := range []string{"http", "https"} {
+		_, err := New(WithProxy(scheme + "://" + userinfo + "@127.0.0.1:1"))
+		checkClass(t, err, ErrInvalid)
+		if err != nil && strings.Contains(err.Error(), testPassword) {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+
+	heads := make(chan string, 1)
+	addr := rawProxy(t, func(c net.Conn, head string) { heads <- head })
+	d := mustNew(t, WithProxyFunc(func(*url.URL) (*url.URL, error) {
+		return url.Parse("http://" + userinfo + "@" + addr)
+	}))
+	_, err := d.DialContext(context.Background(), "tcp", "target.example:443")
+	if err == nil || strings.Contains(err.Error(), testPassword) {
+		t.Errorf("err = %v, want a refusal without the password", err)
+	}
+	select {
+	case head := <-heads:
+		t.Errorf("the proxy was sent:\n%s", head)
+	default:
+	}
+}
+
+// TestProxyAuthProxyCloses plays a proxy whose first connection ends its
+// part of a connection-bound exchange in each way a real one may, and checks
+// that the dial goes on over a new connection, telling the authenticator
+// with challenge.Close that the exchange starts over there (RFC 9112 §9.6,
+// §8: a body cut short is no complete one; a 407 with Connection: close or
+// Proxy-Connection: close ends the connection; a kept connection may still
+// die before any byte of the next reply, as curl allows for).
+func TestProxyAuthProxyCloses(t *testing.T) {
+	const challenge = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\n"
+	for _, tc := range []struct {
+		name string
+		// first plays the proxy's first connection, from its first request on.
+		first func(c net.Conn, br *bufio.Reader)
+		// firstClose is challenge.Close on the first 407.
+		firstClose bool
+		// wantClosed is how many challenges say Close.
+		wantClosed int
+		// firstBody, if set, is the body of the first challenge, which the
+		// second repeats.
+		firstBody string
+	}{
+		{"body cut short", func(c net.Conn, _ *bufio.Reader) {
+			io.WriteString(c, challenge+"Content-Length: 100\r\n\r\nshort")
+		}, true, 1, ""},
+		{"chunked body cut short", func(c net.Conn, _ *bufio.Reader) {
+			io.WriteString(c, challenge+"Transfer-Encoding: chunked\r\n\r\n40\r\nshort")
+		}, true, 1, ""},
+		{"Proxy-Connection: close", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, challenge+"Proxy-Connection: close\r\nContent-Length: 5\r\n\r\nnope!")
+			io.Copy(io.Discard, br) // holds the connection, answering nothing more
+		}, true, 1, ""},
+		{"Connection: close", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, challenge+"Connection: close\r\nContent-Length: 5\r\n\r\nnope!")
+			io.Copy(io.Discard, br)
+		}, true, 1, ""},
+		{"kept connection closes before the next reply", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, challenge+"Content-Length: 4\r\n\r\nwho?")
+			http.ReadRequest(br) // the second request, which is never answered
+		}, false, 1, "who?"},
+		{"kept connection reset before the next reply", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, challenge+"Content-Length: 4\r\n\r\nwho?")
+			http.ReadRequest(br)
+			reset(c)
+		}, false, 1, "who?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGoroutines(t)
+			p := &negotiateProxy{body: func(_ int, w io.Writer, text string) {
+				fmt.Fprintf(w, "Content-Length: %d\r\n\r\n%s", len(text), text)
+			}}
+			var mu sync.Mutex
+			conns := 0
+			addr, _ := serve(t, nil, func(c net.Conn) {
+				mu.Lock()
+				conns++
+				n := conns
+				mu.Unlock()
+				br := bufio.NewReader(c)
+				if n > 1 {
+					p.handle(c, br)
+					return
+				}
+				if _, err := http.ReadRequest(br); err == nil {
+					tc.first(c, br)
+				}
+			})
+			auth := &negotiator{}
+			d := mustNew(t, WithProxy("http://"+addr), WithProxyAuthenticator(auth), WithHandshakeTimeout(5*time.Second))
+			c, err := d.DialContext(context.Background(), "tcp", "target.example:443")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			echo(t, c)
+			mu.Lock()
+			if conns != 2 {
+				t.Errorf("proxy saw %d connections, want 2", conns)
+			}
+			mu.Unlock()
+			if len(auth.challenges) == 0 || auth.challenges[0].Close != tc.firstClose {
+				t.Fatalf("first challenge of %d: Close = %v, want %v", len(auth.challenges), auth.challenges[0].Close, tc.firstClose)
+			}
+			closed := 0
+			for _, ch := range auth.challenges {
+				if ch.Close {
+					closed++
+				}
+			}
+			// A challenge that a new connection repeats reads in full both times.
+			if tc.firstBody != "" {
+				for _, ch := range auth.challenges[:2] {
+					if body, _ := io.ReadAll(ch.Body); string(body) != tc.firstBody {
+						t.Errorf("challenge (Close %v) reads %q, want %q", ch.Close, body, tc.firstBody)
+					}
+				}
+			}
+			if closed != tc.wantClosed {
+				t.Errorf("%d of %d challenges say Close, want %d", closed, len(auth.challenges), tc.wantClosed)
+			}
+		})
+	}
+}
+
+// TestProxyAuthReplyCutShort checks the other side of the retry: a kept
+// connection that dies after some of the next reply has come is a failure,
+// not a reason to start over.
+func TestProxyAuthReplyCutShort(t *testing.T) {
+	checkGoroutines(t)
+	var mu sync.Mutex
+	conns := 0
+	addr, _ := serve(t, nil, func(c net.Conn) {
+		mu.Lock()
+		conns++
+		mu.Unlock()
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\nContent-Length: 0\r\n\r\n")
+		if _, err := http.ReadRequest(br); err == nil {
+			io.WriteString(c, "HTTP/1.1 40")
+		}
+	})
+	d := mustNew(t, WithProxy("http://"+addr), WithProxyAuthenticator(&negotiator{}))
+	_, err := d.DialContext(context.Background(), "tcp", "target.example:443")
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("err = %v, want io.ErrUnexpectedEOF", err)
+	}
+	checkClass(t, err, ErrProxy)
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Errorf("proxy saw %d connections, want 1", conns)
+	}
+}
+
+// TestProxyTLSOffersHTTP11 gives an https:// proxy that prefers h2, as one
+// behind an HTTP/2-capable TLS frontend does, and a WithProxyTLSConfig
+// copied from an HTTP/2 transport: the proxy must be offered http/1.1
+// alone, which the CONNECT that follows speaks, and the caller's
+// configuration must stay as it was.
+func TestProxyTLSOffersHTTP11(t *testing.T) {
+	checkGoroutines(t)
+	var origin wsOrigin
+	originAddr := origin.start(t, nil)
+	cert, pool := newCert(t, "127.0.0.1")
+	p := &connectProxy{tls: &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: []string{"h2", "http/1.1"}}}
+	cfg := &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}}
+	d := mustNew(t, WithProxy("https://"+p.start(t)), WithProxyTLSConfig(cfg))
+	c, err := d.DialContext(context.Background(), "tcp", originAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	p.mu.Lock()
+	alpn := p.alpn
+	p.mu.Unlock()
+	if len(alpn) != 1 || alpn[0] != "http/1.1" {
+		t.Errorf("the proxy agreed on %q, want http/1.1", alpn)
+	}
+	if len(cfg.NextProtos) != 2 || cfg.ServerName != "" {
+		t.Errorf("the caller's configuration changed: %+v", cfg)
 	}
 }

@@ -3,8 +3,12 @@ package wsdial
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -70,13 +74,13 @@ func TestProxyFromEnvironment(t *testing.T) {
 			setEnv(t, tc.env)
 			d := mustNew(t)
 			u, _ := url.Parse(tc.target)
-			got, err := d.proxy(u)
+			got, err := d.proxyFor(u.Scheme, u.Host)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want one: %v", err, tc.wantErr)
 			}
 			s := ""
 			if got != nil {
-				s = got.String()
+				s = got.url.String()
 			}
 			if s != tc.want {
 				t.Errorf("proxy = %q, want %q", s, tc.want)
@@ -94,17 +98,17 @@ func TestProxyEnvironmentReadOnce(t *testing.T) {
 	none := mustNew(t, WithoutProxy())
 	t.Setenv("HTTP_PROXY", "http://second:1")
 	target := &url.URL{Scheme: "http", Host: "ws.example.invalid:80"}
-	if p, _ := d.proxy(target); p == nil || p.Host != "first:1" {
-		t.Errorf("proxy = %v, want the one set when New ran", p)
+	if px, _ := d.proxyFor(target.Scheme, target.Host); px == nil || px.url.Host != "first:1" {
+		t.Errorf("proxy = %v, want the one set when New ran", px)
 	}
 	if px, _ := explicit.proxyFor(target.Scheme, target.Host); px == nil || px.url.Host != "explicit:1" {
 		t.Errorf("WithProxy: proxy = %v", px)
 	}
-	if none.proxy != nil {
-		t.Error("WithoutProxy still resolves proxies")
+	if px, err := none.proxyFor(target.Scheme, target.Host); px != nil || err != nil {
+		t.Errorf("WithoutProxy still resolves proxies: %v, %v", px, err)
 	}
-	if p, _ := mustNew(t, WithoutProxy(), WithProxyFromEnvironment()).proxy(target); p == nil || p.Host != "second:1" {
-		t.Errorf("WithProxyFromEnvironment: proxy = %v", p)
+	if px, _ := mustNew(t, WithoutProxy(), WithProxyFromEnvironment()).proxyFor(target.Scheme, target.Host); px == nil || px.url.Host != "second:1" {
+		t.Errorf("WithProxyFromEnvironment: proxy = %v", px)
 	}
 }
 
@@ -156,4 +160,104 @@ func TestProxyEnvironmentDial(t *testing.T) {
 			t.Fatalf("err = %v, want a resolve *ProxyError", err)
 		}
 	})
+}
+
+// TestProxyEnvironmentInvalid sets proxy variables that do not parse as
+// proxy URLs, passwords with an unencoded /, #, ? or % among them, which
+// net/http skips in silence or reads as a proxy on a host named "http". Each
+// must fail every dial it would serve, before any traffic, with an
+// ErrInvalid error that names the variable and shows nothing of its value
+// past the scheme; New must not fail for it; a dial it would not serve,
+// because of its scheme, NO_PROXY or a loopback target, goes on.
+func TestProxyEnvironmentInvalid(t *testing.T) {
+	// Every part of each value past the scheme is one of these, which no
+	// error text may hold.
+	secret := []string{"zed", "pw9", "x7", "50%", "off", "3128", "1080", "127.0.0.1", "proxy.invalid"}
+	for _, tc := range []struct {
+		name, value string
+		https       bool // the variable serves wss:// targets; else ws:// ones
+	}{
+		{"HTTPS_PROXY", "http://zed:pw9/x7@127.0.0.1:3128", true},
+		{"HTTPS_PROXY", "http://zed:pw9#x7@127.0.0.1:3128", true},
+		{"HTTPS_PROXY", "http://zed:pw9?x7@127.0.0.1:3128", true},
+		{"HTTPS_PROXY", "http://zed:50%off@127.0.0.1:3128", true},
+		{"https_proxy", "http://zed/pw9x7@127.0.0.1:3128", true},
+		{"HTTPS_PROXY", "ftp://zed:pw9x7@127.0.0.1:3128", true},
+		{"https_proxy", "socks5://zed:@127.0.0.1:1080", true},
+		{"HTTP_PROXY", "zed:pw9/x7@127.0.0.1:3128", false},
+		{"http_proxy", "http://zed%3Apw9:x7@proxy.invalid:3128", false},
+		{"ALL_PROXY", "socks5h://zed:pw9/x7@127.0.0.1:1080", true},
+		{"all_proxy", "socks5h://zed:pw9/x7@127.0.0.1:1080", false},
+	} {
+		t.Run(tc.name+" "+tc.value, func(t *testing.T) {
+			setEnv(t, map[string]string{tc.name: tc.value, "NO_PROXY": "direct.invalid"})
+			dns := &fakeDNS{hosts: map[string][]netip.Addr{
+				"ws.invalid":     {netip.MustParseAddr("127.0.0.1")},
+				"direct.invalid": {netip.MustParseAddr("127.0.0.1")},
+			}}
+			t.Cleanup(dns.wait)
+			var log strings.Builder
+			var mu sync.Mutex
+			d, err := New(WithNetDialer(&net.Dialer{Resolver: dns.resolver()}), WithLogger(slog.New(rawHandler{&mu, &log})))
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			served, other := "wss", "ws"
+			if !tc.https {
+				served, other = other, served
+			}
+			origin := serveUpgrade(t, "")
+			_, port, _ := net.SplitHostPort(origin)
+
+			_, err = d.DialWebSocket(context.Background(), served+"://ws.invalid:"+port+"/")
+			checkClass(t, err, ErrInvalid)
+			if err == nil {
+				return
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.name) {
+				t.Errorf("the error does not name %s: %s", tc.name, msg)
+			}
+			for _, s := range secret {
+				if strings.Contains(msg, s) {
+					t.Errorf("the error shows %q of the value: %s", s, msg)
+				}
+			}
+			_, err = d.DialContext(context.Background(), "tcp", "ws.invalid:"+map[bool]string{true: "443", false: "80"}[tc.https])
+			checkClass(t, err, ErrInvalid)
+			if names := dns.names(); len(names) != 0 {
+				t.Errorf("names were looked up: %q", names)
+			}
+			mu.Lock()
+			for _, s := range secret[:5] {
+				if strings.Contains(log.String(), s) {
+					t.Errorf("the log shows %q of the value:\n%s", s, log.String())
+				}
+			}
+			mu.Unlock()
+
+			// What the variable does not serve still dials: the other
+			// scheme (ALL_PROXY serves both), a NO_PROXY name, a loopback
+			// address. Only the route matters here, so a wss:// target
+			// gets an answer to its TLS handshake that fails it, as a
+			// class other than ErrInvalid shows.
+			unserved := []string{served + "://direct.invalid:" + port + "/", served + "://127.0.0.1:" + port + "/"}
+			if strings.EqualFold(tc.name, "ALL_PROXY") {
+				_, err := d.DialWebSocket(context.Background(), other+"://ws.invalid:"+port+"/")
+				checkClass(t, err, ErrInvalid)
+			} else {
+				unserved = append(unserved, other+"://ws.invalid:"+port+"/")
+			}
+			for _, u := range unserved {
+				c, err := d.DialWebSocket(context.Background(), u)
+				if err == nil {
+					c.Close()
+					continue
+				}
+				if errors.Is(err, ErrInvalid) || strings.HasPrefix(u, "ws:") {
+					t.Errorf("%s: %v", u, err)
+				}
+			}
+		})
+	}
 }

@@ -60,6 +60,7 @@ type connectProxy struct {
 
 	mu       sync.Mutex
 	requests []*http.Request
+	alpn     []string // the protocol each TLS client and the proxy agreed on
 }
 
 func (p *connectProxy) start(t testing.TB) (addr string) {
@@ -85,6 +86,9 @@ func (p *connectProxy) handle(c net.Conn) {
 	}
 	p.mu.Lock()
 	p.requests = append(p.requests, req)
+	if tc, ok := c.(*tls.Conn); ok {
+		p.alpn = append(p.alpn, tc.ConnectionState().NegotiatedProtocol)
+	}
 	p.mu.Unlock()
 	if req.Method != http.MethodConnect {
 		io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
@@ -116,6 +120,7 @@ type socksProxy struct {
 	hosts      hosts
 	user, pass string // when user is set, username/password is demanded
 	reply      byte   // when not 0, the CONNECT is refused with this code
+	replies    []byte // the codes for the first requests in turn, 0 to grant; then as reply says
 
 	mu      sync.Mutex
 	targets []socksTarget
@@ -174,10 +179,14 @@ func (p *socksProxy) handle(c net.Conn) {
 	}
 	p.mu.Lock()
 	p.targets = append(p.targets, target)
+	code := p.reply
+	if n := len(p.targets); n <= len(p.replies) {
+		code = p.replies[n-1]
+	}
 	p.mu.Unlock()
 	refuse := func(code byte) { c.Write([]byte{5, code, 0, 1, 0, 0, 0, 0, 0, 0}) }
-	if p.reply != 0 {
-		refuse(p.reply)
+	if code != 0 {
+		refuse(code)
 		return
 	}
 	up, err := p.hosts.dial(target.addr)

@@ -30,7 +30,9 @@ func TestProxyURLs(t *testing.T) {
 		{raw: "socks4://proxy.example", wantErr: `scheme "socks4" is not supported`},
 		{raw: "http://", wantErr: "names no host"},
 		{raw: "", wantErr: "names no host"},
-		{raw: "http://u:" + testPassword + "@proxy example", wantErr: "invalid proxy URL"},
+		{raw: "http://u:" + testPassword + "@proxy example", wantErr: "does not parse"},
+		{raw: "http://u:" + testPassword + "@proxy.example/path", wantErr: "path"},
+		{raw: "http://u:" + testPassword + "@proxy.example?q", wantErr: "query"},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			if tc.wantAddr != "" {
@@ -219,5 +221,40 @@ func TestProxyDeadline(t *testing.T) {
 				t.Errorf("err = %v, want context.DeadlineExceeded and ErrProxy", err)
 			}
 		})
+	}
+}
+
+// TestURLErrorsHidePassword gives URLs whose password holds a /, ?, # or a
+// % that begins no escape, none percent-encoded, so that url.Parse fails on
+// them or finds a host in the middle of the password. Neither New's error
+// for WithProxy nor a dial's for the WebSocket URL may show any of it: a URL
+// that does not parse is described, never quoted.
+func TestURLErrorsHidePassword(t *testing.T) {
+	for _, pw := range []string{"s3cr/et", "s3cr?et", "s3cr#et", "s3%zzet", "s3cr et", "s3cr\x7fet"} {
+		for _, raw := range []string{
+			"http://alice:" + pw + "@proxy.example:8080",
+			"socks5://alice:" + pw + "@proxy.example:1080",
+			"alice:" + pw + "@proxy.example:8080",
+		} {
+			_, err := New(WithProxy(raw))
+			checkClass(t, err, ErrInvalid)
+			checkHidden(t, err, pw)
+		}
+		_, err := new(Dialer).DialWebSocket(context.Background(), "ws://alice:"+pw+"@ws.example/")
+		checkClass(t, err, ErrInvalid)
+		checkHidden(t, err, pw)
+	}
+}
+
+// checkHidden fails t if err's text shows a piece of pw.
+func checkHidden(t *testing.T, err error, pw string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, piece := range []string{pw[:4], pw[3:], "zz"} {
+		if strings.Contains(err.Error(), piece) {
+			t.Errorf("the error shows %q of the password %q: %v", piece, pw, err)
+		}
 	}
 }

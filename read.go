@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -29,46 +30,20 @@ var waitBufs = sync.Pool{New: func() any { return new([waitBufSize]byte) }}
 // header alone, before the bytes have arrived.
 const maxPrealloc = 4 << 20
 
-// readState is the reading side of a Conn, guarded by Conn.readSem.
-type readState struct {
-	buf      *[readBufSize]byte // nil while empty and idle
-	pos, end int                // buf[pos:end] is read but not yet consumed
-	err      error              // the first failure; every later read returns it
-
-	// The frame being read.
-	remain int64 // payload bytes still to read
-	fin    bool
-
-	// The message being read.
-	inMessage bool  // a data message began and its last byte is not yet read
-	text      bool  // it is a text message, whose UTF-8 is checked
-	length    int64 // its length so far, as announced by its frames' headers
-	utf8      utf8State
-
-	// rsvAllowed holds the reserved bits that a negotiated extension gives a
-	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
-	rsvAllowed byte
-	// inflate is permessage-deflate's reading side, nil when it was not
-	// negotiated. While compressed is set, the current message's frames
-	// carry compressed data, and the message lasts until the decompressor
-	// has given all its output, which may be after its last frame is read.
-	inflate    *inflater
-	compressed bool
-}
-
 // NextReader waits for the next data message and returns its type and a
 // reader of its payload. The reader returns io.EOF at the end of the
-// message, and is the Conn's own: it is valid until the next call to
-// NextReader or ReadMessage, which discard whatever of the message is still
-// unread. Reading into a buffer of the caller's allocates nothing.
+// message. It is valid until the next call to NextReader or ReadMessage,
+// which discard whatever of the message is still unread; from then on it
+// returns io.EOF and reads nothing of a later message. Reading into a
+// buffer of the caller's allocates nothing.
 func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 	c.lockRead()
 	defer c.unlockRead()
-	t, err := c.nextMessage()
+	t, err := c.beginMessage()
 	if err != nil {
 		return 0, nil, err
 	}
-	return t, &c.mr, nil
+	return t, c.rd.handOut(c), nil
 }
 
 // ReadMessage waits for the next data message and returns its type and
@@ -76,67 +51,80 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	c.lockRead()
 	defer c.unlockRead()
-	t, err := c.nextMessage()
+	t, err := c.beginMessage()
 	if err != nil {
 		return 0, nil, err
 	}
-	if c.rd.compressed {
-		p, err := c.readInflatedMessage()
-		if err != nil {
-			return 0, nil, err
-		}
-		return t, p, nil
-	}
 	r := &c.rd
-	p := []byte{}
-	for r.inMessage {
-		if free := int64(cap(p) - len(p)); free < r.remain {
-			// The frame header says how much is coming; take it in one
-			// allocation, within reason, or at least double.
-			grow := min(r.remain, maxPrealloc)
-			grow = max(grow, int64(cap(p)))
-			p = append(p[:cap(p)], make([]byte, grow)...)[:len(p)]
+	top := c.chain()
+	p := make([]byte, 0, r.sizeHint(c.readLimit.Load()))
+	for {
+		var n int
+		if len(p) == cap(p) {
+			// An empty read moves on to the next frame, so that p grows by
+			// what that announces, or not at all once the message is over.
+			if _, err = top.Read(nil); err == nil {
+				p = slices.Grow(p, r.growHint(len(p), c.readLimit.Load()))
+			}
 		}
-		n, err := c.readMessage(p[len(p):cap(p)])
-		p = p[:len(p)+n]
+		if err == nil {
+			n, err = top.Read(p[len(p):cap(p)])
+			p = p[:len(p)+n]
+		}
+		if err == io.EOF {
+			r.open = false
+			return t, p, nil
+		}
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, c.readFailure()
 		}
 	}
-	return t, p, nil
 }
 
-// messageReader reads the payload of the current message.
+// messageReader is the reader NextReader hands out for one message. Each
+// message has one of its own, so that a reader kept past its message can
+// tell: it is stale once it is no longer rd.cur.
 type messageReader struct{ c *Conn }
 
-func (r *messageReader) Read(p []byte) (int, error) {
-	c := r.c
+func (m *messageReader) Read(p []byte) (int, error) {
+	c := m.c
 	c.lockRead()
 	defer c.unlockRead()
-	if err := c.readable(); err != nil {
-		return 0, err
-	}
-	if c.rd.compressed {
-		if len(p) == 0 {
-			return 0, nil
-		}
-		n, err := c.readInflated(p)
-		if err == nil && !c.rd.compressed {
-			err = io.EOF
-		}
-		return n, err
-	}
-	if !c.rd.inMessage {
+	r := &c.rd
+	if r.cur != m {
 		return 0, io.EOF
 	}
-	n, err := c.readMessage(p)
-	if err == nil && !c.rd.inMessage {
-		err = io.EOF
+	if c.readFailed() {
+		return 0, c.readFailure()
+	}
+	n, err := c.chain().Read(p)
+	switch {
+	case err == io.EOF:
+		r.open, r.cur = false, nil
+	case err != nil:
+		err = c.readFailure()
 	}
 	return n, err
 }
 
-func (c *Conn) lockRead() { c.readSem <- struct{}{} }
+// handOut returns the reader of the message just begun. Each message needs
+// a reader no earlier message had, so that a stale one can tell; they come
+// from slabs that double up to 64 readers, so that a message costs one word
+// and, once the slabs are full size, a sixty-fourth of an allocation, while
+// a connection that reads few messages holds few.
+func (r *readState) handOut(c *Conn) *messageReader {
+	if len(r.spare) == 0 {
+		r.lastSpares = min(max(2*r.lastSpares, 1), 64)
+		r.spare = make([]messageReader, r.lastSpares)
+	}
+	m := &r.spare[0]
+	r.spare = r.spare[1:]
+	m.c = c
+	r.cur = m
+	return m
+}
+
+func (c *Conn) lockRead() { c.readSem.lock() }
 
 func (c *Conn) unlockRead() {
 	r := &c.rd
@@ -144,58 +132,126 @@ func (c *Conn) unlockRead() {
 		readBufs.Put(r.buf)
 		r.buf, r.pos, r.end = nil, 0, 0
 	}
-	<-c.readSem
+	c.readSem.unlock()
 }
 
-// readable returns the error that stops reads, if any.
-func (c *Conn) readable() error {
-	if c.rd.err != nil {
-		return c.rd.err
-	}
-	if c.closed.Load() {
-		return errClosed
-	}
-	return nil
-}
+// readFailed reports whether reads have ended.
+func (c *Conn) readFailed() bool { return c.rd.err != nil || c.closed.Load() }
 
-// nextMessage discards the rest of the current message, if any, and reads
-// up to the first data frame of the next one.
-func (c *Conn) nextMessage() (MessageType, error) {
-	if err := c.readable(); err != nil {
-		return 0, err
-	}
+// readFailure is what a read returns once reads have ended: their first
+// failure or, once the application has closed the connection, an error that
+// matches net.ErrClosed and keeps the peer's close, or its breach of the
+// protocol, reachable with errors.As.
+func (c *Conn) readFailure() error {
 	r := &c.rd
-	if r.compressed {
-		if err := c.discardInflated(); err != nil {
-			return 0, err
-		}
+	if r.err == nil {
+		r.err = errClosed // the stream was closed under the read
 	}
-	for r.inMessage {
-		if err := c.discard(); err != nil {
-			return 0, err
+	if !c.appClosed.Load() {
+		return r.err
+	}
+	if r.closed == nil {
+		r.closed = closedAfter(r.err)
+	}
+	return r.closed
+}
+
+// beginMessage discards the rest of the current message, if any, and reads
+// up to the first data frame of the next one.
+func (c *Conn) beginMessage() (MessageType, error) {
+	r := &c.rd
+	r.cur = nil // a reader handed out before reads nothing from here on
+	if c.readFailed() {
+		return 0, c.readFailure()
+	}
+	if r.open {
+		// Discarding still checks the message, and feeds the window of a
+		// compressed one, as reading it would.
+		if _, err := io.Copy(io.Discard, c.chain()); err != nil {
+			return 0, c.readFailure()
 		}
+		r.open = false
 	}
 	op, err := c.nextFrame()
 	if err != nil {
-		return 0, err
+		return 0, c.readFailure()
 	}
+	r.open = true
+	r.text, r.utf8, r.inflated = op == opText, utf8State{}, 0
 	if r.compressed {
-		c.beginInflate()
+		r.inflate.begin()
 	}
 	return MessageType(op), nil
 }
 
-// readMessage reads payload of the current message into p, moving on to its
-// next frames as needed. It returns 0, nil only when p is empty or the
-// message is over.
-func (c *Conn) readMessage(p []byte) (int, error) {
+// chain returns the end of the current message's chain of readers.
+func (c *Conn) chain() io.Reader {
+	switch r := &c.rd; {
+	case r.text:
+		return (*utf8Reader)(c)
+	case r.compressed:
+		return (*limitReader)(c)
+	}
+	return (*frameReader)(c)
+}
+
+// sizeHint is how much ReadMessage takes at first for the message just
+// begun: as much as its first frame announces, within reason, and for a
+// compressed one, which text inflates three to five times, four times that,
+// never past the read limit.
+func (r *readState) sizeHint(limit int64) int {
+	if !r.compressed {
+		return int(min(r.remain, maxPrealloc))
+	}
+	n := min(max(4*r.remain, 512), maxPrealloc)
+	if limit > 0 && limit < n {
+		n = limit + 1
+	}
+	return int(n)
+}
+
+// growHint is how much ReadMessage grows a full slice of n bytes by: at
+// least double, or as much as the frame under way announces, within reason;
+// for a compressed message never more than a byte past the read limit, so a
+// small message that inflates far is refused before its size is allocated.
+func (r *readState) growHint(n int, limit int64) int {
+	if !r.compressed {
+		return int(max(min(r.remain, maxPrealloc), int64(n)))
+	}
+	grow := int64(max(n, 512))
+	if room := limit - int64(n); limit > 0 && room < grow {
+		grow = max(room+1, 1)
+	}
+	return int(grow)
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	c := (*Conn)(l)
 	r := &c.rd
-	for r.remain == 0 && r.inMessage {
-		if _, err := c.nextFrame(); err != nil {
-			return 0, err
+	limit := c.readLimit.Load()
+	if limit > 0 {
+		if r.inflated > limit { // SetReadLimit lowered it below what was read
+			return 0, c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
+		}
+		if room := limit - r.inflated; int64(len(p)) > room {
+			p = p[:room+1]
 		}
 	}
-	if len(p) == 0 || !r.inMessage {
+	n, err := r.inflate.Read(p)
+	r.inflated += int64(n)
+	if limit > 0 && r.inflated > limit {
+		return 0, c.fail(StatusMessageTooBig, fmt.Sprintf("message longer than the read limit of %d bytes", limit))
+	}
+	return n, err
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	c := (*Conn)(f)
+	r := &c.rd
+	if err := f.nextPayload(false); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
 		return 0, nil
 	}
 	if int64(len(p)) > r.remain {
@@ -203,55 +259,84 @@ func (c *Conn) readMessage(p []byte) (int, error) {
 	}
 	n, err := c.readPayload(p)
 	r.remain -= int64(n)
-	if r.text && !r.utf8.write(p[:n]) {
-		return n, c.fail(StatusInvalidFramePayloadData, "text message is not valid UTF-8")
-	}
 	if err != nil {
 		return n, c.ioFailed(err)
 	}
-	if r.remain == 0 {
-		return n, c.endFrame()
-	}
-	return n, nil
+	return n, f.endOfFrame()
 }
 
-// discard skips the rest of the current frame, checking it as if read, and
-// moves on to the next frame of the message if there is one.
-func (c *Conn) discard() error {
-	r := &c.rd
-	for r.remain > 0 {
-		if r.pos == r.end {
-			if err := c.fill(1); err != nil {
-				return c.ioFailed(err)
+// ReadByte gives the decompressor the next byte of the message: as an
+// io.ByteReader, the chain keeps compress/flate from reading ahead through
+// a buffer of its own.
+func (f *frameReader) ReadByte() (byte, error) {
+	r := &(*Conn)(f).rd
+	if r.remain > 1 && r.pos < r.end {
+		b := r.buf[r.pos]
+		r.pos++
+		r.remain--
+		return b, nil
+	}
+	return f.readByteSlow()
+}
+
+func (f *frameReader) readByteSlow() (byte, error) {
+	if err := f.nextPayload(true); err != nil {
+		return 0, err
+	}
+	r := &(*Conn)(f).rd
+	b := r.buf[r.pos]
+	r.pos++
+	r.remain--
+	f.endOfFrame()
+	return b, nil
+}
+
+// skip drops the rest of the message's payload, unread.
+func (f *frameReader) skip() error {
+	r := &(*Conn)(f).rd
+	for {
+		if err := f.nextPayload(true); err != nil {
+			if err == io.EOF {
+				return nil
 			}
+			return err
 		}
-		p := r.buf[r.pos:min(int64(r.end), int64(r.pos)+r.remain)]
-		r.pos += len(p)
-		r.remain -= int64(len(p))
-		if r.text && !r.utf8.write(p) {
-			return c.fail(StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+		n := int(min(int64(r.end-r.pos), r.remain))
+		r.pos += n
+		r.remain -= int64(n)
+		f.endOfFrame()
+	}
+}
+
+// nextPayload moves on, frame by frame, to payload left to read, and with
+// buffered, to payload in the buffer. It returns io.EOF once the message's
+// frames are over.
+func (f *frameReader) nextPayload(buffered bool) error {
+	c := (*Conn)(f)
+	r := &c.rd
+	for r.remain == 0 {
+		if !r.inMessage {
+			return io.EOF
+		}
+		if _, err := c.nextFrame(); err != nil {
+			return err
 		}
 	}
-	if err := c.endFrame(); err != nil {
-		return err
-	}
-	if r.inMessage {
-		_, err := c.nextFrame()
-		return err
+	if buffered && r.pos == r.end {
+		if err := c.fill(1); err != nil {
+			return c.ioFailed(err)
+		}
 	}
 	return nil
 }
 
-// endFrame is called when the payload of a data frame has been read. After
-// the last frame of a message, the message is over.
-func (c *Conn) endFrame() error {
-	r := &c.rd
-	if !r.fin {
-		return nil
-	}
-	r.inMessage = false
-	if r.text && !r.utf8.complete() {
-		return c.fail(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
+// endOfFrame ends the message when the last byte of its last frame has been
+// read, returning io.EOF.
+func (f *frameReader) endOfFrame() error {
+	r := &(*Conn)(f).rd
+	if r.remain == 0 && r.fin {
+		r.inMessage = false
+		return io.EOF
 	}
 	return nil
 }
@@ -309,7 +394,7 @@ func (c *Conn) nextFrame() (byte, error) {
 			if r.inMessage {
 				return 0, c.fail(StatusProtocolError, "new message before the last one ended")
 			}
-			r.inMessage, r.text, r.length, r.utf8 = true, h.op == opText, 0, utf8State{}
+			r.inMessage, r.length = true, 0
 			r.compressed = h.rsv != 0
 		case opContinuation:
 			if !r.inMessage {
@@ -324,10 +409,8 @@ func (c *Conn) nextFrame() (byte, error) {
 		}
 		r.length += h.length
 		r.remain, r.fin = h.length, h.fin
-		if h.length == 0 {
-			if err := c.endFrame(); err != nil {
-				return 0, err
-			}
+		if h.length == 0 && h.fin {
+			r.inMessage = false
 		}
 		return h.op, nil
 	}
@@ -338,7 +421,9 @@ func (c *Conn) nextFrame() (byte, error) {
 func (c *Conn) handleControl(op byte, p []byte) error {
 	switch op {
 	case opPing:
-		c.queuePong(p)
+		// A pong that cannot go out within its bound is dropped: the read
+		// goes on, and the application's writes are not failed by it.
+		c.writeControl(opPong, p, ownBound())
 	case opPong:
 		if h := c.pongHandler.Load(); h != nil {
 			(*h)(p)
@@ -375,7 +460,7 @@ func (c *Conn) fill(n int) error {
 		r.pos = 0
 	}
 	for r.end-r.pos < n {
-		m, err := c.raw.Read(r.buf[r.end:])
+		m, err := c.nc.Read(r.buf[r.end:])
 		r.end += m
 		if err != nil && r.end-r.pos < n {
 			return err
@@ -390,7 +475,7 @@ func (c *Conn) await() error {
 	wb := waitBufs.Get().(*[waitBufSize]byte)
 	defer waitBufs.Put(wb)
 	for {
-		m, err := c.raw.Read(wb[:])
+		m, err := c.nc.Read(wb[:])
 		if m > 0 {
 			// An error that came with the bytes comes again from the next
 			// read of the stream, once these are consumed.
@@ -409,7 +494,7 @@ func (c *Conn) await() error {
 func (c *Conn) readPayload(p []byte) (int, error) {
 	r := &c.rd
 	if r.pos == r.end && len(p) >= readBufSize {
-		return c.raw.Read(p)
+		return c.nc.Read(p)
 	}
 	if err := c.fill(1); err != nil {
 		return 0, err
@@ -420,39 +505,31 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 }
 
 // ioFailed records err, a failure of the stream, as the error of every
-// later read, and returns what the reader should see. Every read of the
-// stream ends here on failure: an EOF, at a frame's edge or inside one, is
-// the stream ending without a close frame.
+// later read, and returns it. Every read of the stream ends here on failure:
+// an EOF, at a frame's edge or inside one, is the stream ending without a
+// close frame.
 func (c *Conn) ioFailed(err error) error {
 	switch {
 	case c.closed.Load():
-		// Close, or a failure seen by another call, closed the stream under us.
-		err = errClosed
-		c.stateMu.Lock()
-		if c.peerClose != nil {
-			err = c.peerClose
-		}
-		c.stateMu.Unlock()
+		err = errClosed // Close, from another goroutine, closed the stream under the read
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		err = &CloseError{Code: StatusAbnormalClosure, Text: "connection ended without a close frame"}
 		c.closeStream()
 	default:
-		err = fmt.Errorf("wsdial: read: %w", err)
+		err = ioError("read", err)
 	}
 	c.rd.err = err
 	return err
 }
 
 // fail fails the connection (RFC 6455 §7.1.7) for a protocol violation by
-// the peer: it tells the peer code, if it can, closes the stream, and makes
-// every later read return the error.
+// the peer: it tells the peer code, if the stream lets it within the bound
+// of control frames, closes the stream, and makes every later read return
+// the error.
 func (c *Conn) fail(code StatusCode, msg string) error {
 	err := &ProtocolError{Code: code, Text: msg}
 	c.rd.err = err
-	if len(msg) > maxCloseReason {
-		msg = msg[:maxCloseReason]
-	}
-	c.sendCloseWithin(code, msg, closeTimeout)
+	c.writeClose(code, msg[:min(len(msg), maxCloseReason)], ownBound())
 	c.closeStream()
 	return err
 }

@@ -93,6 +93,24 @@ func readCases() []readCase {
 			send: []byte{fin | opBin, 127, 0x80, 0, 0, 0, 0, 0, 0, 1}}),
 	)
 
+	// The examples of RFC 6455 §5.7, byte for byte. The masked one is what
+	// a client sends; from a server it is refused (§5.1).
+	hello := []byte("Hello")
+	cases = append(cases,
+		closedBy(readCase{name: "RFC 6455 5.7 single-frame unmasked text",
+			send: []byte{0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}, msgs: []message{{TextMessage, hello}}}),
+		failedWith(StatusProtocolError, readCase{name: "RFC 6455 5.7 single-frame masked text",
+			send: []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}}),
+		closedBy(readCase{name: "RFC 6455 5.7 fragmented unmasked text",
+			send: []byte{0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f}, msgs: []message{{TextMessage, hello}}}),
+		closedBy(readCase{name: "RFC 6455 5.7 unmasked ping",
+			send: []byte{0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}, pongs: [][]byte{hello}}),
+		closedBy(readCase{name: "RFC 6455 5.7 256 bytes binary in a single unmasked frame",
+			send: append([]byte{0x82, 0x7E, 0x01, 0x00}, pattern(256)...), msgs: []message{{BinaryMessage, pattern(256)}}}),
+		closedBy(readCase{name: "RFC 6455 5.7 64 KiB binary in a single unmasked frame",
+			send: append([]byte{0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00}, pattern(65536)...), msgs: []message{{BinaryMessage, pattern(65536)}}}),
+	)
+
 	// Pings and pongs.
 	cases = append(cases,
 		closedBy(readCase{name: "ping empty", send: frame(fin|opPng, nil), pongs: [][]byte{{}}}),

@@ -86,15 +86,7 @@ func TestREADMEErrorSwitch(t *testing.T) {
 	closed := closedAddr(t)
 
 	dial := func(ctx context.Context, url string, opts ...Option) error {
-		d, err := New(append([]Option{WithoutProxy(), WithHandshakeTimeout(10 * time.Second)}, opts...)...)
-		if err != nil {
-			return err
-		}
-		c, err := d.DialWebSocket(ctx, url)
-		if err == nil {
-			c.Close()
-		}
-		return err
+		return dialOnce(ctx, url, append([]Option{WithoutProxy(), WithHandshakeTimeout(10 * time.Second)}, opts...)...)
 	}
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()

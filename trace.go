@@ -3,10 +3,13 @@ package wsdial
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"time"
 )
@@ -35,12 +38,19 @@ func traceFor(ctx context.Context, logger *slog.Logger) dialTrace {
 	return t
 }
 
+// logOnly is t without its httptrace hooks, for the exchanges that the
+// hooks do not describe.
+func (t dialTrace) logOnly() dialTrace {
+	t.hooks = nil
+	return t
+}
+
 // route logs the proxy chosen for target, or none, and why.
 func (t dialTrace) route(d *Dialer, scheme, target string, px *proxyTarget) {
 	if t.logger == nil {
 		return
 	}
-	why := d.proxyReason(scheme, px != nil)
+	why := d.proxyReason(scheme, target, px != nil)
 	if px == nil {
 		t.logger.DebugContext(t.ctx, "wsdial: direct", "target", target, "why", why)
 		return
@@ -72,14 +82,47 @@ func (t dialTrace) proxyReply(h *responseHead) {
 	t.attempt.replied()
 	if t.logger != nil {
 		t.logger.DebugContext(t.ctx, "wsdial: proxy replied",
-			"reply", fmt.Sprintf("HTTP/%d.%d %d %s", h.major, h.minor, h.status, h.reason))
+			"reply", fmt.Sprintf("HTTP/%d.%d %d %s", h.major, h.minor, h.status, printable(h.reason)))
 	}
 }
 
-// socksGranted logs a SOCKS5 proxy's grant of the connection.
-func (t dialTrace) socksGranted() {
+// interim reports an interim (1xx) response that was read past, to the
+// Got100Continue and Got1xxResponse hooks and the log. An error from
+// Got1xxResponse ends the dial, as httptrace documents.
+func (t dialTrace) interim(h *responseHead) error {
 	if t.logger != nil {
-		t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "reply", "SOCKS5 succeeded")
+		t.logger.DebugContext(t.ctx, "wsdial: interim response", "status", h.status)
+	}
+	if t.hooks == nil {
+		return nil
+	}
+	if h.status == http.StatusContinue && t.hooks.Got100Continue != nil {
+		t.hooks.Got100Continue()
+	}
+	if t.hooks.Got1xxResponse == nil {
+		return nil
+	}
+	header := make(textproto.MIMEHeader, len(h.fields))
+	for _, f := range h.fields {
+		header.Add(f.name, f.value)
+	}
+	return t.hooks.Got1xxResponse(h.status, header)
+}
+
+// socksReply logs a SOCKS5 proxy's answer to the request for target: its
+// grant, or why there was none.
+func (t dialTrace) socksReply(target string, err error) {
+	switch {
+	case t.logger == nil:
+	case err == nil:
+		t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "target", target, "reply", "SOCKS5 succeeded")
+	default:
+		var reply SOCKSReply
+		if errors.As(err, &reply) {
+			t.logger.DebugContext(t.ctx, "wsdial: proxy replied", "target", target, "reply", "SOCKS5 "+reply.Error())
+			return
+		}
+		t.logger.DebugContext(t.ctx, "wsdial: proxy failed", "target", target, "err", err)
 	}
 }
 

@@ -1,6 +1,9 @@
 package wsdial
 
-import "unicode/utf8"
+import (
+	"io"
+	"unicode/utf8"
+)
 
 // utf8State validates UTF-8 that arrives in pieces: a text message may be
 // split between frames, and between reads, anywhere, even inside a code point.
@@ -80,4 +83,26 @@ func (s *utf8State) step(b byte) bool {
 		return false
 	}
 	return true
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	c := (*Conn)(u)
+	r := &c.rd
+	var n int
+	var err error
+	if r.compressed {
+		n, err = (*limitReader)(c).Read(p)
+	} else {
+		n, err = (*frameReader)(c).Read(p)
+	}
+	if err != nil && err != io.EOF {
+		return 0, err
+	}
+	if !r.utf8.write(p[:n]) {
+		return 0, c.fail(StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+	}
+	if err == io.EOF && !r.utf8.complete() {
+		return 0, c.fail(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
+	}
+	return n, err
 }

@@ -5,16 +5,19 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 )
 
-// writeBufSize is the size of the buffer frames are masked into on their
-// way out. It bounds the frames NextWriter sends, and the pieces a large
-// frame goes out in.
+// writeBufSize is the size of the buffer frames are gathered and masked in
+// on their way out. It bounds the frames NextWriter sends, and the pieces a
+// large frame goes out in.
 const writeBufSize = 16 << 10
 
-// writeBuf is what a write borrows for its duration: the buffer that frames
-// are masked into, and a batch of masking keys. Lending them out, rather than
+// frameRoom is how much payload a frame gathered in a write buffer carries
+// at most, behind room for the longest header.
+const frameRoom = writeBufSize - maxHeader
+
+// writeBuf is what a message borrows for its length: the buffer its frames
+// are masked in, and a batch of masking keys. Lending them out, rather than
 // giving each Conn its own, means idle connections hold neither.
 type writeBuf struct {
 	b    [writeBufSize]byte
@@ -23,195 +26,203 @@ type writeBuf struct {
 
 var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
 
-// writeState is the writing side of a Conn, guarded by Conn.writeSem.
-type writeState struct {
-	wb        *writeBuf // lent while writeSem is held
-	deflate   *deflater // permessage-deflate's writing side; nil when not negotiated
-	closeSent bool
-	err       error // the first failure; every later write returns it
-}
-
 // WriteMessage sends data as one message of type t: in a single frame, or
 // when compression was negotiated and the message is compressed, in as many
 // as the compressed bytes need. It is safe to call concurrently with other
 // writes; the message is never interleaved with another.
 func (c *Conn) WriteMessage(t MessageType, data []byte) error {
-	if t != TextMessage && t != BinaryMessage {
-		return fmt.Errorf("wsdial: write: invalid message type %d", int(t))
-	}
-	if err := c.lockWrite(); err != nil {
+	if err := checkType(t); err != nil {
 		return err
 	}
-	var err error
+	// What NextWriter, Write and Close do, without a writer to hand out:
+	// the length is known, so whether to compress is too.
+	c.msgSem.lock()
+	defer c.msgSem.unlock()
+	w := &c.wr.msg
+	mode := sendPlain
 	if d := c.wr.deflate; d != nil && len(data) >= d.threshold {
-		err = c.writeDeflated(byte(t), data)
-	} else {
-		err = c.writeFrame(byte(t), true, data)
+		mode = sendDeflated
 	}
-	c.unlockWrite()
+	w.begin(byte(t), mode)
+	err := w.write(data, true)
+	w.end(err)
 	return err
 }
 
 // NextWriter starts a message of type t and returns a writer for its
 // payload, which goes out in frames as the writer's buffer fills; Close sends
 // the last frame. Until the writer is closed it holds the connection's
-// writes: other writes, pings, pongs and Close wait for it (Close at most a
-// second), so close it promptly, even after an error.
+// messages: other messages wait for it, and so does Close, for at most a
+// second, so close it promptly, even after an error. Pings and pongs go out
+// between its frames.
 func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
-	if t != TextMessage && t != BinaryMessage {
-		return nil, fmt.Errorf("wsdial: write: invalid message type %d", int(t))
-	}
-	if err := c.lockWrite(); err != nil {
+	if err := checkType(t); err != nil {
 		return nil, err
 	}
+	c.msgSem.lock()
+	c.frameSem.lock()
+	err := c.writeErr()
+	c.frameSem.unlock()
+	if err != nil {
+		c.msgSem.unlock()
+		return nil, err
+	}
+	mode := sendPlain
 	if c.wr.deflate != nil {
-		return c.newDeflateWriter(byte(t)), nil
+		mode = sendUndecided
 	}
-	return &messageWriter{c: c, op: byte(t)}, nil
+	c.wr.msg.begin(byte(t), mode)
+	return &messageHandle{w: &c.wr.msg}, nil
 }
 
-// Ping sends a ping with payload, at most 125 bytes. The peer's pong goes to
-// the handler set with SetPongHandler, once a read receives it.
-func (c *Conn) Ping(payload []byte) error {
-	if len(payload) > maxControl {
-		return fmt.Errorf("wsdial: ping: payload of %d bytes is longer than %d", len(payload), maxControl)
+func checkType(t MessageType) error {
+	if t != TextMessage && t != BinaryMessage {
+		return fmt.Errorf("wsdial: write: invalid message type %d", int(t))
 	}
-	if err := c.lockWrite(); err != nil {
-		return err
+	return nil
+}
+
+var errWriterClosed = errors.New("wsdial: write to a closed message writer")
+
+// messageHandle is the writer NextWriter hands out, one for each message, so
+// that one kept past its Close refuses to write into a later message. It
+// holds msgSem from NextWriter to Close.
+type messageHandle struct {
+	w      *messageWriter
+	closed bool
+}
+
+func (h *messageHandle) Write(p []byte) (int, error) {
+	if h.closed {
+		return 0, errWriterClosed
 	}
-	err := c.writeFrame(opPing, true, payload)
-	c.unlockWrite()
+	if err := h.w.write(p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close sends the last frame of the message and lets the connection's
+// messages go. Closing twice returns an error.
+func (h *messageHandle) Close() error {
+	if h.closed {
+		return errWriterClosed
+	}
+	h.closed = true
+	err := h.w.write(nil, true)
+	h.w.end(err)
+	h.w.c.msgSem.unlock()
 	return err
 }
 
-// lockWrite waits for the connection's writes and borrows a write buffer.
-// It fails once the close has gone out or a write has failed.
-func (c *Conn) lockWrite() error {
-	c.writeSem <- struct{}{}
-	var err error
-	switch {
-	case c.closed.Load():
-		err = errClosed
-	case c.wr.closeSent:
-		err = errCloseSent
-	case c.wr.err != nil:
-		err = c.wr.err
-	default:
-		return nil
+// How a message goes out.
+const (
+	sendPlain     byte = iota // uncompressed
+	sendDeflated              // through the compressor
+	sendUndecided             // held back, uncompressed, until it reaches the threshold, then through the compressor
+)
+
+// begin starts a message of opcode op, sent as mode says.
+func (w *messageWriter) begin(op byte, mode byte) {
+	w.op, w.rsv, w.n, w.mode = op, 0, 0, mode
+	w.wb = writeBufs.Get().(*writeBuf)
+	if mode == sendDeflated {
+		w.startDeflate()
 	}
-	<-c.writeSem
+}
+
+// write sends p, the next part of the message, and, with final, ends the
+// message.
+func (w *messageWriter) write(p []byte, final bool) error {
+	if w.mode == sendUndecided {
+		// The message turns to compression once it reaches the threshold,
+		// or a frame's worth, which is all the buffer holds.
+		if w.n+len(p) < min(w.c.wr.deflate.threshold, frameRoom) {
+			w.n += copy(w.wb.b[maxHeader+w.n:], p)
+			if !final {
+				return nil
+			}
+			w.mode = sendPlain // short of the threshold at its end: it goes out as it is
+			return w.flush(true)
+		}
+		if err := w.startDeflate(); err != nil {
+			return err
+		}
+	}
+	if w.mode == sendDeflated {
+		d := w.c.wr.deflate
+		if err := d.write(p); err != nil || !final {
+			return err
+		}
+		return d.finish(w)
+	}
+	if w.n == 0 && (final || len(p) >= frameRoom) {
+		// Nothing gathered, and p ends the message or fills a frame: it
+		// goes out as a frame of its own, masked through the buffer on its
+		// way, sparing a copy.
+		return w.sendFrame(final, p)
+	}
+	for len(p) > 0 {
+		n := copy(w.wb.b[maxHeader+w.n:], p)
+		w.n += n
+		p = p[n:]
+		if w.n == frameRoom {
+			if err := w.flush(false); err != nil {
+				return err
+			}
+		}
+	}
+	if final {
+		return w.flush(true)
+	}
+	return nil
+}
+
+// end lets go of what the message borrowed.
+func (w *messageWriter) end(err error) {
+	if w.mode == sendDeflated {
+		w.c.wr.deflate.end(err != nil)
+	}
+	writeBufs.Put(w.wb)
+	w.wb = nil
+}
+
+// sendFrame sends payload as the message's next frame.
+func (w *messageWriter) sendFrame(fin bool, payload []byte) error {
+	err := w.c.writeFrame(w.wb, fin, w.rsv, w.op, payload)
+	w.op, w.rsv = opContinuation, 0
 	return err
 }
 
-// unlockWrite lets the writes go, sending first any pong that the reader
-// left while they were held.
-func (c *Conn) unlockWrite() {
-	for {
-		c.sendPong()
-		if c.wr.wb != nil {
-			writeBufs.Put(c.wr.wb)
-			c.wr.wb = nil
-		}
-		<-c.writeSem
-		// The reader may have left a pong between sendPong and letting go,
-		// having found the writes held: then it is ours to send, unless
-		// another writer has come along, who will.
-		c.pongMu.Lock()
-		pending := c.pongPending
-		c.pongMu.Unlock()
-		if !pending {
-			return
-		}
-		select {
-		case c.writeSem <- struct{}{}:
-		default:
-			return
-		}
-	}
+// flush sends the bytes gathered as the message's next frame, masking them
+// in place.
+func (w *messageWriter) flush(fin bool) error {
+	err := w.c.sendGathered(w.wb, fin, w.rsv, w.op, w.n)
+	w.op, w.rsv, w.n = opContinuation, 0, 0
+	return err
 }
 
-// queuePong answers a ping: it sends the pong now if the writes are free,
-// and otherwise leaves it for whoever holds them. Only the latest ping is
-// answered when several arrive meanwhile, as RFC 6455 §5.5.3 allows.
-func (c *Conn) queuePong(payload []byte) {
-	c.pongMu.Lock()
-	if c.pongBuf == nil {
-		c.pongBuf = new([maxControl]byte) // only once a ping has come
-	}
-	c.pongLen = copy(c.pongBuf[:], payload)
-	c.pongPending = true
-	c.pongMu.Unlock()
-	select {
-	case c.writeSem <- struct{}{}:
-		// The reader sends the pong itself. A peer that has stopped reading
-		// must not hold the read for longer than a second, as no writer's
-		// deadline covers this write.
-		c.capWriteDeadline(time.Now().Add(closeTimeout))
-		c.sendPong()
-		c.restoreWriteDeadline()
-		c.unlockWrite()
-	default:
-	}
-}
-
-// capWriteDeadline bounds writes by d, or by the application's write
-// deadline if that is sooner, until restoreWriteDeadline. The caller holds
-// writeSem.
-func (c *Conn) capWriteDeadline(d time.Time) {
-	if ns := c.writeDeadline.Load(); ns != 0 && ns < d.UnixNano() {
-		d = time.Unix(0, ns)
-	}
-	c.conn.SetWriteDeadline(d)
-}
-
-// restoreWriteDeadline puts the application's write deadline back.
-func (c *Conn) restoreWriteDeadline() {
-	var d time.Time
-	if ns := c.writeDeadline.Load(); ns != 0 {
-		d = time.Unix(0, ns)
-	}
-	c.conn.SetWriteDeadline(d)
-}
-
-// sendPong sends the pending pong, if any. The caller holds writeSem.
-func (c *Conn) sendPong() {
-	c.pongMu.Lock()
-	if !c.pongPending {
-		c.pongMu.Unlock()
-		return
-	}
-	var p [maxControl]byte
-	n := copy(p[:], c.pongBuf[:c.pongLen])
-	c.pongPending = false
-	c.pongMu.Unlock()
-	if c.wr.closeSent || c.wr.err != nil || c.closed.Load() {
-		return
-	}
-	c.writeFrame(opPong, true, p[:n])
-}
-
-// writeFrame sends one frame with payload, masked with a fresh key. The
-// caller holds writeSem.
-func (c *Conn) writeFrame(op byte, fin bool, payload []byte) error {
-	w := &c.wr
-	if w.err != nil {
-		return w.err
-	}
-	if w.wb == nil {
-		w.wb = writeBufs.Get().(*writeBuf)
-	}
-	key, err := w.wb.keys.next()
+// writeFrame sends one data frame with payload, masked through wb on its
+// way out, in pieces of the buffer.
+func (c *Conn) writeFrame(wb *writeBuf, fin bool, rsv, op byte, payload []byte) error {
+	key, err := wb.keys.next()
 	if err != nil {
 		return err
 	}
-	b := w.wb.b[:]
+	b := wb.b[:]
 	off := putClientHeader(b, fin, op, len(payload), key)
+	b[0] |= rsv
+	c.frameSem.lock()
+	defer c.frameSem.unlock()
+	if err := c.writeErr(); err != nil {
+		return err
+	}
 	pos := 0
 	for {
 		n := min(len(payload), len(b)-off)
 		pos = maskCopy(b[off:], payload[:n], key, pos)
 		payload = payload[n:]
-		if _, err := c.conn.Write(b[:off+n]); err != nil {
+		if _, err := c.s.Write(b[:off+n]); err != nil {
 			return c.writeFailed(err)
 		}
 		if len(payload) == 0 {
@@ -221,98 +232,8 @@ func (c *Conn) writeFrame(op byte, fin bool, payload []byte) error {
 	}
 }
 
-// writeFailed records err as the error of every later write, since a frame
-// may have gone out in part.
-func (c *Conn) writeFailed(err error) error {
-	if c.closed.Load() {
-		err = errClosed
-	} else {
-		err = fmt.Errorf("wsdial: write: %w", err)
-	}
-	c.wr.err = err
-	return err
-}
-
-// messageWriter streams one message out as frames. It holds writeSem from
-// NextWriter to Close.
-type messageWriter struct {
-	c      *Conn
-	op     byte // the opcode of the next frame: the message's type, then continuation
-	n      int  // payload bytes waiting in the buffer, after maxHeader bytes of room
-	closed bool
-}
-
-var errWriterClosed = errors.New("wsdial: write to a closed message writer")
-
-func (w *messageWriter) Write(p []byte) (int, error) {
-	if w.closed {
-		return 0, errWriterClosed
-	}
-	c := w.c
-	if c.wr.err != nil {
-		return 0, c.wr.err
-	}
-	if c.wr.wb == nil {
-		c.wr.wb = writeBufs.Get().(*writeBuf)
-	}
-	room := writeBufSize - maxHeader
-	if w.n == 0 && len(p) >= room {
-		// Nothing buffered and more than a buffer's worth: send it as a
-		// frame of its own, sparing a copy into the buffer.
-		if err := c.writeFrame(w.op, false, p); err != nil {
-			return 0, err
-		}
-		w.op = opContinuation
-		return len(p), nil
-	}
-	written := 0
-	for len(p) > 0 {
-		n := copy(c.wr.wb.b[maxHeader+w.n:], p)
-		w.n += n
-		written += n
-		p = p[n:]
-		if w.n == room {
-			if err := w.flush(false); err != nil {
-				return written, err
-			}
-		}
-	}
-	return written, nil
-}
-
-// Close sends the last frame of the message and lets the connection's
-// writes go. Closing twice returns an error.
-func (w *messageWriter) Close() error {
-	if w.closed {
-		return errWriterClosed
-	}
-	w.closed = true
-	err := w.c.wr.err
-	if err == nil {
-		err = w.flush(true)
-	}
-	w.c.unlockWrite()
-	return err
-}
-
-// flush sends the buffered payload as a frame, masking it in place.
-func (w *messageWriter) flush(fin bool) error {
-	c := w.c
-	wb := c.wr.wb
-	if wb == nil {
-		wb = writeBufs.Get().(*writeBuf)
-		c.wr.wb = wb
-	}
-	if err := c.sendGathered(wb, fin, 0, w.op, w.n); err != nil {
-		return err
-	}
-	w.op, w.n = opContinuation, 0
-	return nil
-}
-
 // sendGathered sends the n bytes gathered in wb behind its header room as
-// one frame, masking them in place: the last step of a streamed message's
-// frames, compressed or not. The caller holds writeSem.
+// one data frame, masking them in place.
 func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 	key, err := wb.keys.next()
 	if err != nil {
@@ -323,8 +244,38 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 	wb.b[start] |= rsv
 	payload := wb.b[maxHeader : maxHeader+n]
 	maskCopy(payload, payload, key, 0)
-	if _, err := c.conn.Write(wb.b[start : maxHeader+n]); err != nil {
+	c.frameSem.lock()
+	defer c.frameSem.unlock()
+	if err := c.writeErr(); err != nil {
+		return err
+	}
+	if _, err := c.s.Write(wb.b[start : maxHeader+n]); err != nil {
 		return c.writeFailed(err)
 	}
 	return nil
+}
+
+// writeErr is the error that stops writes, if any. The caller holds
+// frameSem.
+func (c *Conn) writeErr() error {
+	switch {
+	case c.closed.Load():
+		return errClosed
+	case c.wr.closeSent:
+		return errCloseSent
+	}
+	return c.wr.err
+}
+
+// writeFailed records err, a failure of the stream under a frame, as the
+// error of every later write, since the frame may have gone out in part.
+// The caller holds frameSem.
+func (c *Conn) writeFailed(err error) error {
+	if c.closed.Load() {
+		err = errClosed
+	} else {
+		err = ioError("write", err)
+	}
+	c.wr.err = err
+	return err
 }

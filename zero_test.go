@@ -3,6 +3,7 @@ package wsdial
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -78,6 +79,24 @@ func TestZeroDialerDials(t *testing.T) {
 	if d.cfg.handshakeTimeout != 30*time.Second || d.tlsBase.RootCAs != nil || d.netDialer == nil {
 		t.Errorf("the zero Dialer has timeout %v, roots %v, dialer %v; want 30 s, the system roots and a net.Dialer",
 			d.cfg.handshakeTimeout, d.tlsBase.RootCAs, d.netDialer)
+	}
+}
+
+// TestZeroDialerReadsEnvironmentAtFirstUse checks the zero Dialer's
+// promise: the environment is read at its first use, not when it is
+// declared, and not again after.
+func TestZeroDialerReadsEnvironmentAtFirstUse(t *testing.T) {
+	setEnv(t, map[string]string{"HTTPS_PROXY": "http://declared.invalid:1"})
+	var d Dialer
+	t.Setenv("HTTPS_PROXY", "http://first-use.invalid:1")
+	// The first use: a dial refused before any traffic readies d all the same.
+	if _, err := d.DialWebSocket(context.Background(), "ftp://chat.example/"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("dial: %v, want ErrInvalid", err)
+	}
+	t.Setenv("HTTPS_PROXY", "http://later.invalid:1")
+	px, err := d.proxyFor("https", "chat.example:443")
+	if err != nil || px == nil || px.url.Host != "first-use.invalid:1" {
+		t.Errorf("the zero Dialer takes the proxy %v (%v), want the one set at its first use", px, err)
 	}
 }
 
@@ -210,6 +229,7 @@ var zeroValues = []any{
 	new(StatusCode),
 	new(MessageType),
 	new(Compression),
+	new(SOCKSReply),
 }
 
 // notZeroCalled are the exported types that zeroValues leaves out, and why.

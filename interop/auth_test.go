@@ -243,6 +243,17 @@ func TestProxyNegotiate(t *testing.T) {
 			t.Errorf("sent %s", s)
 		}
 	}
+	// A proxy URL may write the host in any case; the KDC holds the
+	// principal in lower case, as GSSAPI asks for it.
+	t.Run("host in capitals", func(t *testing.T) {
+		record(t, "squid Negotiate (HOST)", authServers[0].name)
+		d := newDialer(t, append(options(p, "http://"+strings.ToUpper(k.negotiate)), wsdial.WithProxyAuthenticator(auth))...)
+		c, err := d.DialWebSocket(context.Background(), authServers[0].url(p, "localhost"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exchange(t, c)
+	})
 	// A client made with the password, rather than a cache, logs in itself.
 	t.Run("password client", func(t *testing.T) {
 		record(t, "squid Negotiate (pw)", authServers[0].name)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 // left, found as MIT Kerberos and curl's --proxy-negotiate find them: the
 // configuration in KRB5_CONFIG (a colon-separated list, of which the first
 // file that exists is read; /etc/krb5.conf when unset), and the credential
-// cache in KRB5CCNAME (FILE:path or a path; /tmp/krb5cc_UID when unset).
+// cache in KRB5CCNAME (FILE:path or a path); when that is unset, the
+// default_ccache_name of the configuration's [libdefaults], with %{uid},
+// %{euid}, %{USERID} and %{TEMP} expanded, and /tmp/krb5cc_UID without one.
 // Only file caches can be read; a DIR:, KCM:, KEYRING: or MEMORY: cache is
 // refused with an error that says so.
 //
@@ -29,32 +32,87 @@ import (
 // ticket-granting ticket that has expired is reported when a dial needs it,
 // before any KDC is asked.
 func FromEnvironment() (wsdial.ProxyAuthenticator, error) {
-	cfg, err := loadConfig(os.Getenv("KRB5_CONFIG"))
+	cfg, text, err := loadConfig(os.Getenv("KRB5_CONFIG"))
 	if err != nil {
 		return nil, err
 	}
-	path, err := ccachePath(os.Getenv("KRB5CCNAME"), os.Getuid())
+	name := os.Getenv("KRB5CCNAME")
+	if name == "" {
+		name = expandCCacheName(defaultCCacheName(text))
+	}
+	path, err := ccachePath(name, os.Getuid())
 	if err != nil {
 		return nil, err
 	}
 	return fromCCache(path, cfg)
 }
 
-func loadConfig(list string) (*config.Config, error) {
+// loadConfig reads the first file of list that exists, and returns its
+// text too, for what gokrb5 does not read.
+func loadConfig(list string) (*config.Config, string, error) {
 	if list == "" {
 		list = "/etc/krb5.conf"
 	}
 	for _, p := range filepath.SplitList(list) {
-		if _, err := os.Stat(p); err != nil {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		cfg, err := config.Load(p)
-		if err != nil {
-			return nil, fmt.Errorf("negotiate: reading the Kerberos configuration %s: %w", p, err)
+		var cfg *config.Config
+		if err == nil {
+			cfg, err = config.NewFromString(string(b))
 		}
-		return cfg, nil
+		if err != nil {
+			return nil, "", fmt.Errorf("negotiate: reading the Kerberos configuration %s: %w", p, err)
+		}
+		return cfg, string(b), nil
 	}
-	return nil, fmt.Errorf("negotiate: no Kerberos configuration: none of %s exists (KRB5_CONFIG)", list)
+	return nil, "", fmt.Errorf("negotiate: no Kerberos configuration: none of %s exists (KRB5_CONFIG)", list)
+}
+
+// defaultCCacheName returns the default_ccache_name relation of the
+// [libdefaults] section of a krb5.conf, or "" when it has none. gokrb5's
+// configuration leaves it out.
+func defaultCCacheName(conf string) string {
+	section, depth := "", 0
+	for line := range strings.Lines(conf) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+			continue
+		case depth == 0 && strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			continue
+		}
+		// A realm's own group of relations inside [libdefaults] is not the
+		// default.
+		depth += strings.Count(line, "{") - strings.Count(line, "}")
+		if depth != 0 || section != "libdefaults" {
+			continue
+		}
+		if name, value, ok := strings.Cut(line, "="); ok && strings.TrimSpace(name) == "default_ccache_name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
+}
+
+// expandCCacheName expands the parameters of a default_ccache_name that
+// name the user and the temporary directory; kinit expands the same.
+func expandCCacheName(name string) string {
+	if !strings.Contains(name, "%{") {
+		return name
+	}
+	temp := os.Getenv("TMPDIR")
+	if temp == "" {
+		temp = "/tmp"
+	}
+	return strings.NewReplacer(
+		"%{uid}", strconv.Itoa(os.Getuid()),
+		"%{USERID}", strconv.Itoa(os.Getuid()),
+		"%{euid}", strconv.Itoa(os.Geteuid()),
+		"%{TEMP}", temp,
+	).Replace(name)
 }
 
 // ccachePath turns KRB5CCNAME into the path of a file cache.
@@ -87,7 +145,9 @@ func fromCCache(path string, cfg *config.Config) (*authenticator, error) {
 		return nil, fmt.Errorf("negotiate: the credential cache %s holds no ticket-granting ticket for %s; run kinit", path, principal(cc))
 	}
 	tgt, _ := cc.GetEntry(types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", cc.DefaultPrincipal.Realm}})
-	return &authenticator{cl: cl, ccache: path, tgtEnd: tgt.EndTime}, nil
+	a := newAuthenticator(cl)
+	a.ccache, a.tgtEnd = path, tgt.EndTime
+	return a, nil
 }
 
 // loadCCache reads a credential cache. gokrb5 panics on an empty file, and

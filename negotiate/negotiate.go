@@ -8,14 +8,31 @@
 //	d, err := wsdial.New(wsdial.WithProxy("http://proxy.corp:3128"), wsdial.WithProxyAuthenticator(auth))
 //
 // The service principal is HTTP/ and the proxy's host as the proxy URL
-// writes it, with no DNS canonicalisation: a proxy reached as
-// http://proxy.corp:3128 needs the principal HTTP/proxy.corp in the realm.
+// writes it, in lower case, with no DNS canonicalisation: a proxy reached
+// as http://Proxy.Corp:3128 needs the principal HTTP/proxy.corp in the
+// realm.
 // The first CONNECT request goes without credentials; the answer to the
 // proxy's 407 carries the service ticket, with mutual authentication asked
 // for. When the reply that opens the tunnel carries the proxy's final
 // token, the tunnel opens only if that token proves the proxy holds the
 // service key; a proxy that sends none (squid does not) is accepted, as
 // curl and browsers accept it.
+//
+// A dial ends when its context does, but the KDC exchange under way for it
+// does not: gokrb5 takes neither a context nor a dialer, so the exchange
+// goes on in a goroutine of its own until it ends by itself, and a ticket
+// it gets is cached for the next dial. gokrb5 gives each KDC the realm
+// lists five seconds to connect and five more to answer, tries a small
+// request over UDP and then TCP (udp_preference_limit = 1 makes it TCP
+// alone), and resolves a KDC's name with no bound of its own. A service
+// ticket takes one TGS exchange, one more for each referral to another
+// realm and for the renewal of a ticket-granting ticket near its end, and
+// for a client with a password or keytab that has none, first an AS
+// exchange (two, with pre-authentication). One authenticator runs one such
+// exchange at a time, and a dial waits for its turn only as long as its
+// context. So against a KDC that never answers, cancelled dials leave one
+// goroutine and socket behind, for 10 to 15 seconds per KDC listed, per
+// exchange.
 //
 // No error this package returns holds a password, a key or a token.
 package negotiate
@@ -27,6 +44,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
@@ -44,9 +62,15 @@ import (
 // the program made with a password or a keytab (client.NewWithPassword,
 // client.NewWithKeytab), which logs in by itself when it needs to, or one
 // made from a credential cache. One authenticator serves every proxy of a
-// Dialer, and every dial at once.
+// Dialer, and every dial at once; it runs cl's KDC exchanges one at a
+// time, as gokrb5's client keeps what a login learns in fields it does not
+// guard, so while dials run, nothing else may use cl.
 func New(cl *client.Client) wsdial.ProxyAuthenticator {
-	return &authenticator{cl: cl}
+	return newAuthenticator(cl)
+}
+
+func newAuthenticator(cl *client.Client) *authenticator {
+	return &authenticator{cl: cl, kdc: make(chan struct{}, 1)}
 }
 
 // authenticator holds the Kerberos client; from a credential cache, also
@@ -56,6 +80,10 @@ type authenticator struct {
 	cl     *client.Client
 	ccache string
 	tgtEnd time.Time
+	// kdc is held by the one KDC exchange under way, which may outlive the
+	// dial that began it: dials wait their turn, each as long as its
+	// context, so cancelled ones leave at most this exchange behind.
+	kdc chan struct{}
 }
 
 // Scheme names Negotiate, for a Dialer that chooses among several
@@ -70,7 +98,10 @@ func (a *authenticator) Start(_ context.Context, proxy *url.URL) (wsdial.ProxyAu
 	if proxy.Hostname() == "" {
 		return nil, errors.New("negotiate: the proxy URL has no host to name the service principal")
 	}
-	return &session{a: a, spn: "HTTP/" + proxy.Hostname()}, nil
+	// In lower case, as GSSAPI makes a host-based service name: the KDC of
+	// MIT or Heimdal holds the principal so, and Active Directory matches
+	// it in any case.
+	return &session{a: a, spn: "HTTP/" + strings.ToLower(proxy.Hostname())}, nil
 }
 
 type session struct {
@@ -136,9 +167,9 @@ func (s *session) Verify(_ context.Context, header http.Header) error {
 }
 
 // token gets a service ticket for the proxy and wraps it in an SPNEGO
-// NegTokenInit. The KDC exchange runs in gokrb5, which takes no context
-// but bounds each KDC's round trip by five seconds; the dial does not wait
-// for it past its own context.
+// NegTokenInit. The KDC exchange runs in gokrb5, which takes no context:
+// the dial does not wait for it past its own context, and the exchange
+// ends by itself, within gokrb5's timeouts (see the package comment).
 func (s *session) token(ctx context.Context) ([]byte, error) {
 	if s.a.expired(time.Now()) {
 		return nil, fmt.Errorf("negotiate: the ticket-granting ticket in %s expired at %s; run kinit", s.a.ccache, s.a.tgtEnd.Format(time.RFC3339))
@@ -148,8 +179,14 @@ func (s *session) token(ctx context.Context) ([]byte, error) {
 		key types.EncryptionKey
 		err error
 	}
+	select {
+	case s.a.kdc <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	got := make(chan ticket, 1) // the exchange ends by itself; nobody waits for a late one
 	go func() {
+		defer func() { <-s.a.kdc }()
 		tkt, key, err := s.a.cl.GetServiceTicket(s.spn)
 		got <- ticket{tkt, key, err}
 	}()

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -439,5 +441,166 @@ func TestKDCStallsContextEnds(t *testing.T) {
 	_, err = s.Next(ctx, &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+	// A second dial waits for the exchange the first left behind, as long
+	// as its own context, rather than start one more beside it.
+	s, err = auth.Start(context.Background(), &url.URL{Scheme: "http", Host: "proxy.test:3128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = s.Next(ctx, &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second dial: err = %v, want the context's deadline", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) > 1 {
+		t.Errorf("the KDC saw %d connections: the cancelled dials left as many exchanges behind", len(conns))
+	}
+}
+
+// TestServicePrincipalHost checks that the service principal names the
+// proxy's host in lower case, as MIT's and Heimdal's GSSAPI make a
+// host-based service name (and as curl, through them, asks for it): a KDC
+// holds HTTP/proxy.test, and a proxy URL that writes the host Proxy.TEST
+// must still get its ticket. The ticket is in the cache, so no KDC is asked.
+func TestServicePrincipalHost(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "krb5.conf")
+	os.WriteFile(conf, []byte("[libdefaults]\n default_realm = "+realm+"\n dns_lookup_kdc = false\n[realms]\n "+realm+" = {\n  kdc = 127.0.0.1:1\n }\n"), 0o600)
+	k := newKDCMade(t)
+	cache := filepath.Join(dir, "cc")
+	// The cache's one credential carries the ticket for HTTP/proxy.test.
+	os.WriteFile(cache, ccache(t, "jane", &ccacheTGT{tkt: k.tkt, key: k.key, end: time.Now().Add(time.Hour).Truncate(time.Second)}), 0o600)
+	t.Setenv("KRB5_CONFIG", conf)
+	t.Setenv("KRB5CCNAME", "FILE:"+cache)
+	auth, err := FromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"proxy.test:3128", "Proxy.TEST:3128"} {
+		s, err := auth.Start(context.Background(), &url.URL{Scheme: "http", Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		authz, err := s.Next(context.Background(), &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
+		if err != nil {
+			t.Errorf("%s: %v", host, err)
+			continue
+		}
+		tok, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(authz, "Negotiate "))
+		var st spnego.SPNEGOToken
+		if err := st.Unmarshal(tok); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, status := spnego.SPNEGOService(k.kt).AcceptSecContext(&st); !ok {
+			t.Errorf("%s: HTTP/proxy.test's keytab refuses the token: %v", host, status)
+		}
+	}
+}
+
+// preauthKDC is a KDC on loopback TCP that answers every request with
+// KDC_ERR_PREAUTH_REQUIRED and no hint of how, so that a client logging in
+// with a password takes the path that notes pre-authentication for later,
+// and then fails.
+type preauthKDC struct{}
+
+func (preauthKDC) serve(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := messages.NewKRBError(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm), realm, errorcode.KDC_ERR_PREAUTH_REQUIRED, "")
+	reply, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				var n [4]byte
+				if _, err := io.ReadFull(c, n[:]); err != nil {
+					return
+				}
+				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(n[:]))); err != nil {
+					return
+				}
+				binary.BigEndian.PutUint32(n[:], uint32(len(reply)))
+				c.Write(append(n[:], reply...))
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestConcurrentLogins runs dials at once on one authenticator whose
+// client logs in with a password. gokrb5's client notes what a KDC asks
+// for pre-authentication in fields it does not guard, so its logins must
+// not run at once: under the race detector, they did.
+func TestConcurrentLogins(t *testing.T) {
+	var kdc preauthKDC
+	addr := kdc.serve(t)
+	cfg, err := config.NewFromString("[libdefaults]\n default_realm = " + realm + "\n dns_lookup_kdc = false\n udp_preference_limit = 1\n" +
+		"[realms]\n " + realm + " = {\n  kdc = " + addr + "\n }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := New(client.NewWithPassword("jane", realm, userPass, cfg, client.DisablePAFXFAST(true)))
+	const dials = 4
+	var wg sync.WaitGroup
+	for range dials {
+		wg.Go(func() {
+			s, err := auth.Start(context.Background(), &url.URL{Scheme: "http", Host: "proxy.test:3128"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = s.Next(context.Background(), &http.Response{StatusCode: 407, Header: http.Header{"Proxy-Authenticate": {"Negotiate"}}})
+			if err == nil || !strings.Contains(err.Error(), "no service ticket for HTTP/proxy.test") {
+				t.Errorf("err = %v, want no service ticket", err)
+			}
+			if err != nil && strings.Contains(err.Error(), userPass) {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestDefaultCCacheName checks that without KRB5CCNAME the cache is where
+// the configuration's default_ccache_name puts it, as MIT's kinit (and so
+// curl) has it, with %{uid} expanded; and that a default kinit writes to a
+// cache of a type this package cannot read (KCM:, as Fedora and RHEL set
+// it) is named as such rather than reported missing.
+func TestDefaultCCacheName(t *testing.T) {
+	dir := t.TempDir()
+	k := newKDCMade(t)
+	cache := filepath.Join(dir, fmt.Sprintf("cc_%d", os.Getuid()))
+	os.WriteFile(cache, ccache(t, "jane", &ccacheTGT{tkt: k.tkt, key: k.key, end: time.Now().Add(time.Hour).Truncate(time.Second)}), 0o600)
+	for _, tc := range []struct{ libdefaults, want string }{
+		{"default_ccache_name = FILE:" + filepath.Join(dir, "cc_%{uid}"), ""},
+		{"  default_ccache_name=" + filepath.Join(dir, "cc_%{uid}") + " ", ""},
+		{"default_ccache_name = KCM:", "of type KCM; only FILE caches"},
+		{"default_ccache_name = KEYRING:persistent:%{uid}", "of type KEYRING; only FILE caches"},
+	} {
+		conf := filepath.Join(dir, "krb5.conf")
+		os.WriteFile(conf, []byte("# a comment\n[libdefaults]\n default_realm = "+realm+"\n "+tc.libdefaults+
+			"\n[realms]\n "+realm+" = {\n  kdc = 127.0.0.1:1\n  default_ccache_name = FILE:/nowhere\n }\n"), 0o600)
+		t.Setenv("KRB5_CONFIG", conf)
+		t.Setenv("KRB5CCNAME", "")
+		_, err := FromEnvironment()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.libdefaults, err, tc.want)
+		}
 	}
 }

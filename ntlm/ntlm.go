@@ -10,8 +10,11 @@
 // (a user principal name), with the backslash or the at sign
 // percent-encoded in the URL (%5C, %40), or as a bare user. The messages are
 // made by github.com/Azure/go-ntlmssp. All three legs run on one
-// connection, as NTLM requires; when the proxy closes it, the exchange
-// starts over on the next.
+// connection, as NTLM requires. When the proxy closes it before it has
+// challenged, the exchange starts over on the next, once; a proxy that
+// closes the connection its challenge is bound to cannot finish NTLM, and
+// the session gives up at once, so that a Dialer with several
+// authenticators moves on to the next scheme.
 //
 // No error this package returns, and nothing it logs, holds the password,
 // its hash, or a message of the exchange.
@@ -70,6 +73,7 @@ const (
 type session struct {
 	user, pass string
 	state      int
+	restarted  bool // the exchange has started over on a new connection
 }
 
 // Next sends the NEGOTIATE message first, answers the proxy's CHALLENGE
@@ -84,8 +88,16 @@ func (s *session) Next(_ context.Context, challenge *http.Response) (string, err
 		return "", errors.New("ntlm: the proxy does not offer NTLM")
 	case s.state == authenticated:
 		return "", fmt.Errorf("ntlm: the proxy refused the credentials of %s", s.user)
+	case challenge.Close && s.state == negotiated && c.Token68() != "":
+		// A proxy that drops the connection its own challenge is bound to
+		// does the same on the next one: starting over would only repeat it.
+		return "", errors.New("ntlm: the proxy closed the connection its challenge is bound to; NTLM needs one connection kept open for the whole exchange")
+	case challenge.Close && s.restarted:
+		return "", errors.New("ntlm: the proxy closed the connection again before it sent a challenge; NTLM needs one connection kept open for the whole exchange")
 	case challenge.Close:
-		// The connection, and the exchange bound to it, are gone.
+		// The connection, and the exchange bound to it, are gone; once, a
+		// new one may do better.
+		s.restarted = true
 		return s.negotiate()
 	case c.Token68() == "" && s.state == negotiated:
 		return "", errors.New("ntlm: the proxy answered the NEGOTIATE message without a challenge")

@@ -241,10 +241,22 @@ func TestSessionStates(t *testing.T) {
 	if authz, err := s.Next(ctx, nil); err != nil || !isNegotiate(authz) {
 		t.Fatalf("first: %q, %v", authz, err)
 	}
-	// The proxy closed: start over on the new connection.
-	if authz, err := s.Next(ctx, challenge407(true, ch)); err != nil || !isNegotiate(authz) {
+	// The proxy closed before it challenged: start over on the new
+	// connection, once.
+	if authz, err := s.Next(ctx, challenge407(true, "NTLM")); err != nil || !isNegotiate(authz) {
 		t.Fatalf("after a close: %q, %v", authz, err)
 	}
+	if _, err := s.Next(ctx, challenge407(true, "NTLM")); err == nil || !strings.Contains(err.Error(), "closed the connection again") {
+		t.Fatalf("after a second close: %v", err)
+	}
+	// The proxy closed the connection its challenge is bound to: give up.
+	s = start(t, url.UserPassword("u", "pw"))
+	s.Next(ctx, nil)
+	if _, err := s.Next(ctx, challenge407(true, ch)); err == nil || !strings.Contains(err.Error(), "closed the connection its challenge is bound to") {
+		t.Fatalf("a close after the challenge: %v", err)
+	}
+	s = start(t, url.UserPassword("u", "pw"))
+	s.Next(ctx, nil)
 	if _, err := s.Next(ctx, challenge407(false, "Basic realm=x", "NTLM")); err == nil || !strings.Contains(err.Error(), "without a challenge") {
 		t.Fatalf("no challenge: %v", err)
 	}
@@ -326,7 +338,11 @@ type ntlmProxy struct {
 	reqs  int
 }
 
-func (p *ntlmProxy) serve(t *testing.T) string {
+func (p *ntlmProxy) serve(t *testing.T) string { return serveProxy(t, p.handle) }
+
+// serveProxy runs handle for each connection to a listener on loopback
+// until the test ends, and returns the listener's address.
+func serveProxy(t *testing.T, handle func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +355,7 @@ func (p *ntlmProxy) serve(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			wg.Go(func() { defer c.Close(); p.handle(c) })
+			wg.Go(func() { defer c.Close(); handle(c) })
 		}
 	})
 	return ln.Addr().String()
@@ -413,13 +429,7 @@ func TestThroughProxy(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				if _, err := c.Write([]byte("ping")); err != nil {
-					t.Fatal(err)
-				}
-				var b [4]byte
-				if _, err := io.ReadFull(c, b[:]); err != nil || string(b[:]) != "ping" {
-					t.Fatalf("echo: %q %v", b, err)
-				}
+				echoPing(t, c)
 				// NEGOTIATE with the first request, CHALLENGE in the 407,
 				// AUTHENTICATE with the second: one connection.
 				p.mu.Lock()
@@ -476,4 +486,83 @@ func (s recordingSession) Next(ctx context.Context, ch *http.Response) (string, 
 		s.r.sent = append(s.r.sent, v)
 	}
 	return v, err
+}
+
+// closingProxy offers NTLM and Basic and closes the connection after every
+// 407, the CHALLENGE's too, so that no NTLM exchange can finish; it
+// accepts Basic with pass. Its tunnels echo.
+type closingProxy struct{ pass string }
+
+func (p *closingProxy) handle(c net.Conn) {
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return
+	}
+	authz := req.Header.Get("Proxy-Authorization")
+	msg, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(authz, "NTLM "))
+	switch {
+	case authz == "Basic "+base64.StdEncoding.EncodeToString([]byte(`CORP\jane:`+p.pass)):
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		io.Copy(c, br)
+	case len(msg) > 8 && msg[8] == 1:
+		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nConnection: close\r\nProxy-Authenticate: NTLM "+
+			base64.StdEncoding.EncodeToString(specChallenge)+"\r\nContent-Length: 0\r\n\r\n")
+	default:
+		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nConnection: close\r\n"+
+			"Proxy-Authenticate: NTLM\r\nProxy-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n")
+	}
+}
+
+// TestProxyClosesAfterChallenge dials a proxy that closes the connection
+// its CHALLENGE is bound to. Starting over cannot help there, as the next
+// connection ends the same way: the NTLM session must give up, saying why,
+// rather than send NEGOTIATE messages until the Dialer's bound, and beside
+// Basic, the Dialer must then fall back to it.
+func TestProxyClosesAfterChallenge(t *testing.T) {
+	const pass = "C0rrect-H0rse"
+	proxy := func(addr string) string { return "http://CORP%5Cjane:" + pass + "@" + addr }
+	t.Run("alone", func(t *testing.T) {
+		addr := serveProxy(t, (&closingProxy{pass: pass}).handle)
+		d, err := wsdial.New(wsdial.WithProxy(proxy(addr)), wsdial.WithProxyAuthenticator(New()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := d.DialContext(context.Background(), "tcp", "target.example:443")
+		if err == nil {
+			c.Close()
+			t.Fatal("the tunnel opened")
+		}
+		if !errors.Is(err, wsdial.ErrProxyAuthRequired) || !strings.Contains(err.Error(), "closed the connection") {
+			t.Errorf("err = %v, want ErrProxyAuthRequired saying the proxy closed the connection", err)
+		}
+		if strings.Contains(err.Error(), pass) {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	})
+	t.Run("beside Basic", func(t *testing.T) {
+		addr := serveProxy(t, (&closingProxy{pass: pass}).handle)
+		d, err := wsdial.New(wsdial.WithProxy(proxy(addr)), wsdial.WithProxyAuthenticator(New(), wsdial.BasicProxyAuth()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := d.DialContext(context.Background(), "tcp", "target.example:443")
+		if err != nil {
+			t.Fatalf("Basic, which the proxy accepts, was not reached: %v", err)
+		}
+		defer c.Close()
+		echoPing(t, c)
+	})
+}
+
+// echoPing checks that c, a tunnel to an echo, carries bytes both ways.
+func echoPing(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	var b [4]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil || string(b[:]) != "ping" {
+		t.Fatalf("echo: %q %v", b, err)
+	}
 }

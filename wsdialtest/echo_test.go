@@ -363,7 +363,9 @@ func TestCloseEndsEverything(t *testing.T) {
 }
 
 func TestTLSConfig(t *testing.T) {
-	if NewEchoServer().TLSConfig() != nil || NewEchoServer().Certificate() != nil {
+	plain := NewEchoServer()
+	defer plain.Close()
+	if plain.TLSConfig() != nil || plain.Certificate() != nil {
 		t.Error("a ws:// server has a TLS configuration")
 	}
 	srv := NewTLSEchoServer()

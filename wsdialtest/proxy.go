@@ -35,17 +35,24 @@ type proxyConfig struct {
 	// or returns the Proxy-Authenticate value of the 407 that refuses it.
 	check       func(authorization string) (challenge string, ok bool)
 	custom      bool   // check came from WithAuthFunc, which SOCKS5 cannot honour
-	socksUser   string // when socksAuth is set, RFC 1929 is demanded
-	socksPass   string
+	socksUser   string // WithBasicAuth's credentials; when socksAuth is set,
+	socksPass   string // a SOCKS5 proxy demands them by RFC 1929
 	socksAuth   bool
 	routes      map[string]string // target host:port, host in lower case, to a loopback address
 	routeErrors []string
+	// connect opens the connection to a target's loopback address; nil
+	// means a TCP connect. The fuzz targets set it, so that what they make
+	// up never reaches a real port.
+	connect func(address string) (net.Conn, error)
 }
 
 // WithBasicAuth makes the proxy demand user and password: as Basic
 // authentication (RFC 7617) from an HTTP client, answering 407 Proxy
 // Authentication Required without them, and as username/password
-// authentication (RFC 1929) from a SOCKS5 client.
+// authentication (RFC 1929) from a SOCKS5 client. Credentials that the
+// protocol cannot carry make the constructor panic, rather than start a
+// proxy that no client can pass: for NewProxy a user with a colon, for
+// NewSOCKS5Proxy a user or password that is empty or longer than 255 bytes.
 func WithBasicAuth(user, password string) ProxyOption {
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 	return func(c *proxyConfig) {
@@ -111,6 +118,9 @@ func WithRoute(target, address string) ProxyOption {
 // it cannot listen, as httptest.NewServer does. Close it when done.
 func NewProxy(opts ...ProxyOption) *Proxy {
 	p := newProxy(opts)
+	if p.cfg.socksAuth && strings.Contains(p.cfg.socksUser, ":") {
+		panic("wsdialtest: NewProxy: WithBasicAuth: a Basic user-id cannot hold a colon (RFC 7617)")
+	}
 	ln := listenLoopback()
 	p.URL = "http://" + ln.Addr().String()
 	p.g.serve(ln, p.serveConnect)
@@ -126,6 +136,9 @@ func NewSOCKS5Proxy(opts ...ProxyOption) *Proxy {
 	if p.cfg.custom {
 		panic("wsdialtest: NewSOCKS5Proxy: WithAuthFunc is for HTTP proxies; use WithBasicAuth")
 	}
+	if n, m := len(p.cfg.socksUser), len(p.cfg.socksPass); p.cfg.socksAuth && (n < 1 || n > 255 || m < 1 || m > 255) {
+		panic("wsdialtest: NewSOCKS5Proxy: WithBasicAuth: RFC 1929 carries a user and a password of 1 to 255 bytes each")
+	}
 	ln := listenLoopback()
 	p.URL = "socks5://" + ln.Addr().String()
 	p.g.serve(ln, p.serveSOCKS5)
@@ -135,6 +148,9 @@ func NewSOCKS5Proxy(opts ...ProxyOption) *Proxy {
 func newProxy(opts []ProxyOption) *Proxy {
 	p := &Proxy{}
 	for _, o := range opts {
+		if o == nil {
+			panic("wsdialtest: a ProxyOption is nil")
+		}
 		o(&p.cfg)
 	}
 	if len(p.cfg.routeErrors) > 0 {
@@ -217,7 +233,11 @@ func (p *Proxy) dial(target string) (net.Conn, int) {
 		}
 		address = target
 	}
-	up, err := net.DialTimeout("tcp", address, dialTimeout)
+	connect := p.cfg.connect
+	if connect == nil {
+		connect = func(address string) (net.Conn, error) { return net.DialTimeout("tcp", address, dialTimeout) }
+	}
+	up, err := connect(address)
 	if err != nil {
 		return nil, http.StatusBadGateway
 	}

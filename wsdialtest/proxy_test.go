@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +187,7 @@ func TestProxyRefusals(t *testing.T) {
 		{"SOCKS5 to a name", socks.URL, "\x05\x01\x00\x05\x01\x00\x03\x10intranet.example\x00\x50", "\x05\x00\x05\x02"},
 		{"SOCKS5 to a closed port", socks.URL, "\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x01", "\x05\x00\x05\x05"},
 		{"SOCKS5 wrong password", authed.URL, "\x05\x01\x02\x01\x01u\x01x", "\x05\x02\x01\x01"},
+		{"SOCKS5 offering 255 methods", socks.URL, "\x05\xff" + strings.Repeat("\x00", 255) + "\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x01", "\x05\x00\x05\x05"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := net.Dial("tcp", tt.addr[strings.Index(tt.addr, "//")+2:])
@@ -215,7 +221,15 @@ func TestOptionMisuse(t *testing.T) {
 		{"route to beyond loopback", func() { NewProxy(WithRoute("a.test:80", "192.0.2.1:80")) }},
 		{"route to a name", func() { NewProxy(WithRoute("a.test:80", "localhost:80")) }},
 		{"route from no port", func() { NewProxy(WithRoute("a.test", "127.0.0.1:80")) }},
+		{"a nil option", func() { NewProxy(nil) }},
 		{"SOCKS5 with WithAuthFunc", func() { NewSOCKS5Proxy(WithAuthFunc(func(string) (string, bool) { return "", true })) }},
+		// Credentials that the protocol cannot carry would make a proxy
+		// that no client can pass.
+		{"Basic user with a colon", func() { NewProxy(WithBasicAuth("a:b", "p")) }},
+		{"SOCKS5 empty user", func() { NewSOCKS5Proxy(WithBasicAuth("", "p")) }},
+		{"SOCKS5 empty password", func() { NewSOCKS5Proxy(WithBasicAuth("u", "")) }},
+		{"SOCKS5 user of 256 bytes", func() { NewSOCKS5Proxy(WithBasicAuth(strings.Repeat("u", 256), "p")) }},
+		{"SOCKS5 password of 256 bytes", func() { NewSOCKS5Proxy(WithBasicAuth("u", strings.Repeat("p", 256))) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
@@ -225,5 +239,65 @@ func TestOptionMisuse(t *testing.T) {
 			}()
 			tt.start()
 		})
+	}
+}
+
+// TestURLForms checks each server's URL against the form its doc promises:
+// loopback, a port, and no credentials even when the proxy demands some.
+func TestURLForms(t *testing.T) {
+	echo, tlsEcho := NewEchoServer(), NewTLSEchoServer()
+	px, socks := NewProxy(WithBasicAuth("u", "p")), NewSOCKS5Proxy(WithBasicAuth("u", "p"))
+	for _, tt := range []struct {
+		url  string
+		form string
+	}{
+		{echo.URL, `ws://127\.0\.0\.1:\d+/`},
+		{tlsEcho.URL, `wss://127\.0\.0\.1:\d+/`},
+		{px.URL, `http://127\.0\.0\.1:\d+`},
+		{socks.URL, `socks5://127\.0\.0\.1:\d+`},
+	} {
+		if !regexp.MustCompile(`\A` + tt.form + `\z`).MatchString(tt.url) {
+			t.Errorf("URL %q, want the form %s", tt.url, tt.form)
+		}
+	}
+	for _, s := range []interface{ Close() }{echo, tlsEcho, px, socks} {
+		s.Close()
+	}
+}
+
+// TestEveryConstructorHasAnExample holds the package doc's promise of a
+// runnable example for each exported function.
+func TestEveryConstructorHasAnExample(t *testing.T) {
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := map[string]bool{}
+	var funcs []string
+	for _, name := range names {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || fd.Recv != nil || !fd.Name.IsExported() {
+				continue
+			}
+			if strings.HasSuffix(name, "_test.go") {
+				examples[fd.Name.Name] = true
+			} else {
+				funcs = append(funcs, fd.Name.Name)
+			}
+		}
+	}
+	if len(funcs) == 0 {
+		t.Fatal("found no exported functions; the parse is broken")
+	}
+	for _, fn := range funcs {
+		if !examples["Example"+fn] {
+			t.Errorf("%s has no Example%s", fn, fn)
+		}
 	}
 }

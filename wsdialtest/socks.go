@@ -28,7 +28,7 @@ func (p *Proxy) serveSOCKS5(c net.Conn) {
 	if _, err := io.ReadFull(br, b[:2]); err != nil || b[0] != 5 {
 		return
 	}
-	methods := b[2 : 2+int(b[1])]
+	methods := b[:b[1]] // up to 255 of them, over the greeting already read
 	if _, err := io.ReadFull(br, methods); err != nil {
 		return
 	}

@@ -32,7 +32,7 @@ func demo(ctx context.Context, f flags, stdout, stderr io.Writer) int {
 	}
 	u.User = url.UserPassword(demoUser, demoPassword)
 	f.proxy = u.String()
-	f.verbose = true
+	f.verbose, f.demo = true, true
 	opts, err := f.options(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsdial: demo: %v\n", err)

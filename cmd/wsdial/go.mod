@@ -6,10 +6,15 @@ require (
 	github.com/wsdial/wsdial v0.0.0
 	github.com/wsdial/wsdial/negotiate v0.0.0
 	github.com/wsdial/wsdial/ntlm v0.0.0
+	github.com/wsdial/wsdial/pac v0.0.0
 )
 
 require (
 	github.com/Azure/go-ntlmssp v0.1.1 // indirect
+	github.com/dlclark/regexp2/v2 v2.5.2 // indirect
+	github.com/dop251/goja v0.0.0-20260917113740-793a2a65c13b // indirect
+	github.com/go-sourcemap/sourcemap v2.1.3+incompatible // indirect
+	github.com/google/pprof v0.0.0-20230207041349-798e818bf904 // indirect
 	github.com/hashicorp/go-uuid v1.0.3 // indirect
 	github.com/jcmturner/aescts/v2 v2.0.0 // indirect
 	github.com/jcmturner/dnsutils/v2 v2.0.0 // indirect
@@ -26,4 +31,5 @@ replace (
 	github.com/wsdial/wsdial => ../..
 	github.com/wsdial/wsdial/negotiate => ../../negotiate
 	github.com/wsdial/wsdial/ntlm => ../../ntlm
+	github.com/wsdial/wsdial/pac => ../../pac
 )

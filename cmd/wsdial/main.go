@@ -63,10 +63,11 @@ func main() {
 type flags struct {
 	headers, subprotocols, proxyHeaders listFlag
 	origin, proxy, cacert, proxyCACert  string
-	proxyAuth                           string
+	proxyAuth, pac                      string
 	noProxy, insecure, verbose, raw     bool
 	binary, rawIn                       bool
 	timeout                             time.Duration
+	demo                                bool // set by the demo, not by a flag: the proxy is its own
 }
 
 // newFlagSet defines the command's flags on f.
@@ -79,6 +80,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.BoolVar(&f.noProxy, "no-proxy", false, "dial directly, ignoring the environment")
 	fs.Var(&f.proxyHeaders, "proxy-header", "add a CONNECT header `Name: value` (repeatable)")
 	addProxyAuthFlag(fs, f)
+	addPACFlag(fs, f)
 	fs.StringVar(&f.cacert, "cacert", "", "trust the PEM certificates in `file` for the target")
 	fs.StringVar(&f.proxyCACert, "proxy-cacert", "", "trust the PEM certificates in `file` for an https:// proxy")
 	fs.BoolVar(&f.insecure, "insecure", false, "INSECURE: skip verification of the target's certificate")
@@ -134,6 +136,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "wsdial: usage: %v\n", err)
 		return exitUsage
 	}
+	pacOpts, err := f.pacOptions(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsdial: %v\n", err)
+		return exitProxy
+	}
+	opts = append(opts, pacOpts...)
 	return session(ctx, fs.Arg(0), opts, f.mode(stdout), stdin, stdout, stderr)
 }
 
@@ -154,6 +162,8 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 	switch {
 	case f.proxy != "" && f.noProxy:
 		return nil, errors.New("-proxy and -no-proxy exclude each other")
+	case f.pac != "" && (f.proxy != "" || f.noProxy):
+		return nil, errors.New("-pac excludes -proxy and -no-proxy: the script names the proxies")
 	case f.rawIn && !f.binary:
 		return nil, errors.New("-raw-in needs -binary: input that comes in pieces may split a character of text")
 	}
@@ -229,7 +239,7 @@ func (f *flags) options(stderr io.Writer) ([]wsdial.Option, error) {
 	opts = append(opts, authOpts...)
 	opts = append(opts, wsdial.WithHandshakeTimeout(f.timeout))
 	if f.verbose {
-		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now()})))
+		opts = append(opts, wsdial.WithLogger(slog.New(&stageLog{w: stderr, start: time.Now(), demo: f.demo})))
 	}
 	return opts, nil
 }

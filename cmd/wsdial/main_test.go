@@ -123,10 +123,14 @@ func TestDemo(t *testing.T) {
 		if want := demoInput; stdout != want {
 			t.Errorf("demo printed %q, want the echoes %q", stdout, want)
 		}
-		for _, want := range []string{"why=the -proxy flag", "tcp connected", "proxy replied", "upgraded status=101", "through 1 tunnel", "closed cleanly"} {
+		for _, want := range []string{"why=the demo's own proxy\n", "tcp connected", "proxy replied", "upgraded status=101", "through 1 tunnel", "closed cleanly"} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("the trace lacks %q:\n%s", want, stderr)
 			}
+		}
+		// The demo names its proxy itself: no flag of the user's did.
+		if strings.Contains(stderr, "-proxy flag") {
+			t.Errorf("the demo's trace blames a -proxy flag that was not given:\n%s", stderr)
 		}
 		if strings.Contains(stderr, demoPassword) {
 			t.Errorf("the trace shows the proxy password:\n%s", stderr)
@@ -180,6 +184,22 @@ func TestVerboseTrace(t *testing.T) {
 	}
 	if !strings.HasPrefix(stderr, "[") || !strings.Contains(stderr, "ms] ") {
 		t.Errorf("trace lines do not start with the time since start:\n%s", stderr)
+	}
+}
+
+// TestVerboseSaysWhyDirect checks that -v names the rule that kept the
+// environment's proxy from a loopback target, and does not blame NO_PROXY,
+// which is empty. (The NO_PROXY case needs a name that is not loopback,
+// whose lookup would leave the machine; the library's
+// TestLoggerSaysWhichRuleExcludes takes it, with a resolver that fails.)
+func TestVerboseSaysWhyDirect(t *testing.T) {
+	srv := echoServer(t)
+	_, stderr, code := runCLIEnv(t, []string{"HTTP_PROXY=http://127.0.0.1:1"}, "x\n", "-v", srv.URL)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if want := "why=environment: a loopback target excludes it from HTTP_PROXY\n"; !strings.Contains(stderr, want) || strings.Contains(stderr, "NO_PROXY") {
+		t.Errorf("the trace lacks %q, or blames NO_PROXY:\n%s", want, stderr)
 	}
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,30 @@ func TestREADMEDemoTranscript(t *testing.T) {
 	}
 	if got, want := normal(out.String()), normal(quoted); got != want {
 		t.Errorf("the demo prints, ports and times aside:\n%s\n\nthe README quotes:\n%s", got, want)
+	}
+}
+
+// TestREADMEListsEveryFlag checks that the README's list of the flags that
+// -h prints is the command's flags, no more and no fewer.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const intro = "prints the flags on standard output:"
+	_, after, ok := strings.Cut(strings.Join(strings.Fields(string(readme)), " "), intro)
+	if !ok {
+		t.Fatalf("README.md has lost %q", intro)
+	}
+	list, _, _ := strings.Cut(after, ". ")
+	var listed []string
+	for _, m := range regexp.MustCompile("`-([a-zA-Z-]+)`").FindAllStringSubmatch(list, -1) {
+		listed = append(listed, m[1])
+	}
+	var defined []string
+	newFlagSet(new(flags)).VisitAll(func(f *flag.Flag) { defined = append(defined, f.Name) })
+	slices.Sort(listed)
+	if !slices.Equal(listed, defined) { // VisitAll goes in lexical order
+		t.Errorf("the README lists the flags %v; the command has %v", listed, defined)
 	}
 }

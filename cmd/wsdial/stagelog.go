@@ -15,6 +15,7 @@ import (
 type stageLog struct {
 	w     io.Writer
 	start time.Time
+	demo  bool // the demo chose the proxy, not a flag
 	attrs []slog.Attr
 }
 
@@ -26,7 +27,7 @@ func (s *stageLog) Handle(_ context.Context, r slog.Record) error {
 	attr := func(a slog.Attr) bool {
 		v := a.Value.String()
 		if a.Key == "why" {
-			v = flagReason(v)
+			v = s.flagReason(v)
 		}
 		fmt.Fprintf(&b, " %s=%s", a.Key, escapeControl(v, false))
 		return true
@@ -41,18 +42,21 @@ func (s *stageLog) Handle(_ context.Context, r slog.Record) error {
 }
 
 func (s *stageLog) WithAttrs(as []slog.Attr) slog.Handler {
-	return &stageLog{w: s.w, start: s.start, attrs: append(append([]slog.Attr(nil), s.attrs...), as...)}
+	return &stageLog{w: s.w, start: s.start, demo: s.demo, attrs: append(append([]slog.Attr(nil), s.attrs...), as...)}
 }
 
 func (s *stageLog) WithGroup(string) slog.Handler { return s }
 
 // flagReason names the flag behind the option the library reports as the
-// reason for a route: here an option can only have come from a flag.
-func flagReason(why string) string {
-	switch why {
-	case "WithProxy":
+// reason for a route: here an option can only have come from a flag, or,
+// in the demo, from the demo itself.
+func (s *stageLog) flagReason(why string) string {
+	switch {
+	case why == "WithProxy" && s.demo:
+		return "the demo's own proxy"
+	case why == "WithProxy":
 		return "the -proxy flag"
-	case "WithoutProxy":
+	case why == "WithoutProxy":
 		return "the -no-proxy flag"
 	}
 	return why

@@ -1,0 +1,264 @@
+package wsdial
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// expectFrame reads the client's next frame and wants it to be op with
+// payload.
+func expectFrame(t *testing.T, p *peer, op byte, payload string) {
+	t.Helper()
+	// A guard against hanging, not a bound the test measures.
+	p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	f, err := p.readFrame()
+	if err != nil {
+		t.Fatalf("server, waiting for opcode %#x %q: %v", op, payload, err)
+	}
+	if f.op != op || string(f.payload) != payload {
+		t.Fatalf("server read opcode %#x %q, want %#x %q", f.op, f.payload, op, payload)
+	}
+}
+
+// TestGorillaDeadlinePattern follows gorilla/websocket's examples: a write
+// deadline set before each write, which then passes while the connection
+// idles and the server pings. The pong that a read sends goes out under a
+// deadline of its own, and the next write, under a fresh deadline, works.
+func TestGorillaDeadlinePattern(t *testing.T) {
+	conn, p := newPair(t)
+	for round := range 3 {
+		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := conn.WriteMessage(TextMessage, []byte("tick")); err != nil {
+			t.Fatalf("round %d: write under a fresh deadline: %v", round, err)
+		}
+		expectFrame(t, p, opText, "tick")
+
+		// The deadline has passed by the time the server pings: a deadline
+		// already in the past stands for that, without waiting for one.
+		conn.SetWriteDeadline(time.Now().Add(-time.Second))
+		go p.c.Write(join(frame(fin|opPng, []byte("are you there")), frame(fin|opTxt, []byte("m"))))
+		if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "m" {
+			t.Fatalf("round %d: ReadMessage = %q, %v", round, msg, err)
+		}
+		expectFrame(t, p, opPong, "are you there")
+	}
+}
+
+// TestPingUnderApplicationDeadline: Ping is the application's own write, so
+// an expired write deadline stops it; since nothing of it went out, the
+// connection's next write, under a fresh deadline, still works.
+func TestPingUnderApplicationDeadline(t *testing.T) {
+	conn, p := newPair(t)
+	conn.SetWriteDeadline(time.Now().Add(-time.Second))
+	if err := conn.Ping([]byte("late")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Ping past the write deadline: %v, want a timeout", err)
+	}
+	conn.SetWriteDeadline(time.Time{})
+	if err := conn.WriteMessage(BinaryMessage, []byte("after")); err != nil {
+		t.Fatalf("write after the failed ping: %v", err)
+	}
+	expectFrame(t, p, opBinary, "after")
+}
+
+// TestWriteDeadlineRestoredUnderRace has the application change its write
+// deadline over and over while pongs go out under deadlines of their own:
+// whatever the interleaving, the deadline the application set last is the
+// one in force once they are done. Run with -race.
+func TestWriteDeadlineRestoredUnderRace(t *testing.T) {
+	const pings = 300
+	conn, p := newPair(t)
+	readDone := readUntilError(conn)
+	pongs := make(chan error, 1)
+	go func() {
+		p.c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a guard against hanging
+		for range pings {
+			f, err := p.readFrame()
+			if err == nil && f.op != opPong {
+				err = errors.New("server read something other than a pong")
+			}
+			if err != nil {
+				pongs <- err
+				return
+			}
+		}
+		pongs <- nil
+	}()
+	stop := make(chan struct{})
+	setting := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			if i%2 == 0 {
+				conn.SetWriteDeadline(time.Now().Add(-time.Second))
+			} else {
+				conn.SetWriteDeadline(time.Now().Add(time.Hour))
+			}
+			if i == 0 {
+				close(setting)
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	})
+	<-setting
+	for range pings {
+		// Each ping finds a deadline of the past set, unless the
+		// goroutine above moved it on meanwhile.
+		conn.SetWriteDeadline(time.Now().Add(-time.Second))
+		p.c.Write(frame(fin|opPng, []byte("p")))
+	}
+	err := <-pongs
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("pongs: %v", err)
+	}
+
+	conn.SetWriteDeadline(time.Time{})
+	if err := conn.WriteMessage(TextMessage, []byte("no deadline")); err != nil {
+		t.Fatalf("write with the deadline cleared: %v", err)
+	}
+	expectFrame(t, p, opText, "no deadline")
+	conn.SetWriteDeadline(time.Now().Add(-time.Second))
+	if err := conn.WriteMessage(TextMessage, []byte("late")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write past the deadline set last: %v, want a timeout", err)
+	}
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
+}
+
+// TestReadLoopWithPongHandler is the keepalive loop of gorilla's examples:
+// a goroutine reads, and a pong handler pushes the read deadline on, while
+// the application pings under write deadlines that then pass and the
+// server pings back.
+func TestReadLoopWithPongHandler(t *testing.T) {
+	conn, p := newPair(t)
+	pongs := make(chan string, 1)
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	conn.SetPongHandler(func(b []byte) {
+		conn.SetReadDeadline(time.Now().Add(time.Minute))
+		pongs <- string(b)
+	})
+	readDone := readUntilError(conn)
+	for i := range 3 {
+		payload := string(rune('a' + i))
+		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := conn.Ping([]byte(payload)); err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+		expectFrame(t, p, opPing, payload)
+		conn.SetWriteDeadline(time.Now().Add(-time.Second)) // and then it passed
+		p.c.Write(join(frame(fin|opPog, []byte(payload)), frame(fin|opPng, []byte("s"+payload))))
+		if got := <-pongs; got != payload {
+			t.Fatalf("pong handler got %q, want %q", got, payload)
+		}
+		expectFrame(t, p, opPong, "s"+payload)
+	}
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("read loop ended with %v", err)
+	}
+	if end := p.readUntilClose(); end.closeCode != StatusNormalClosure {
+		t.Errorf("client answered the close with %d", end.closeCode)
+	}
+}
+
+// TestPongBetweenFrames: a pong does not wait for a message that NextWriter
+// is streaming, which may never end while the same goroutine reads. It goes
+// out whole between the message's frames, as RFC 6455 §5.4 allows, and the
+// message arrives intact.
+func TestPongBetweenFrames(t *testing.T) {
+	for _, compressed := range []bool{false, true} {
+		name := "plain"
+		if compressed {
+			name = "compressed"
+		}
+		t.Run(name, func(t *testing.T) {
+			var conn *Conn
+			var p *peer
+			// Enough that frames go out before the writer closes, even compressed:
+			// compress/flate holds up to 64 KiB before it writes a block.
+			data := noise(200<<10, 1)
+			first := 150 << 10
+			if compressed {
+				conn, p = newDeflatePair(t, "", Compression{})
+			} else {
+				conn, p = newPair(t)
+			}
+			w, err := conn.NextWriter(BinaryMessage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(data[:first]); err != nil {
+				t.Fatal(err)
+			}
+			// The ping comes before the message, so once the reader has the
+			// message it has handled the ping, with the writer still open.
+			go p.c.Write(join(frame(fin|opPng, []byte("p")), frame(fin|opTxt, []byte("m"))))
+			if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "m" {
+				t.Fatalf("ReadMessage with a writer open: %q, %v", msg, err)
+			}
+			p.c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a guard against hanging
+			var frames []clientFrame
+			for {
+				f, err := p.readFrame()
+				if err != nil {
+					t.Fatalf("server, waiting for the pong: %v", err)
+				}
+				if f.op == opPong {
+					if string(f.payload) != "p" || !f.fin {
+						t.Fatalf("pong %q fin=%v", f.payload, f.fin)
+					}
+					break
+				}
+				if f.fin {
+					t.Fatal("the message ended before the writer was closed")
+				}
+				frames = append(frames, f)
+			}
+			if len(frames) == 0 {
+				t.Fatal("no frame of the message went out before the pong")
+			}
+			if _, err := w.Write(data[first:]); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for !frames[len(frames)-1].fin {
+				f, err := p.readFrame()
+				if err != nil {
+					t.Fatal(err)
+				}
+				frames = append(frames, f)
+			}
+			var payload []byte
+			for i, f := range frames {
+				if want := byte(opCont); i == 0 && f.op != opBin || i > 0 && f.op != want {
+					t.Fatalf("frame %d has opcode %#x", i, f.op)
+				}
+				payload = append(payload, f.payload...)
+			}
+			if compressed {
+				if frames[0].rsv != rsv1 {
+					t.Fatalf("first frame rsv %#x, want RSV1", frames[0].rsv)
+				}
+				if payload, err = (&serverInflater{noContext: true}).inflate(payload); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(payload, data) {
+				t.Fatalf("message of %d bytes arrived as %d bytes that differ", len(data), len(payload))
+			}
+		})
+	}
+}
