@@ -21,14 +21,16 @@ import (
 // origin is remembered as HTTP/1.1 only; otherwise a new connection, which
 // is kept if it speaks h2 with extended CONNECT.
 func (d *Dialer) dialH2(ctx context.Context, tr dialTrace, t target) (*Conn, error) {
-	// :authority is the Host header's value, which must be an authority.
-	if err := checkRequestLine(authorityOf(t, d.cfg), t.target); err != nil {
+	// :authority stands for the Host header: checked, and in ASCII, as it.
+	_, authority, err := requestHost(t.hostHeader, t.target, d.cfg)
+	if err != nil {
 		return nil, invalid("invalid handshake request", err)
 	}
 	r, err := d.h2RouteTo(tr, t)
 	if err != nil {
 		return nil, err
 	}
+	r.authority = authority
 	for tries := 0; ; tries++ {
 		cc, h1, claim, err := d.h2.acquire(ctx, r.key)
 		switch {
@@ -40,7 +42,7 @@ func (d *Dialer) dialH2(ctx context.Context, tr dialTrace, t target) (*Conn, err
 			return d.dialH2New(ctx, tr, t, r, claim)
 		}
 		tr.h2Kept(t.address)
-		conn, err := d.h2WebSocket(ctx, tr, cc, t)
+		conn, err := d.h2WebSocket(ctx, tr, cc, t, r.authority)
 		if tries < h2Retries && errors.As(err, new(*h2Unprocessed)) {
 			continue // the connection went away first; another, or a new one, takes it
 		}
@@ -51,9 +53,10 @@ func (d *Dialer) dialH2(ctx context.Context, tr dialTrace, t target) (*Conn, err
 // h2Route is the way of a dial to an origin: the key of its kept
 // connections, and how to reach the origin anew.
 type h2Route struct {
-	key  string
-	px   *proxyTarget // the proxy, resolved once; nil for direct, or for a list
-	list bool         // WithProxyList decides the proxy at each new connection
+	key       string
+	px        *proxyTarget // the proxy, resolved once; nil for direct, or for a list
+	list      bool         // WithProxyList decides the proxy at each new connection
+	authority string       // the WebSocket's :authority
 }
 
 // h2RouteTo resolves the route to t, a wss:// target. A kept connection
@@ -149,16 +152,16 @@ func (d *Dialer) dialH2New(ctx context.Context, tr dialTrace, t target, r h2Rout
 		return d.dialHTTP1(ctx, tr, t, r)
 	}
 	d.h2.dialed(r.key, claim, cc, false)
-	return d.h2WebSocket(ctx, tr, cc, t)
+	return d.h2WebSocket(ctx, tr, cc, t, r.authority)
 }
 
 // h2WebSocket opens the WebSocket as an extended CONNECT stream of cc (RFC
 // 8441 §4) and checks the response: any 2xx stands for 101 (§5), and
 // sec-websocket-accept has no place in it.
-func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t target) (*Conn, error) {
+func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t target, authority string) (*Conn, error) {
 	cfg := d.cfg
 	cookieURL := jarURL(cfg, true, t.hostHeader, t.target)
-	s, err := cc.openStream(extendedConnect(authorityOf(t, cfg), t.target, cfg, cookieHeader(cfg, cookieURL)))
+	s, err := cc.openStream(extendedConnect(authority, t.target, cfg, cookieHeader(cfg, cookieURL)))
 	if err != nil {
 		return nil, &HandshakeError{Err: err}
 	}
@@ -192,15 +195,6 @@ func (d *Dialer) h2WebSocket(ctx context.Context, tr dialTrace, cc *h2Conn, t ta
 	}
 	storeCookies(conn, cfg, cookieURL)
 	return conn, nil
-}
-
-// authorityOf is the :authority of a WebSocket to t: the URL's host and
-// port as written, or the Host header that WithHeader gives.
-func authorityOf(t target, cfg *config) string {
-	if h := cfg.header["Host"]; len(h) > 0 {
-		return h[0]
-	}
-	return t.hostHeader
 }
 
 // extendedConnect is the header list of the extended CONNECT that opens a

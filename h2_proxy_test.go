@@ -260,3 +260,25 @@ func TestH2ProxyHTTP1ClosesAtOnce(t *testing.T) {
 		t.Errorf("error %v does not name the CONNECT", err)
 	}
 }
+
+// TestH2IDNHost dials an internationalized name through an HTTP/2 proxy to
+// an HTTP/2 origin: the CONNECT's :authority, SNI and the extended
+// CONNECT's :authority all carry its A-label, as over HTTP/1.1.
+func TestH2IDNHost(t *testing.T) {
+	checkGoroutines(t)
+	o := newH2Origin(t, func(o *h2Origin) { o.names = []string{idnALabel} })
+	p := newH2Proxy(t, func(p *h2Proxy) { p.routes = hosts{idnALabel + ":" + o.port: o.addr} })
+	d := h2ProxyDialer(t, p, p.url(), o.tlsConfig())
+	c := dialOK(t, d, "wss://"+idnHost+":"+o.port+"/")
+	defer c.Close()
+	if c.Response().ProtoMajor != 2 {
+		t.Errorf("%s, want HTTP/2.0", c.Response().Proto)
+	}
+	want := idnALabel + ":" + o.port
+	if tunnels, _ := p.seen(); len(tunnels) != 1 || tunnels[0] != want {
+		t.Errorf("CONNECT :authority %q, want %q", tunnels, want)
+	}
+	if got := o.requests()[0].Host; got != want {
+		t.Errorf("extended CONNECT :authority %q, want %q", got, want)
+	}
+}

@@ -45,6 +45,8 @@ type h2Origin struct {
 	// uploadConn and uploadStream are the server's receive windows; 0 is
 	// x/net's default, 1 MiB for each.
 	uploadConn, uploadStream int32
+	// names are more names for its certificate than localhost and 127.0.0.1.
+	names []string
 
 	conns atomic.Int32 // TCP connections accepted
 
@@ -57,12 +59,13 @@ type h2Origin struct {
 // it serves.
 func newH2Origin(t testing.TB, opts ...func(*h2Origin)) *h2Origin {
 	t.Helper()
-	cert, pool := newCert(t, "localhost", "127.0.0.1")
-	o := &h2Origin{pool: pool}
+	o := &h2Origin{}
 	o.handler = o.echo
 	for _, opt := range opts {
 		opt(o)
 	}
+	cert, pool := newCert(t, append([]string{"localhost", "127.0.0.1"}, o.names...)...)
+	o.pool = pool
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{*cert},
 		NextProtos:   []string{"h2", "http/1.1"},
@@ -232,6 +235,7 @@ type h2Proxy struct {
 	addr       string
 	pool       *x509.CertPool
 	user, pass string // when user is set, Basic credentials are demanded
+	routes     hosts  // names it reaches on loopback
 
 	conns   atomic.Int32
 	h1      bool // speak HTTP/1.1 only, offering no h2
@@ -293,7 +297,7 @@ func (p *h2Proxy) connect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	up, err := hosts(nil).dial(r.Host)
+	up, err := p.routes.dial(r.Host)
 	if err != nil {
 		w.WriteHeader(http.StatusBadGateway)
 		return
