@@ -202,9 +202,14 @@ func (c *Conn) Close() error { return c.CloseWithStatus(StatusNormalClosure, "")
 // the stream. It takes at most a second, whatever the deadlines say: it
 // waits that long for a message being written to end, then sends its frame
 // under a deadline of its own and waits what is left of the second for the
-// peer's answer. When another goroutine is reading, that read receives the
-// peer's close; otherwise CloseWithStatus reads it itself, discarding any
-// messages still in flight. To receive those messages, use CloseWrite.
+// peer's answer. Only a message still being written after that second, from
+// a NextWriter's writer left open or a write the peer does not read, makes
+// it take longer: the message is cut short, the close frame goes out between
+// its frames, with a second more for the frame and the answer, and the error
+// says that the message was cut. When another goroutine is reading, that
+// read receives the peer's close; otherwise CloseWithStatus reads it itself,
+// discarding any messages still in flight. To receive those messages, use
+// CloseWrite.
 //
 // code must be one that may travel in a close frame (not 1005, 1006 or 1015),
 // and reason at most 123 bytes of UTF-8; otherwise nothing happens and an
@@ -221,11 +226,12 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 		return fmt.Errorf("wsdial: close: reason of %d bytes is longer than %d", len(reason), maxCloseReason)
 	case !utf8.ValidString(reason):
 		return errors.New("wsdial: close: reason is not valid UTF-8")
+	case c.unopened():
+		return errUnopened
 	case c.appClosed.Swap(true) || c.closed.Load():
 		return errClosed
 	}
-	by := ownBound()
-	err := c.sendClose(code, reason, by)
+	by, cut, err := c.sendClose(code, reason)
 	answered := false
 	if err == nil || errors.Is(err, errCloseSent) {
 		// The close is out, from here or from a read that failed or
@@ -236,8 +242,11 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 	// Once the peer's close has come, the handshake is complete and nothing
 	// is lost, whatever tearing the stream down says: a TLS tunnel through a
 	// proxy that dropped it already answers close_notify with a reset.
-	if cerr := c.closeStream(); cerr != nil && err == nil && !answered && !errors.Is(cerr, net.ErrClosed) {
+	if cerr := c.endStream(err); cerr != nil && err == nil && !answered && !errors.Is(cerr, net.ErrClosed) {
 		err = fmt.Errorf("wsdial: close: %w", cerr)
+	}
+	if cut && err == nil {
+		err = errMessageCut
 	}
 	return err
 }
@@ -252,21 +261,39 @@ func (c *Conn) CloseWithStatus(code StatusCode, reason string) error {
 // to take. Bound the wait with SetReadDeadline, since a peer may never
 // answer; a second call returns an error that matches net.ErrClosed.
 func (c *Conn) CloseWrite() error {
-	if c.closed.Load() {
+	switch {
+	case c.unopened():
+		return errUnopened
+	case c.closed.Load():
 		return errClosed
 	}
-	return c.sendClose(StatusNormalClosure, "", ownBound())
+	_, cut, err := c.sendClose(StatusNormalClosure, "")
+	if cut && err == nil {
+		err = errMessageCut
+	}
+	return err
 }
 
-// sendClose sends the application's close frame: it waits no later than by
-// for a message being written to end, so as not to cut it short, then sends
-// the frame under by as its deadline.
-func (c *Conn) sendClose(code StatusCode, reason string, by time.Time) error {
-	if !c.msgSem.lockBy(by) {
-		return errors.New("wsdial: close: timed out waiting for a message writer to finish")
+// errMessageCut is what Close and CloseWrite return when they had to cut a
+// message short, having sent their close frame.
+var errMessageCut = errors.New("wsdial: close: a message writer was still open after a second; its message was cut short")
+
+// sendClose sends the application's close frame: it waits a second for a
+// message being written to end, so as not to cut it short, then sends the
+// frame under the bound of that second, which it returns. Should the
+// message go on, the frame goes out between its frames, as RFC 6455 §5.4
+// lets control frames do, and its later frames are refused: the closing
+// handshake happens whatever the application left open (§7.1.2). The frame,
+// and the wait for the answer, then get a second of their own, and cut says
+// that the message was cut short.
+func (c *Conn) sendClose(code StatusCode, reason string) (by time.Time, cut bool, err error) {
+	by = ownBound()
+	if c.msgSem.lockBy(by) {
+		defer c.msgSem.unlock()
+	} else {
+		cut, by = true, ownBound()
 	}
-	defer c.msgSem.unlock()
-	return c.writeClose(code, reason, by)
+	return by, cut, c.writeClose(code, reason, by)
 }
 
 // awaitPeerClose waits no later than by for the peer's close frame, and
@@ -301,7 +328,6 @@ func (c *Conn) awaitPeerClose(by time.Time) bool {
 // read returns ce.
 func (c *Conn) peerClosed(ce *CloseError) error {
 	c.rd.err = ce
-	c.writeClose(ce.Code, "", ownBound())
-	c.closeStream()
+	c.endStream(c.writeClose(ce.Code, "", ownBound()))
 	return ce
 }

@@ -151,9 +151,6 @@ func TestClosedMeansErrClosed(t *testing.T) {
 	for name, call := range checks {
 		for range 2 {
 			err := call()
-			if name == "a reader from before" && err == io.EOF {
-				continue // the message it read was discarded by Close, and it reads nothing new
-			}
 			if !errors.Is(err, net.ErrClosed) {
 				t.Errorf("%s after Close: %v, want net.ErrClosed", name, err)
 			}
@@ -308,6 +305,8 @@ func TestStaleReader(t *testing.T) {
 		frame(fin|opTxt, []byte("third")),
 		frame(opTxt, []byte("fou")), frame(fin|opCont, []byte("rth")),
 		frame(fin|opTxt, []byte("fifth")),
+		frame(fin|opTxt, []byte("sixth")),
+		[]byte{fin | opTxt, 0x80, 1, 2, 3, 4}, // masked: the connection fails
 	))
 	buf := make([]byte, 64)
 	stale := func(name string, r io.Reader) {
@@ -347,6 +346,148 @@ func TestStaleReader(t *testing.T) {
 	}
 	for _, r := range []io.Reader{r1, r2, r4} {
 		stale("a reader after ReadMessage", r)
+	}
+
+	// Once the connection has failed, a stale reader reports the failure.
+	_, r6, err := conn.NextReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r6.Read(buf[:2]); err != nil || string(buf[:n]) != "si" {
+		t.Fatalf("sixth message: %q, %v", buf[:n], err)
+	}
+	if _, _, err := conn.ReadMessage(); !errors.As(err, new(*ProtocolError)) {
+		t.Fatalf("ReadMessage of a masked frame: %v, want a protocol error", err)
+	}
+	for _, r := range []io.Reader{r1, r6} {
+		if n, err := r.Read(buf); n != 0 || !errors.As(err, new(*ProtocolError)) {
+			t.Fatalf("a stale reader after the connection failed: %q, %v; want the protocol error", buf[:n], err)
+		}
+	}
+}
+
+// TestReaderHeldAcrossClose: a message half read through NextReader when
+// Close runs is cut short, as Close reads the peer's answer. The reader must say so with an error that matches
+// net.ErrClosed: an io.EOF would pass the half message off as whole.
+func TestReaderHeldAcrossClose(t *testing.T) {
+	for _, compressed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[compressed], func(t *testing.T) {
+			conn, p := newPairCompressedIf(t, compressed, "", Compression{})
+			payload := textLike(20000, 3)
+			send := join(frame(opTxt, payload[:10000]), frame(fin|opCont, payload[10000:]))
+			if compressed {
+				c := deflated(payload)
+				send = join(frame(rsv1|opTxt, c[:len(c)/2]), frame(fin|opCont, c[len(c)/2:]))
+			}
+			go p.c.Write(send)
+			_, r, err := conn.NextReader()
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 100)
+			if _, err := io.ReadFull(r, buf); err != nil {
+				t.Fatal(err)
+			}
+			ended := p.serveClose(normalClose)
+			if err := conn.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			<-ended
+			rest, err := io.ReadAll(r)
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("the reader of a message that Close cut short read %d more bytes, then %v; want net.ErrClosed", len(rest), err)
+			}
+		})
+	}
+}
+
+// TestCloseWithBlockedReaderAndWriter: the peer neither reads nor sends, so
+// one goroutine is blocked in a read and another in the write of a large
+// message, when a third closes. Close returns, both calls end with errors
+// that match net.ErrClosed, and no goroutine is left behind.
+func TestCloseWithBlockedReaderAndWriter(t *testing.T) {
+	checkGoroutines(t)
+	conn, _ := pipePair(t)
+	readErr := readUntilError(conn)
+	writeErr := make(chan error, 1)
+	writing := make(chan struct{})
+	go func() {
+		close(writing)
+		writeErr <- conn.WriteMessage(BinaryMessage, make([]byte, 1<<20))
+	}()
+	<-writing
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close() }()
+	for name, ch := range map[string]<-chan error{"read": readErr, "write": writeErr} {
+		select {
+		case err := <-ch:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("the blocked %s returned %v, want net.ErrClosed", name, err)
+			}
+		case <-time.After(30 * time.Second): // a guard against hanging, far above Close's bound
+			t.Fatalf("the blocked %s never returned", name)
+		}
+	}
+	if err := <-closed; errors.Is(err, net.ErrClosed) {
+		t.Errorf("Close: %v, as if the connection had been closed before", err)
+	}
+}
+
+// TestNoGoroutinesLeftBehind: however a connection ends, by the
+// application's Close, the peer's close, a failed read or a timed-out one,
+// it leaves no goroutine running.
+func TestNoGoroutinesLeftBehind(t *testing.T) {
+	cases := map[string]func(t *testing.T, conn *Conn, p *peer){
+		"Close": func(t *testing.T, conn *Conn, p *peer) {
+			ended := p.serveClose(normalClose)
+			if err := conn.Close(); err != nil {
+				t.Fatal(err)
+			}
+			<-ended
+		},
+		"peer's close": func(t *testing.T, conn *Conn, p *peer) {
+			go p.c.Write(frame(fin|opCls, closePayload(StatusGoingAway, "")))
+			if _, _, err := conn.ReadMessage(); !errors.As(err, new(*CloseError)) {
+				t.Fatalf("read: %v, want the server's close", err)
+			}
+			p.readUntilClose()
+		},
+		"failed read": func(t *testing.T, conn *Conn, p *peer) {
+			go p.c.Write([]byte{fin | opTxt, 0x80, 1, 2, 3, 4})
+			if _, _, err := conn.ReadMessage(); !errors.As(err, new(*ProtocolError)) {
+				t.Fatalf("read: %v, want a protocol error", err)
+			}
+			p.readUntilClose()
+		},
+		"timed-out read, then Close": func(t *testing.T, conn *Conn, p *peer) {
+			conn.SetReadDeadline(time.Now().Add(-time.Second))
+			if _, _, err := conn.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read: %v, want a timeout", err)
+			}
+			ended := p.serveClose(normalClose)
+			conn.Close()
+			<-ended
+		},
+	}
+	for name, run := range cases {
+		for _, compressed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/compressed=%v", name, compressed), func(t *testing.T) {
+				checkGoroutines(t)
+				conn, p := newPairCompressedIf(t, compressed, "", Compression{ClientContextTakeover: true})
+				// A message each way first, so that the compressors are in use.
+				go p.c.Write(frame(fin|opTxt, []byte("hello")))
+				if _, _, err := conn.ReadMessage(); err != nil {
+					t.Fatal(err)
+				}
+				if err := conn.WriteMessage(TextMessage, textLike(1000, 1)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.readMessage(); err != nil {
+					t.Fatal(err)
+				}
+				run(t, conn, p)
+			})
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package wsdial
 
 import (
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,9 +20,9 @@ import (
 // message goes out whole, never interleaved with another. (This differs from
 // gorilla/websocket, which panics on concurrent writes.) A writer from
 // NextWriter holds the connection's messages until it is closed: other
-// messages wait for it, and so does Close, for at most a second. Control
-// frames do not wait for it: pings, and the pongs that answer the peer's,
-// go out between its frames.
+// messages wait for it, and so does Close, for at most a second, before it
+// cuts the message short. Control frames do not wait for it: pings, and the
+// pongs that answer the peer's, go out between its frames.
 //
 // Reads take one goroutine at a time: ReadMessage, NextReader and the reader
 // it returns. A read answers pings and handles the peer's close on its own,
@@ -33,10 +35,11 @@ import (
 // the connection idles, does not lose the connection to the next ping.
 //
 // Once a read fails, every later read returns the same error. Once the
-// connection has closed, every call returns an error, never panics. After
-// the application's own Close or CloseWithStatus, reads and writes return
-// errors that match net.ErrClosed; a read's keeps the peer's close, or its
-// breach of the protocol, reachable with errors.As.
+// connection has closed, every call returns an error, never panics. So does
+// every call on a zero Conn, one that no dial or Handshake made, whose errors
+// match net.ErrClosed. After the application's own Close or CloseWithStatus,
+// reads and writes return errors that match net.ErrClosed; a read's keeps
+// the peer's close, or its breach of the protocol, reachable with errors.As.
 type Conn struct {
 	// The rules, written once here.
 	//
@@ -54,7 +57,8 @@ type Conn struct {
 	//
 	// Failures. A read that fails leaves rd.err set for good: nothing ever
 	// resumes a read that may have stopped inside a frame. A write that fails
-	// having sent part of a frame leaves wr.err set for good.
+	// having sent part of a frame, or of a message, leaves wr.err set for
+	// good; one that sent nothing fails its own message alone.
 	//
 	// Deadlines. The application's read deadline is the stream's. Its write
 	// deadline is the stream's too, except while a control frame that the
@@ -219,15 +223,32 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 // come first. When there were none, it is the underlying connection itself,
 // so io.Copy and splice keep their fast paths. Reading or writing it directly
 // bypasses the message layer, so mix the two only with care: bytes the
-// message layer has buffered are not seen here.
+// message layer has buffered are not seen here. It is nil on a zero Conn.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
-// LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+// LocalAddr returns the local network address; nil on a zero Conn.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.nc == nil {
+		return nil
+	}
+	return c.nc.LocalAddr()
+}
 
 // RemoteAddr returns the remote network address: the proxy's when the
-// connection runs through one.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+// connection runs through one; nil on a zero Conn.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.nc == nil {
+		return nil
+	}
+	return c.nc.RemoteAddr()
+}
+
+// errUnopened is what the calls on a zero Conn return: it has no stream,
+// and none of its locks, which a blocked call would wait on for ever.
+var errUnopened error = &closedError{msg: "wsdial: use of a Conn that no dial or Handshake opened"}
+
+// unopened reports whether c is a zero Conn, whose calls return errUnopened.
+func (c *Conn) unopened() bool { return c.s == nil }
 
 // SetReadLimit sets the largest message, in bytes, that reads accept from
 // now on. A message of exactly n bytes is allowed; a longer one fails the
@@ -236,10 +257,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
 // SetReadDeadline sets the deadline for reads, pings answered on the way
-// included. A read that times out fails the connection's reads for good,
-// since a frame may have been left half read. The zero time means no
-// deadline.
+// included, though a read may end up to a second past it while the pong
+// to a ping waits for a frame being written. A read that times out fails
+// the connection's reads for good, since a frame may have been left half
+// read. The zero time means no deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.unopened() {
+		return errUnopened
+	}
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
 	if c.closeReading {
@@ -250,11 +275,16 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline sets the deadline for the application's writes:
 // WriteMessage, the frames of NextWriter's writers, and Ping. A write that
-// times out having sent part of a frame fails the connection's writes for
-// good. The frames the connection sends on its own behalf, and Close's, go
-// out under a deadline of their own, and leave this one in place. The zero
-// time means no deadline.
+// times out having sent part of its message fails the connection's writes
+// for good; one that sent nothing of it fails that message alone, unless
+// the stream fails every write after a timeout, as a *tls.Conn does. The
+// frames the connection sends on its own behalf, and Close's, go out under a
+// deadline of their own, and leave this one in place. The zero time means no
+// deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.unopened() {
+		return errUnopened
+	}
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
 	c.writeDeadline = 0
@@ -284,6 +314,27 @@ func (c *Conn) closeStream() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.closeErr = c.s.Close()
+	})
+	return c.closeErr
+}
+
+// endStream closes the stream once a close frame has been tried, sent
+// being what its write returned. When the frame did not go out, the peer is
+// not reading, and the stream beneath any TLS is closed instead of the TLS:
+// a *tls.Conn's Close sends close_notify under a deadline of five seconds
+// of its own, which a peer that does not read would make it wait out.
+func (c *Conn) endStream(sent error) error {
+	tc, ok := c.s.(*tls.Conn)
+	if sent == nil || errors.Is(sent, errCloseSent) || !ok {
+		return c.closeStream()
+	}
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		nc := tc.NetConn()
+		for inner, ok := nc.(*tls.Conn); ok; inner, ok = nc.(*tls.Conn) {
+			nc = inner.NetConn() // TLS to a proxy, beneath the target's
+		}
+		c.closeErr = nc.Close()
 	})
 	return c.closeErr
 }

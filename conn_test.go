@@ -1,13 +1,16 @@
 package wsdial
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -96,7 +99,9 @@ func TestCloseUnanswered(t *testing.T) {
 }
 
 // TestCloseWithWriterHeld has a message writer that is never closed: Close
-// cannot send its frame, but must still end the connection.
+// cuts its message short, and says so, but still runs the closing handshake
+// (RFC 6455 §7.1.2), its frame going out between the message's frames as
+// RFC 6455 §5.4 allows, and ends the connection.
 func TestCloseWithWriterHeld(t *testing.T) {
 	conn, p := newPair(t)
 	w, err := conn.NextWriter(BinaryMessage)
@@ -104,17 +109,84 @@ func TestCloseWithWriterHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	ended := p.serveClose(nil)
 	if err := conn.Close(); err == nil {
 		t.Error("Close with a writer held reported success")
 	}
-	if _, err := p.br.ReadByte(); err != io.EOF {
-		t.Errorf("server read %v, want EOF", err)
+	if end := <-ended; end.closeCode != StatusNormalClosure || end.err != io.EOF {
+		t.Errorf("server saw close %d, then %v; want 1000, then EOF", end.closeCode, end.err)
 	}
 	if _, err := w.Write(make([]byte, 2*writeBufSize)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("writer after Close: %v", err)
 	}
 	if err := w.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("closing the writer after Close: %v", err)
+	}
+}
+
+// TestCloseWithStatusCutsMessageShort: the goroutine that streams a message
+// through NextWriter closes the connection before the writer. The close
+// frame follows the frames already sent, the server's answer completes the
+// handshake, and the writer then refuses to write.
+func TestCloseWithStatusCutsMessageShort(t *testing.T) {
+	for _, compressed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[compressed], func(t *testing.T) {
+			conn, p := newPairCompressedIf(t, compressed, "", Compression{})
+			w, err := conn.NextWriter(BinaryMessage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Enough that frames go out before the close, even compressed.
+			if _, err := w.Write(noise(150<<10, 2)); err != nil {
+				t.Fatal(err)
+			}
+			type seen struct {
+				frames int
+				end    clientEnd
+			}
+			served := make(chan seen, 1)
+			go func() {
+				var s seen
+				for {
+					f, err := p.readFrame()
+					if err != nil {
+						s.end.err = err
+						break
+					}
+					if f.op == opClose {
+						s.end.closeCode = StatusCode(binary.BigEndian.Uint16(f.payload))
+						s.end.closeText = string(f.payload[2:])
+						p.c.Write(frame(fin|opCls, closePayload(4001, "")))
+						_, s.end.err = p.br.ReadByte()
+						break
+					}
+					if f.fin {
+						s.end.err = errors.New("the message ended before its writer was closed")
+						break
+					}
+					s.frames++
+				}
+				served <- s
+			}()
+			if err := conn.CloseWithStatus(4000, "bye"); err == nil {
+				t.Error("CloseWithStatus that cut a message short reported success")
+			}
+			s := <-served
+			if s.frames == 0 || s.end.closeCode != 4000 || s.end.closeText != "bye" || s.end.err != io.EOF {
+				t.Fatalf("server read %d frames of the message, then close %d %q, then %v; want some, then 4000 \"bye\", then EOF",
+					s.frames, s.end.closeCode, s.end.closeText, s.end.err)
+			}
+			if _, err := w.Write([]byte("more")); err != nil && !errors.Is(err, net.ErrClosed) {
+				t.Errorf("writer after Close: %v", err)
+			}
+			if err := w.Close(); !errors.Is(err, net.ErrClosed) {
+				t.Errorf("closing the writer after Close: %v, want net.ErrClosed", err)
+			}
+			_, _, err = conn.ReadMessage()
+			if ce := (*CloseError)(nil); !errors.As(err, &ce) || ce.Code != 4001 {
+				t.Errorf("read after Close: %v, want the server's close 4001 in it", err)
+			}
+		})
 	}
 }
 
@@ -436,6 +508,80 @@ func TestCloseBoundedWhenPeerStopsReading(t *testing.T) {
 	conn.Close()
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("Close took %v against a peer that does not read", took)
+	}
+}
+
+// tlsPipePair is pipePair over TLS: the handshake, TLS's and then
+// WebSocket's, runs over net.Pipe, and the server end returned is the TLS
+// one, which the test drives as it likes, or leaves unread.
+func tlsPipePair(t *testing.T) (*Conn, *peer) {
+	t.Helper()
+	cert, pool := newCert(t, "pipe.example")
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	peers := make(chan *peer, 1)
+	go func() {
+		tc := tls.Server(server, &tls.Config{Certificates: []tls.Certificate{*cert}})
+		br := bufio.NewReader(tc)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			close(peers)
+			return
+		}
+		tc.Write([]byte(upgradeResponse(req, "")))
+		peers <- &peer{c: tc, br: br, req: req}
+	}()
+	tc := tls.Client(client, &tls.Config{RootCAs: pool, ServerName: "pipe.example"})
+	conn, err := Handshake(context.Background(), tc, "pipe.example", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-peers
+	if p == nil {
+		t.Fatal("the server's handshake failed")
+	}
+	return conn, p
+}
+
+// TestCloseBoundedOverTLSWhenPeerStopsReading: over TLS, ending the
+// connection must not wait on crypto/tls's close_notify, which a *tls.Conn
+// sends under five seconds of its own, when the peer did not even read the
+// close frame: neither Close, nor a read that answers the peer's close, nor
+// one that fails the connection.
+func TestCloseBoundedOverTLSWhenPeerStopsReading(t *testing.T) {
+	cases := map[string]func(conn *Conn, p *peer) error{
+		"Close": func(conn *Conn, p *peer) error {
+			conn.Close() // fails: its frame cannot go out
+			return nil
+		},
+		"the peer's close answered": func(conn *Conn, p *peer) error {
+			go p.c.Write(frame(fin|opCls, closePayload(StatusGoingAway, "")))
+			_, _, err := conn.ReadMessage()
+			if !errors.As(err, new(*CloseError)) {
+				return fmt.Errorf("read: %v, want the server's close", err)
+			}
+			return nil
+		},
+		"a protocol error": func(conn *Conn, p *peer) error {
+			go p.c.Write([]byte{fin | opTxt, 0x80, 1, 2, 3, 4})
+			_, _, err := conn.ReadMessage()
+			if !errors.As(err, new(*ProtocolError)) {
+				return fmt.Errorf("read: %v, want a protocol error", err)
+			}
+			return nil
+		},
+	}
+	for name, end := range cases {
+		t.Run(name, func(t *testing.T) {
+			conn, p := tlsPipePair(t)
+			start := time.Now()
+			if err := end(conn, p); err != nil {
+				t.Error(err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("it took %v against a peer that does not read", took)
+			}
+		})
 	}
 }
 

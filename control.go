@@ -28,8 +28,11 @@ var errFramesBusy = errors.New("wsdial: timed out waiting for a frame being writ
 // application's own write: it goes out under the write deadline, between the
 // frames of any message being written.
 func (c *Conn) Ping(payload []byte) error {
-	if len(payload) > maxControl {
+	switch {
+	case len(payload) > maxControl:
 		return fmt.Errorf("wsdial: ping: payload of %d bytes is longer than %d", len(payload), maxControl)
+	case c.unopened():
+		return errUnopened
 	}
 	return c.writeControl(opPing, payload, time.Time{})
 }
@@ -54,7 +57,8 @@ func (c *Conn) writeClose(code StatusCode, reason string, by time.Time) error {
 // write deadline. Otherwise the connection sends it on its own behalf: it
 // waits for the lock no later than by, and goes out under by as its deadline,
 // whatever the application's. A frame that fails with nothing of it sent
-// leaves the stream as it was, and later writes unharmed.
+// leaves the message layer as it was, and later writes unharmed, unless the
+// stream fails every write after a timeout, as a *tls.Conn does.
 func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
 	var f [maxHeader + maxControl]byte
 	var key [4]byte
@@ -79,13 +83,7 @@ func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
 		defer c.restoreDeadline()
 	}
 	if m, err := c.s.Write(f[:n]); err != nil {
-		if m > 0 {
-			return c.writeFailed(err)
-		}
-		if c.closed.Load() {
-			return errClosed
-		}
-		return ioError("write", err)
+		return c.writeFailed(err, m == 0)
 	}
 	return nil
 }

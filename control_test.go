@@ -183,17 +183,11 @@ func TestPongBetweenFrames(t *testing.T) {
 			name = "compressed"
 		}
 		t.Run(name, func(t *testing.T) {
-			var conn *Conn
-			var p *peer
 			// Enough that frames go out before the writer closes, even compressed:
 			// compress/flate holds up to 64 KiB before it writes a block.
 			data := noise(200<<10, 1)
 			first := 150 << 10
-			if compressed {
-				conn, p = newDeflatePair(t, "", Compression{})
-			} else {
-				conn, p = newPair(t)
-			}
+			conn, p := newPairCompressedIf(t, compressed, "", Compression{})
 			w, err := conn.NextWriter(BinaryMessage)
 			if err != nil {
 				t.Fatal(err)

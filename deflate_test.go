@@ -25,6 +25,16 @@ func newDeflatePair(tb testing.TB, params string, c Compression, opts ...Option)
 	return newPairWith(tb, acceptDeflate(params), append([]Option{WithCompression(c)}, opts...)...)
 }
 
+// newPairCompressedIf is newDeflatePair with params and c when compressed,
+// newPair otherwise: for the tests that run both ways.
+func newPairCompressedIf(tb testing.TB, compressed bool, params string, c Compression) (*Conn, *peer) {
+	tb.Helper()
+	if compressed {
+		return newDeflatePair(tb, params, c)
+	}
+	return newPair(tb)
+}
+
 // serverDeflater compresses messages as a server does: with context
 // takeover, unless reset between messages.
 type serverDeflater struct {
@@ -649,5 +659,115 @@ func TestDeflateReadLimitAtMaximum(t *testing.T) {
 		conn, p := newDeflatePair(t, "", Compression{}, WithReadLimit(math.MaxInt64))
 		runReadCase(t, conn, p, closedBy(readCase{name: "max limit", send: frame(fin|rsv1|opTxt, deflated(msg)),
 			msgs: []message{{TextMessage, msg}}}), stream)
+	}
+}
+
+// TestConcurrentCompressedWrites is TestConcurrentWrites compressed: 8
+// goroutines write messages through WriteMessage and NextWriter, some below
+// the threshold, and ping, while the server pings. Every message must
+// inflate, in the order the wire gives, to what its writer sent, with and
+// without context takeover, which ties each message to all before it.
+func TestConcurrentCompressedWrites(t *testing.T) {
+	for _, takeover := range []bool{false, true} {
+		t.Run(fmt.Sprintf("takeover=%v", takeover), func(t *testing.T) {
+			const writers, perWriter, pings = 8, 60, 100
+			params := "; client_no_context_takeover"
+			if takeover {
+				params = ""
+			}
+			conn, p := newDeflatePair(t, params, Compression{ClientContextTakeover: takeover, Threshold: 64})
+			readDone := readUntilError(conn) // answers the server's pings
+			go func() {
+				for i := range pings {
+					if _, err := p.c.Write(frame(fin|opPng, []byte{byte(i)})); err != nil {
+						return
+					}
+				}
+			}()
+			payload := func(g, i int) []byte {
+				return append(fmt.Appendf(nil, "%d:%d:", g, i), textLike(i*397%30000, uint64(g*perWriter+i))...)
+			}
+			writeErrs := make(chan error, writers)
+			for g := range writers {
+				go func() {
+					for i := range perWriter {
+						data := payload(g, i)
+						var err error
+						switch i % 3 {
+						case 0:
+							var w io.WriteCloser
+							if w, err = conn.NextWriter(TextMessage); err == nil {
+								for k := 0; k < len(data) && err == nil; k += 5000 {
+									_, err = w.Write(data[k:min(k+5000, len(data))])
+								}
+								if cerr := w.Close(); err == nil {
+									err = cerr
+								}
+							}
+						case 1:
+							if err = conn.Ping([]byte("c")); err == nil {
+								err = conn.WriteMessage(TextMessage, data)
+							}
+						default:
+							err = conn.WriteMessage(TextMessage, data)
+						}
+						if err != nil {
+							writeErrs <- err
+							return
+						}
+					}
+					writeErrs <- nil
+				}()
+			}
+			si := &serverInflater{noContext: !takeover}
+			next := make([]int, writers)
+			for got := 0; got < writers*perWriter; got++ {
+				var m clientMessage
+				for {
+					f, err := p.readFrame()
+					if err != nil {
+						t.Fatalf("after %d messages: %v", got, err)
+					}
+					if isControl(f.op) {
+						continue
+					}
+					if m.frames > 0 && (f.rsv != 0 || f.op != opContinuation) || m.frames == 0 && f.op != opText {
+						t.Fatalf("frame %d of a message has rsv %#x, opcode %#x", m.frames, f.rsv, f.op)
+					}
+					if m.frames == 0 {
+						m.rsv = f.rsv
+					}
+					m.frames++
+					m.payload = append(m.payload, f.payload...)
+					if f.fin {
+						break
+					}
+				}
+				data := m.payload
+				if m.rsv != 0 {
+					var err error
+					if data, err = si.inflate(m.payload); err != nil {
+						t.Fatalf("message %d does not inflate: %v", got, err)
+					}
+				}
+				var g, i int
+				if _, err := fmt.Sscanf(string(data), "%d:%d:", &g, &i); err != nil || g >= writers {
+					t.Fatalf("message %q: %v", data[:min(len(data), 20)], err)
+				}
+				if i != next[g] || !bytes.Equal(data, payload(g, i)) {
+					t.Fatalf("writer %d: message %d arrived (or corrupt), want %d", g, i, next[g])
+				}
+				next[g]++
+			}
+			for range writers {
+				if err := <-writeErrs; err != nil {
+					t.Error(err)
+				}
+			}
+			p.c.Write(normalClose)
+			if err := <-readDone; !errors.As(err, new(*CloseError)) {
+				t.Fatalf("reader ended with %v", err)
+			}
+		})
 	}
 }

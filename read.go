@@ -34,9 +34,13 @@ const maxPrealloc = 4 << 20
 // reader of its payload. The reader returns io.EOF at the end of the
 // message. It is valid until the next call to NextReader or ReadMessage,
 // which discard whatever of the message is still unread; from then on it
-// returns io.EOF and reads nothing of a later message. Reading into a
-// buffer of the caller's allocates nothing.
+// returns io.EOF and reads nothing of a later message. Once reads have
+// ended, by a failure or a close, it returns their error instead, never
+// io.EOF. Reading into a buffer of the caller's allocates nothing.
 func (c *Conn) NextReader() (MessageType, io.Reader, error) {
+	if c.unopened() {
+		return 0, nil, errUnopened
+	}
 	c.lockRead()
 	defer c.unlockRead()
 	t, err := c.beginMessage()
@@ -49,6 +53,9 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 // ReadMessage waits for the next data message and returns its type and
 // payload, in a slice of its own that the caller may keep.
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
+	if c.unopened() {
+		return 0, nil, errUnopened
+	}
 	c.lockRead()
 	defer c.unlockRead()
 	t, err := c.beginMessage()
@@ -91,11 +98,13 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	c.lockRead()
 	defer c.unlockRead()
 	r := &c.rd
+	if c.readFailed() {
+		// Reads have ended, perhaps by a Close that cut this reader's
+		// message short: an io.EOF would pass what it read off as whole.
+		return 0, c.readFailure()
+	}
 	if r.cur != m {
 		return 0, io.EOF
-	}
-	if c.readFailed() {
-		return 0, c.readFailure()
 	}
 	n, err := c.chain().Read(p)
 	switch {
@@ -529,7 +538,6 @@ func (c *Conn) ioFailed(err error) error {
 func (c *Conn) fail(code StatusCode, msg string) error {
 	err := &ProtocolError{Code: code, Text: msg}
 	c.rd.err = err
-	c.writeClose(code, msg[:min(len(msg), maxCloseReason)], ownBound())
-	c.closeStream()
+	c.endStream(c.writeClose(code, msg[:min(len(msg), maxCloseReason)], ownBound()))
 	return err
 }

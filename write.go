@@ -31,7 +31,7 @@ var writeBufs = sync.Pool{New: func() any { return new(writeBuf) }}
 // as the compressed bytes need. It is safe to call concurrently with other
 // writes; the message is never interleaved with another.
 func (c *Conn) WriteMessage(t MessageType, data []byte) error {
-	if err := checkType(t); err != nil {
+	if err := c.checkType(t); err != nil {
 		return err
 	}
 	// What NextWriter, Write and Close do, without a writer to hand out:
@@ -53,10 +53,10 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 // payload, which goes out in frames as the writer's buffer fills; Close sends
 // the last frame. Until the writer is closed it holds the connection's
 // messages: other messages wait for it, and so does Close, for at most a
-// second, so close it promptly, even after an error. Pings and pongs go out
-// between its frames.
+// second before it cuts the message short, so close it promptly, even after
+// an error. Pings and pongs go out between its frames.
 func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
-	if err := checkType(t); err != nil {
+	if err := c.checkType(t); err != nil {
 		return nil, err
 	}
 	c.msgSem.lock()
@@ -75,9 +75,14 @@ func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	return &messageHandle{w: &c.wr.msg}, nil
 }
 
-func checkType(t MessageType) error {
-	if t != TextMessage && t != BinaryMessage {
+// checkType refuses a message of type t before it begins: t is not a data
+// message type, or c is a zero Conn.
+func (c *Conn) checkType(t MessageType) error {
+	switch {
+	case t != TextMessage && t != BinaryMessage:
 		return fmt.Errorf("wsdial: write: invalid message type %d", int(t))
+	case c.unopened():
+		return errUnopened
 	}
 	return nil
 }
@@ -90,26 +95,35 @@ var errWriterClosed = errors.New("wsdial: write to a closed message writer")
 type messageHandle struct {
 	w      *messageWriter
 	closed bool
+	err    error // the write that failed: nothing more of the message may go out
 }
 
 func (h *messageHandle) Write(p []byte) (int, error) {
-	if h.closed {
+	switch {
+	case h.closed:
 		return 0, errWriterClosed
+	case h.err != nil:
+		return 0, h.err
 	}
 	if err := h.w.write(p, false); err != nil {
+		h.err = err
 		return 0, err
 	}
 	return len(p), nil
 }
 
 // Close sends the last frame of the message and lets the connection's
-// messages go. Closing twice returns an error.
+// messages go. Closing twice returns an error; so does closing a writer
+// whose message failed, which sends nothing more of it.
 func (h *messageHandle) Close() error {
 	if h.closed {
 		return errWriterClosed
 	}
 	h.closed = true
-	err := h.w.write(nil, true)
+	err := h.err
+	if err == nil {
+		err = h.w.write(nil, true)
+	}
 	h.w.end(err)
 	h.w.c.msgSem.unlock()
 	return err
@@ -218,12 +232,12 @@ func (c *Conn) writeFrame(wb *writeBuf, fin bool, rsv, op byte, payload []byte) 
 		return err
 	}
 	pos := 0
-	for {
+	for first := op != opContinuation; ; first = false {
 		n := min(len(payload), len(b)-off)
 		pos = maskCopy(b[off:], payload[:n], key, pos)
 		payload = payload[n:]
-		if _, err := c.s.Write(b[:off+n]); err != nil {
-			return c.writeFailed(err)
+		if m, err := c.s.Write(b[:off+n]); err != nil {
+			return c.writeFailed(err, first && m == 0)
 		}
 		if len(payload) == 0 {
 			return nil
@@ -249,8 +263,8 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 	if err := c.writeErr(); err != nil {
 		return err
 	}
-	if _, err := c.s.Write(wb.b[start : maxHeader+n]); err != nil {
-		return c.writeFailed(err)
+	if m, err := c.s.Write(wb.b[start : maxHeader+n]); err != nil {
+		return c.writeFailed(err, op != opContinuation && m == 0)
 	}
 	return nil
 }
@@ -267,15 +281,19 @@ func (c *Conn) writeErr() error {
 	return c.wr.err
 }
 
-// writeFailed records err, a failure of the stream under a frame, as the
-// error of every later write, since the frame may have gone out in part.
-// The caller holds frameSem.
-func (c *Conn) writeFailed(err error) error {
+// writeFailed describes err, a failure of the stream under a frame, and
+// unless unsent says that nothing of the frame's message went out, records it
+// as the error of every later write, since the peer may have received part
+// of a frame or of a message. A message of which nothing went out fails
+// alone: the peer saw nothing of it. The caller holds frameSem.
+func (c *Conn) writeFailed(err error, unsent bool) error {
 	if c.closed.Load() {
 		err = errClosed
 	} else {
 		err = ioError("write", err)
 	}
-	c.wr.err = err
+	if !unsent {
+		c.wr.err = err
+	}
 	return err
 }

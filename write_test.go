@@ -3,7 +3,9 @@ package wsdial
 import (
 	"bytes"
 	"errors"
+	"os"
 	"testing"
+	"time"
 )
 
 // TestWriteMasked unmasks everything the client sends and checks the
@@ -123,5 +125,56 @@ func TestWriteRefusals(t *testing.T) {
 	// None of the refusals touched the connection.
 	if err := conn.WriteMessage(TextMessage, []byte("still open")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWriteTimeoutWithNothingSent: a message whose first frame times out on
+// the application's write deadline before any byte of it went out fails,
+// and so does the rest of that message's writer, but the connection's next
+// message, under a fresh deadline, goes out whole, as the write deadline's
+// documentation says, and as a ping that times out leaves it.
+func TestWriteTimeoutWithNothingSent(t *testing.T) {
+	for _, compressed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "compressed"}[compressed], func(t *testing.T) {
+			conn, p := newPairCompressedIf(t, compressed, "; client_no_context_takeover", Compression{ClientContextTakeover: true})
+			conn.SetWriteDeadline(time.Now().Add(-time.Second))
+			if err := conn.WriteMessage(TextMessage, textLike(1000, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("WriteMessage past the deadline: %v, want a timeout", err)
+			}
+			w, err := conn.NextWriter(BinaryMessage)
+			if err != nil {
+				t.Fatalf("NextWriter after a message that timed out: %v", err)
+			}
+			if _, err := w.Write(noise(200<<10, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the writer's first frame past the deadline: %v, want a timeout", err)
+			}
+			conn.SetWriteDeadline(time.Time{})
+			// The writer's message is broken: nothing more of it may go out,
+			// not even its last frame, which would continue a message the
+			// server never saw begin.
+			if _, err := w.Write([]byte("more")); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("the writer after its frame timed out: %v, want the timeout again", err)
+			}
+			if err := w.Close(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("closing the writer after its frame timed out: %v, want the timeout again", err)
+			}
+			want := textLike(2000, 2)
+			if err := conn.WriteMessage(TextMessage, want); err != nil {
+				t.Fatalf("WriteMessage under no deadline, after the timeouts: %v", err)
+			}
+			m, err := p.readMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := m.payload
+			if compressed {
+				if got, err = (&serverInflater{noContext: true}).inflate(got); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if m.op != opText || !bytes.Equal(got, want) {
+				t.Fatalf("server read opcode %#x, %d bytes; want the text message of %d bytes", m.op, len(got), len(want))
+			}
+		})
 	}
 }

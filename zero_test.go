@@ -218,10 +218,10 @@ func TestZeroDialerConcurrentFirstUse(t *testing.T) {
 }
 
 // zeroValues holds a zero value of each exported type whose methods
-// TestZeroValuesDoNotPanic calls. Conn is not among them: a Conn is made
-// only by a dial or Handshake, and its zero value is not usable yet.
+// TestZeroValuesDoNotPanic calls.
 var zeroValues = []any{
 	new(Dialer),
+	new(Conn),
 	new(HandshakeError),
 	new(ProxyError),
 	new(CloseError),
@@ -234,7 +234,6 @@ var zeroValues = []any{
 
 // notZeroCalled are the exported types that zeroValues leaves out, and why.
 var notZeroCalled = map[string]string{
-	"Conn":               "made only by a dial or Handshake",
 	"Option":             "a function type, without methods",
 	"ProxyAuthenticator": "an interface",
 	"ProxyAuthSession":   "an interface",
@@ -249,9 +248,11 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	setEnv(t, nil)
 	covered := map[string]bool{}
 	for _, v := range zeroValues {
-		ptr := reflect.ValueOf(v)
-		covered[ptr.Elem().Type().Name()] = true
-		for i := range ptr.NumMethod() {
+		covered[reflect.TypeOf(v).Elem().Name()] = true
+		for i := range reflect.TypeOf(v).NumMethod() {
+			// A value of its own for each method, so that none sees what
+			// another left behind.
+			ptr := reflect.New(reflect.TypeOf(v).Elem())
 			m := ptr.Type().Method(i)
 			args := []reflect.Value{ptr}
 			for j := 1; j < m.Type.NumIn(); j++ {
@@ -304,5 +305,47 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("exported types with no zero value in zeroValues, nor a reason in notZeroCalled: %v", missing)
+	}
+}
+
+// TestZeroConn calls every method of a zero Conn, one that no dial or
+// Handshake made, with arguments that would be valid on an open one: each
+// returns at once, and each error matches net.ErrClosed, as on a closed
+// connection, so that a loop that reads until then ends.
+func TestZeroConn(t *testing.T) {
+	calls := map[string]func(c *Conn) error{
+		"NextReader":       func(c *Conn) error { _, _, err := c.NextReader(); return err },
+		"ReadMessage":      func(c *Conn) error { _, _, err := c.ReadMessage(); return err },
+		"NextWriter":       func(c *Conn) error { _, err := c.NextWriter(TextMessage); return err },
+		"WriteMessage":     func(c *Conn) error { return c.WriteMessage(BinaryMessage, []byte("x")) },
+		"Ping":             func(c *Conn) error { return c.Ping([]byte("x")) },
+		"Close":            func(c *Conn) error { return c.Close() },
+		"CloseWithStatus":  func(c *Conn) error { return c.CloseWithStatus(StatusGoingAway, "bye") },
+		"CloseWrite":       func(c *Conn) error { return c.CloseWrite() },
+		"SetReadDeadline":  func(c *Conn) error { return c.SetReadDeadline(time.Now().Add(time.Hour)) },
+		"SetWriteDeadline": func(c *Conn) error { return c.SetWriteDeadline(time.Now().Add(time.Hour)) },
+	}
+	for name, call := range calls {
+		done := make(chan any, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Sprintf("panics: %v", r)
+				}
+			}()
+			done <- call(new(Conn))
+		}()
+		select {
+		case r := <-done:
+			if err, ok := r.(error); !ok || !errors.Is(err, net.ErrClosed) {
+				t.Errorf("%s on a zero Conn: %v, want an error that matches net.ErrClosed", name, r)
+			}
+		case <-time.After(time.Minute): // a guard against hanging, not a bound the test measures
+			t.Errorf("%s on a zero Conn hangs", name)
+		}
+	}
+	var c Conn
+	if c.LocalAddr() != nil || c.RemoteAddr() != nil || c.NetConn() != nil || c.Subprotocol() != "" {
+		t.Errorf("a zero Conn has addresses %v, %v, stream %v, subprotocol %q; want none", c.LocalAddr(), c.RemoteAddr(), c.NetConn(), c.Subprotocol())
 	}
 }
