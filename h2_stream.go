@@ -187,6 +187,15 @@ func (s *h2Stream) Write(b []byte) (int, error) {
 			if s.sendWindow > 0 {
 				cc.readyLocked(s)
 			}
+			if len(b) == 0 {
+				// Done: what comes after, even the reset of a server that
+				// has answered these very bytes, is for the next call.
+				if s.pendingLocked() < h2StreamBuffer {
+					s.signalWritable()
+				}
+				cc.mu.Unlock()
+				return n, nil
+			}
 			cc.mu.Unlock()
 			continue
 		}
