@@ -45,6 +45,10 @@ func (d *Dialer) dialTCP(ctx context.Context, tr dialTrace, network, address str
 	return tr.attempt.opened(c), nil
 }
 
+// refusalBodyWait bounds the wait for the body of a refusal, once its head
+// has come. A peer sends the two together, or nearly so.
+const refusalBodyWait = time.Second
+
 // aLongTimeAgo is a deadline in the past, which makes blocked I/O on a
 // net.Conn return at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -80,6 +84,26 @@ func watchContext(ctx context.Context, c net.Conn) connWatch {
 		})
 	}
 	return w
+}
+
+// hurry shortens the time left for reading c to at most refusalBodyWait,
+// for the body of a refusal: what matters of a refusal is its head, which
+// has come, and a peer that promises a body and then holds the connection
+// without sending it must not keep the dial to its bound and turn the
+// refusal into a timeout. The read that runs out of time ends the body
+// short, so the connection is not kept. A cancellation of the watched
+// context still ends the read at once. A dial with no deadline leaves c's
+// as it is: Handshake's caller may have set one, which stays in force.
+func (w *connWatch) hurry() {
+	dl := time.Now().Add(refusalBodyWait)
+	if w.deadline.IsZero() || w.deadline.Before(dl) {
+		return
+	}
+	w.c.SetReadDeadline(dl)
+	if w.parent.Err() != nil {
+		// The cancellation's interruption may have come just before.
+		w.c.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // release ends the watch and clears c's deadline, whether the watch set it

@@ -65,7 +65,7 @@ func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target strin
 
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	conn, err := exchange(c, tr, hostHeader, target, key[:], cfg, cookieURL, *bp)
+	conn, err := exchange(c, tr, hostHeader, target, key[:], cfg, cookieURL, *bp, &w)
 	cerr := w.release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {
@@ -85,7 +85,7 @@ func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target strin
 }
 
 // exchange writes the request from buf, then reads the response into it.
-func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *config, cookieURL *url.URL, buf []byte) (*Conn, error) {
+func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *config, cookieURL *url.URL, buf []byte, w *connWatch) (*Conn, error) {
 	req := appendRequest(buf[:0], host, target, key, cfg, cookieURL)
 	if _, err := c.Write(req); err != nil {
 		return nil, fmt.Errorf("writing request: %w", err)
@@ -101,6 +101,7 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 	}
 	if h.status != http.StatusSwitchingProtocols {
 		resp := h.response(nil)
+		w.hurry()
 		readBody(resp, ahead, c, maxErrorBody)
 		return nil, &HandshakeError{StatusCode: h.status, Response: resp, Err: ErrUpgradeDeclined}
 	}

@@ -166,10 +166,11 @@ func WithProxyFunc(f func(*url.URL) (*url.URL, error)) Option {
 //     The marks belong to the Dialer and are shared by its dials alone.
 //   - Each attempt has its share of the time left of the dial's bound (the
 //     context's deadline or WithHandshakeTimeout): that time divided by the
-//     number of entries left to try, but at least 2 seconds, or all that is
-//     left if that is less. A proxy that never answers cannot take the whole
-//     bound, and the last entry has all that remains. Without any bound an
-//     attempt lasts until the system gives up on its connect.
+//     number of entries left to try, but at least 2 seconds, and at most
+//     half of it while another entry waits. A proxy that never answers
+//     cannot take the whole bound, however short, and the last entry has
+//     all that remains. Without any bound an attempt lasts until the system
+//     gives up on its connect.
 //
 // When the dial fails and more than one entry was tried or skipped, the
 // error's text says what each got, in order, while errors.Is and errors.As

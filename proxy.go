@@ -113,6 +113,12 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 	bare := *u
 	bare.Path, bare.RawPath, bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = "", "", "", false, "", ""
 	px := &proxyTarget{url: u, redacted: bare.Redacted()}
+	if strings.Contains(u.Path+u.RawQuery+u.Fragment, "@") {
+		// The user information ended at an unencoded /, ? or #, and what
+		// came before it became the host: "alice:4321/et@proxy" parses as
+		// the host alice and the port 4321, the password's start.
+		px.redacted = u.Scheme + "://…"
+	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme == "" {
 		scheme = "http" // a function may hand back a URL with only a host
@@ -133,18 +139,21 @@ func checkProxy(u *url.URL) (*proxyTarget, error) {
 			return px, err
 		}
 	}
+	// The errors below describe the port and the host without showing
+	// them: a proxy variable's error shows nothing of its value past the
+	// scheme.
 	port := u.Port()
 	if port == "" {
 		port = kind.port
-	} else if err := checkPort(port); err != nil {
-		return px, err
+	} else if checkPort(port) != nil {
+		return px, errors.New("the proxy's port is not a number from 1 to 65535")
 	}
 	var err error
-	if px.address, err = localAddress(u.Hostname(), port); err != nil {
-		return px, err
+	if px.address, err = localAddress(u.Hostname(), port); err == nil {
+		px.host, err = wireHost(u.Hostname())
 	}
-	if px.host, err = wireHost(u.Hostname()); err != nil {
-		return px, err
+	if err != nil {
+		return px, errors.New("the proxy's host is no valid domain name in Unicode (RFC 5891)")
 	}
 	px.kind, px.remoteDNS = kind, kind.remoteDNS
 	return px, nil

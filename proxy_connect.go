@@ -192,7 +192,7 @@ type connectRequest struct {
 func connect(ctx context.Context, tr dialTrace, c net.Conn, req connectRequest) (tunnel net.Conn, resp *http.Response, keep bool, err error) {
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
-	tunnel, resp, keep, err = exchangeConnect(c, tr, req, *bp)
+	tunnel, resp, keep, err = exchangeConnect(c, tr, req, *bp, &w)
 	cerr := w.release()
 	headBufs.Put(bp)
 	switch {
@@ -208,8 +208,9 @@ func connect(ctx context.Context, tr dialTrace, c net.Conn, req connectRequest) 
 	return nil, nil, false, err
 }
 
-// exchangeConnect writes the request from buf, then reads the reply into it.
-func exchangeConnect(c net.Conn, tr dialTrace, req connectRequest, buf []byte) (net.Conn, *http.Response, bool, error) {
+// exchangeConnect writes the request from buf, then reads the reply into it,
+// the body of a refusal in the time that w.hurry allows.
+func exchangeConnect(c net.Conn, tr dialTrace, req connectRequest, buf []byte, w *connWatch) (net.Conn, *http.Response, bool, error) {
 	b := appendConnect(buf[:0], req.address, req.authz, req.header)
 	if _, err := c.Write(b); err != nil {
 		return nil, nil, false, fmt.Errorf("%w: writing CONNECT request: %w", errNoResponse, err)
@@ -239,6 +240,7 @@ func exchangeConnect(c net.Conn, tr dialTrace, req connectRequest, buf []byte) (
 		return c, resp, false, nil
 	}
 	resp := h.response(nil)
+	w.hurry()
 	if req.reuse && resp.StatusCode == http.StatusProxyAuthRequired && !resp.Close {
 		// The next round may go on this connection, so the whole body must
 		// come off it, and nothing past it.

@@ -520,6 +520,10 @@ type replyConn struct {
 func (c *replyConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
 func (c *replyConn) Write(b []byte) (int, error) { return len(b), nil }
 
+// The reply is all in memory: no read waits, so a deadline changes nothing.
+func (c *replyConn) SetDeadline(time.Time) error     { return nil }
+func (c *replyConn) SetReadDeadline(time.Time) error { return nil }
+
 // FuzzConnectReply feeds exchangeConnect arbitrary replies. It must never
 // panic, keep more than 1 KiB of body, or lose a byte that follows a 2xx;
 // and it may keep the connection for another request only after a 407 that
@@ -533,7 +537,8 @@ func FuzzConnectReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, reply []byte) {
 		c := &replyConn{r: bytes.NewReader(reply)}
 		buf := make([]byte, 2048)
-		tunnel, resp, keep, err := exchangeConnect(c, dialTrace{}, connectRequest{address: "example.com:443", reuse: true, reply: true}, buf)
+		w := watchContext(context.Background(), c)
+		tunnel, resp, keep, err := exchangeConnect(c, dialTrace{}, connectRequest{address: "example.com:443", reuse: true, reply: true}, buf, &w)
 		switch {
 		case tunnel != nil:
 			if resp == nil || resp.StatusCode/100 != 2 || err != nil || keep {
@@ -704,6 +709,10 @@ func TestProxyAuthProxyCloses(t *testing.T) {
 		{"body cut short", func(c net.Conn, _ *bufio.Reader) {
 			io.WriteString(c, challenge+"Content-Length: 100\r\n\r\nshort")
 		}, true, 1, ""},
+		{"body cut short, connection held", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, challenge+"Content-Length: 100\r\n\r\nshort")
+			io.Copy(io.Discard, br) // the rest of the body never comes
+		}, true, 1, ""},
 		{"chunked body cut short", func(c net.Conn, _ *bufio.Reader) {
 			io.WriteString(c, challenge+"Transfer-Encoding: chunked\r\n\r\n40\r\nshort")
 		}, true, 1, ""},
@@ -778,6 +787,54 @@ func TestProxyAuthProxyCloses(t *testing.T) {
 			}
 			if closed != tc.wantClosed {
 				t.Errorf("%d of %d challenges say Close, want %d", closed, len(auth.challenges), tc.wantClosed)
+			}
+		})
+	}
+}
+
+// TestRefusalBodyHeld plays a proxy and a WebSocket server that refuse with
+// a head promising more body than they send, then hold the connection: the
+// dial ends with the refusal, its status and what came of its body, long
+// before its bound, rather than wait for the bound and, for the proxy, report
+// a timeout in place of the 403.
+func TestRefusalBodyHeld(t *testing.T) {
+	checkGoroutines(t)
+	const refusal = "HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nshort"
+	addr, _ := serve(t, nil, afterRequest(func(c net.Conn) { io.WriteString(c, refusal); stall(c) }))
+	for _, tc := range []struct {
+		name string
+		dial func(context.Context) error
+	}{
+		{"proxy", func(ctx context.Context) error {
+			_, err := mustNew(t, WithProxy("http://"+addr), WithHandshakeTimeout(0)).DialContext(ctx, "tcp", "target.example:443")
+			return err
+		}},
+		{"target", func(ctx context.Context) error {
+			return dialOnce(ctx, "ws://"+addr+"/", WithoutProxy(), WithHandshakeTimeout(0))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The context is the dial's only bound.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := tc.dial(ctx)
+			if ctxErr(ctx) != nil {
+				t.Fatalf("the dial ran to its bound: %v", err)
+			}
+			var resp *http.Response
+			var pe *ProxyError
+			var he *HandshakeError
+			switch {
+			case errors.As(err, &pe):
+				resp = pe.Response
+			case errors.As(err, &he):
+				resp = he.Response
+			}
+			if resp == nil || resp.StatusCode != http.StatusForbidden || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want the 403 refusal", err)
+			}
+			if body, _ := io.ReadAll(resp.Body); string(body) != "short" {
+				t.Errorf("the refusal's body reads %q, want %q", body, "short")
 			}
 		})
 	}

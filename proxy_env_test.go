@@ -172,7 +172,7 @@ func TestProxyEnvironmentDial(t *testing.T) {
 func TestProxyEnvironmentInvalid(t *testing.T) {
 	// Every part of each value past the scheme is one of these, which no
 	// error text may hold.
-	secret := []string{"zed", "pw9", "x7", "50%", "off", "3128", "1080", "127.0.0.1", "proxy.invalid"}
+	secret := []string{"zed", "pw9", "x7", "50%", "off", "3128", "1080", "127.0.0.1", "proxy.invalid", "99999", "xn--"}
 	for _, tc := range []struct {
 		name, value string
 		https       bool // the variable serves wss:// targets; else ws:// ones
@@ -188,6 +188,8 @@ func TestProxyEnvironmentInvalid(t *testing.T) {
 		{"http_proxy", "http://zed%3Apw9:x7@proxy.invalid:3128", false},
 		{"ALL_PROXY", "socks5h://zed:pw9/x7@127.0.0.1:1080", true},
 		{"all_proxy", "socks5h://zed:pw9/x7@127.0.0.1:1080", false},
+		{"HTTPS_PROXY", "http://zed:pw9@127.0.0.1:99999", true},
+		{"HTTP_PROXY", "http://zed:pw9@xn--ü.invalid:3128", false},
 	} {
 		t.Run(tc.name+" "+tc.value, func(t *testing.T) {
 			setEnv(t, map[string]string{tc.name: tc.value, "NO_PROXY": "direct.invalid"})

@@ -22,9 +22,9 @@ const (
 	// defaultProxyRetryDelay is how long a proxy stays marked bad, as in
 	// Chromium.
 	defaultProxyRetryDelay = 5 * time.Minute
-	// minAttemptShare is the least time an attempt is given while more
-	// than that is left: a list of many entries must not cut each one too
-	// short to reach a proxy across a slow network.
+	// minAttemptShare is the least time an attempt is given while that
+	// leaves as much for the rest: a list of many entries must not cut each
+	// one too short to reach a proxy across a slow network.
 	minAttemptShare = 2 * time.Second
 	// maxListEntries bounds the entries a dial looks at, and with them the
 	// attempts, time and memory that a runaway list can cost.
@@ -314,12 +314,15 @@ func attemptContext(ctx context.Context, left int) (actx context.Context, cancel
 }
 
 // attemptShare is the time an attempt is given when remaining is left and
-// left entries are to be tried, itself included.
+// left entries are to be tried, itself included: an even share, raised to
+// minAttemptShare, but never more than half of what is left while another
+// entry waits, so that a short bound is split too rather than given whole
+// to a first entry that may never answer.
 func attemptShare(remaining time.Duration, left int) time.Duration {
-	if left <= 1 || remaining <= minAttemptShare {
+	if left <= 1 {
 		return remaining
 	}
-	return max(remaining/time.Duration(left), minAttemptShare)
+	return min(max(remaining/time.Duration(left), minAttemptShare), remaining/2)
 }
 
 // proxyAttempt hears, through the dial's trace, what happened on one

@@ -782,9 +782,13 @@ func TestAttemptShare(t *testing.T) {
 		{30 * time.Second, 3, 10 * time.Second},
 		{30 * time.Second, 32, 2 * time.Second},
 		{5 * time.Second, 2, 2500 * time.Millisecond},
-		{3 * time.Second, 2, 2 * time.Second},
-		{2 * time.Second, 3, 2 * time.Second},
-		{time.Second, 4, time.Second},
+		{8 * time.Second, 3, 2666666666 * time.Nanosecond},
+		{6 * time.Second, 4, 2 * time.Second},
+		{4 * time.Second, 2, 2 * time.Second},
+		{3 * time.Second, 2, 1500 * time.Millisecond},
+		{3 * time.Second, 3, 1500 * time.Millisecond},
+		{2 * time.Second, 3, time.Second},
+		{time.Second, 4, 500 * time.Millisecond},
 		{0, 2, 0},
 	} {
 		if got := attemptShare(tc.remaining, tc.left); got != tc.want {
@@ -799,11 +803,21 @@ func TestAttemptShare(t *testing.T) {
 func TestProxyListShares(t *testing.T) {
 	target := newListTarget(t)
 	live := "http://" + (&connectProxy{hosts: target.hosts}).start(t)
+	// exactly and half are what an attempt's logged share must be: a
+	// duration, or at most half of the bound, which is what two entries
+	// left split evenly, the bound less the time spent before them.
+	exactly := func(want string) func(string) bool { return func(got string) bool { return got == want } }
+	half := func(bound time.Duration) func(string) bool {
+		return func(got string) bool {
+			d, err := time.ParseDuration(got)
+			return err == nil && d > 0 && d <= bound/2
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		dead   int // blackholed entries ahead of the live one
 		bound  func(ctx context.Context) (context.Context, context.CancelFunc, []Option)
-		shares []string // as logged, one per attempt
+		shares []func(string) bool // one per attempt, as logged
 	}{
 		{
 			name: "WithHandshakeTimeout, one dead entry",
@@ -811,7 +825,7 @@ func TestProxyListShares(t *testing.T) {
 			bound: func(ctx context.Context) (context.Context, context.CancelFunc, []Option) {
 				return ctx, func() {}, []Option{WithHandshakeTimeout(4 * time.Second)}
 			},
-			shares: []string{"2s", "the rest of the dial"},
+			shares: []func(string) bool{half(4 * time.Second), exactly("the rest of the dial")},
 		},
 		{
 			name: "the context's deadline, two dead entries",
@@ -820,7 +834,9 @@ func TestProxyListShares(t *testing.T) {
 				ctx, cancel := context.WithTimeout(ctx, 6*time.Second)
 				return ctx, cancel, []Option{WithHandshakeTimeout(0)}
 			},
-			shares: []string{"2s", "2s", "the rest of the dial"},
+			// The first's even share, under 2 s, is raised to 2 s, which
+			// leaves the rest more; the second splits what is left.
+			shares: []func(string) bool{exactly("2s"), half(4 * time.Second), exactly("the rest of the dial")},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -838,20 +854,60 @@ func TestProxyListShares(t *testing.T) {
 				t.Fatalf("the dial failed: %v", err)
 			}
 			c.Close()
-			// Each bound leaves each dead entry less than 2 s by plain
-			// division, so the least share, 2 s exactly, is what it gets,
-			// however long the steps before it took.
 			var got []string
 			for _, rec := range log.find("wsdial: proxy") {
 				got = append(got, rec["share"].(string))
 			}
-			if strings.Join(got, ", ") != strings.Join(tc.shares, ", ") {
-				t.Errorf("the attempts had the shares %q, want %q", got, tc.shares)
+			if len(got) != len(tc.shares) {
+				t.Fatalf("the attempts had the shares %q, want %d of them", got, len(tc.shares))
+			}
+			for i, ok := range tc.shares {
+				if !ok(got[i]) {
+					t.Errorf("attempt %d had the share %q, which is not what it should be; all: %q", i+1, got[i], got)
+				}
 			}
 			for _, next := range log.find("wsdial: proxy list: next entry") {
 				if err, _ := next["err"].(error); !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("a blackholed entry failed with %v, want its share's deadline", err)
 				}
+			}
+		})
+	}
+}
+
+// TestProxyListShortBound dials through a blackholed proxy ahead of a live
+// one under bounds of 2 s and less, the least share an attempt is given
+// when there is time for it: the blackhole still gets only its part of the
+// bound, half with two entries, and the live proxy the rest, so that a dead
+// first proxy cannot eat the whole of a short bound either.
+func TestProxyListShortBound(t *testing.T) {
+	target := newListTarget(t)
+	live := "http://" + (&connectProxy{hosts: target.hosts}).start(t)
+	for _, tc := range []struct {
+		name  string
+		bound func(ctx context.Context) (context.Context, context.CancelFunc, []Option)
+	}{
+		{"WithHandshakeTimeout of 2 s", func(ctx context.Context) (context.Context, context.CancelFunc, []Option) {
+			return ctx, func() {}, []Option{WithHandshakeTimeout(2 * time.Second)}
+		}},
+		{"the context's deadline of 1.5 s", func(ctx context.Context) (context.Context, context.CancelFunc, []Option) {
+			ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+			return ctx, cancel, []Option{WithHandshakeTimeout(0)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var log logRecords
+			ctx, cancel, opts := tc.bound(context.Background())
+			defer cancel()
+			d := mustNew(t, append(opts, WithProxyList(staticList(t, "http://"+fullBacklog(t), live)), WithLogger(slog.New(&log)))...)
+			c, err := d.DialWebSocket(ctx, target.url)
+			if err != nil {
+				t.Fatalf("the dial failed: %v", err)
+			}
+			c.Close()
+			if next := log.find("wsdial: proxy list: next entry"); len(next) != 1 {
+				t.Errorf("the dial moved on %d times, want once, past the blackhole", len(next))
 			}
 		})
 	}

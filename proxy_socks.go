@@ -29,6 +29,10 @@ const (
 	socksIPv6         = 4
 )
 
+// errSOCKSNameTooLong refuses a name that ATYP 3 cannot carry: its length
+// is one byte (RFC 1928 §5).
+var errSOCKSNameTooLong = errors.New("a host name longer than 255 bytes cannot be sent to a SOCKS5 proxy")
+
 // socksVia reaches address through a SOCKS5 proxy. For socks5:// the
 // target's name is resolved here, as curl does, and its addresses are tried
 // in turn, each on a connection of its own, while the proxy reports the one
@@ -39,6 +43,9 @@ func (d *Dialer) socksVia(ctx context.Context, tr dialTrace, px *proxyTarget, ne
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, socksFailure(ctx, px, fmt.Errorf("target address: %w", err))
+	}
+	if px.remoteDNS && len(host) > 255 {
+		return nil, socksFailure(ctx, px, errSOCKSNameTooLong) // refused before the proxy is connected to
 	}
 	if px.remoteDNS || isIP(host) {
 		return d.socksConnect(ctx, tr, px, host, port)
@@ -151,7 +158,7 @@ func socksExchange(c io.ReadWriter, user *url.Userinfo, host, port string, buf [
 		b = append(b, ip.AsSlice()...)
 	} else {
 		if len(host) > 255 {
-			return errors.New("a host name longer than 255 bytes cannot be sent to a SOCKS5 proxy")
+			return errSOCKSNameTooLong
 		}
 		b = append(append(b, socksDomain, byte(len(host))), host...)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -165,6 +166,40 @@ func TestSOCKS5Credentials(t *testing.T) {
 		t.Fatalf("255-byte username and password: %v", err)
 	}
 	c.Close()
+}
+
+// TestSOCKS5NameLength sends a socks5h:// proxy a name of 255 bytes, the
+// most ATYP 3 carries (RFC 1928 §5), and refuses one of 256 before the
+// proxy is even connected to.
+func TestSOCKS5NameLength(t *testing.T) {
+	label := strings.Repeat("a", 63) + "."
+	name := strings.Repeat(label, 3) + strings.Repeat("b", 255-3*len(label))
+	var origin wsOrigin
+	originAddr := origin.start(t, nil)
+	p := &socksProxy{hosts: hosts{name + ":443": originAddr}}
+	c, err := mustNew(t, WithProxy("socks5h://"+p.start(t))).DialContext(context.Background(), "tcp", name+":443")
+	if err != nil {
+		t.Fatalf("a 255-byte name: %v", err)
+	}
+	c.Close()
+	if seen := p.seen(); len(seen) != 1 || !seen[0].byName || seen[0].addr != name+":443" {
+		t.Errorf("the proxy was sent %+v", seen)
+	}
+
+	var mu sync.Mutex
+	conns := 0
+	addr, _ := serve(t, nil, func(net.Conn) {
+		mu.Lock()
+		conns++
+		mu.Unlock()
+	})
+	_, err = mustNew(t, WithProxy("socks5h://"+addr)).DialContext(context.Background(), "tcp", name+"b:443")
+	checkClass(t, err, ErrProxy)
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 0 {
+		t.Errorf("the proxy was connected to %d times for a name it cannot be sent", conns)
+	}
 }
 
 // TestSOCKS5ReplyCodes checks that the proxy's reply code reaches the caller

@@ -246,6 +246,32 @@ func TestURLErrorsHidePassword(t *testing.T) {
 	}
 }
 
+// TestProxyFuncURLHidesPassword has WithProxyFunc and WithProxyList hand
+// back proxy URLs whose password starts with digits and holds a /, ? or #,
+// not percent-encoded: url.Parse takes "alice:4321" for the host and the
+// port and the rest for a path, query or fragment, so the URL parses. The
+// refusal's text and its ProxyError.Proxy must show no piece of the password.
+func TestProxyFuncURLHidesPassword(t *testing.T) {
+	for _, pw := range []string{"4321/et", "4321?et", "4321#et"} {
+		u, err := url.Parse("http://alice:" + pw + "@proxy.example:8080")
+		if err != nil {
+			t.Fatalf("%s: %v", pw, err)
+		}
+		for name, opt := range map[string]Option{
+			"WithProxyFunc": WithProxyFunc(func(*url.URL) (*url.URL, error) { return u, nil }),
+			"WithProxyList": WithProxyList(func(context.Context, *url.URL) ([]*url.URL, error) { return []*url.URL{u}, nil }),
+		} {
+			_, err := mustNew(t, opt).DialContext(context.Background(), "tcp", "target.invalid:443")
+			checkClass(t, err, ErrProxy)
+			checkHidden(t, err, pw)
+			var pe *ProxyError
+			if !errors.As(err, &pe) || strings.Contains(pe.Proxy, pw[:4]) {
+				t.Errorf("%s, password %q: ProxyError.Proxy shows it, or no ProxyError: %v", name, pw, err)
+			}
+		}
+	}
+}
+
 // checkHidden fails t if err's text shows a piece of pw.
 func checkHidden(t *testing.T, err error, pw string) {
 	t.Helper()

@@ -43,6 +43,9 @@ func asciiHost(host string) (string, error) {
 // localAddress returns host:port as this machine dials it: the name in
 // ASCII, for the lookup, and an IPv6 zone kept.
 func localAddress(host, port string) (string, error) {
+	if isIP(host) {
+		return net.JoinHostPort(host, port), nil // a zone is an interface's name, not a domain's
+	}
 	a, err := asciiHost(host)
 	if err != nil {
 		return "", err

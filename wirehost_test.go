@@ -168,17 +168,7 @@ func TestIPv6Zone(t *testing.T) {
 		t.Errorf("Host %q, want [::1]:%s", h, port)
 	}
 
-	heads := make(chan string, 1)
-	proxy := rawProxy(t, func(c net.Conn, head string) {
-		heads <- head
-		io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
-	})
-	pc, err := mustNew(t, WithProxy("http://"+proxy)).DialContext(context.Background(), "tcp", "[fe80::1%eth0]:8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.Close()
-	if head, want := <-heads, "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
+	if head, want := connectSent(t, "[fe80::1%eth0]:8080"), "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
 		t.Errorf("the proxy was sent\n%s\nwant\n%s", head, want)
 	}
 
@@ -191,4 +181,34 @@ func TestIPv6Zone(t *testing.T) {
 	if seen := socks.seen(); len(seen) != 1 || seen[0].byName || seen[0].addr != "[fe80::1]:8080" {
 		t.Errorf("the SOCKS proxy was sent %+v", seen)
 	}
+}
+
+// TestIPv6ZoneNotASCII dials through a proxy an address whose zone, an
+// interface name of this machine, is not ASCII: the zone is no host name
+// and has no A-label, so it must neither fail the dial as an invalid name
+// nor reach the proxy, which is sent the bare address.
+func TestIPv6ZoneNotASCII(t *testing.T) {
+	if head, want := connectSent(t, "[fe80::1%wlän0]:8080"), "CONNECT [fe80::1]:8080 HTTP/1.1\r\nHost: [fe80::1]:8080\r\n"; !strings.HasPrefix(head, want) {
+		t.Errorf("the proxy was sent\n%s\nwant\n%s", head, want)
+	}
+	if a, err := localAddress("fe80::1%wlän0", "8080"); a != "[fe80::1%wlän0]:8080" || err != nil {
+		t.Errorf("localAddress = %q, %v; want the zone kept for the local connect", a, err)
+	}
+}
+
+// connectSent dials address through a CONNECT proxy that grants every
+// tunnel, and returns the head of the request the proxy was sent.
+func connectSent(t *testing.T, address string) string {
+	t.Helper()
+	heads := make(chan string, 1)
+	proxy := rawProxy(t, func(c net.Conn, head string) {
+		heads <- head
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
+	})
+	c, err := mustNew(t, WithProxy("http://"+proxy)).DialContext(context.Background(), "tcp", address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	return <-heads
 }

@@ -18,8 +18,7 @@ import (
 )
 
 // failoverTimeout bounds each failover dial. With a blackholed entry ahead
-// of a live one, the blackhole has 2 s of it, the least share an attempt
-// gets, and the live proxy the rest.
+// of a live one, the blackhole has half of it, and the live proxy the rest.
 const failoverTimeout = 5 * time.Second
 
 // failoverPeers are the addresses that peers/failover.sh adds: a blackholed

@@ -102,7 +102,7 @@ func parseEntry(elem string) (*url.URL, string) {
 }
 
 // splitEntryHost splits host[:port] as an answer writes it: an IPv6 address
-// in brackets, or bare when no port follows. It refuses anything a URL host
+// in brackets, or bare when no port follows and none could be read into it. It refuses anything a URL host
 // could not hold, so that no credentials, path or stray byte reaches a dial.
 func splitEntryHost(s string) (host, port, reason string) {
 	switch {
@@ -123,10 +123,18 @@ func splitEntryHost(s string) (host, port, reason string) {
 		}
 		port = s[1:]
 	case strings.Count(s, ":") > 1:
-		if a, err := netip.ParseAddr(s); err == nil && a.Is6() && a.Zone() == "" {
-			return s, "", ""
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", "", fmt.Sprintf("%q is neither host:port nor an IPv6 address", clip(s, 60))
 		}
-		return "", "", fmt.Sprintf("%q is neither host:port nor an IPv6 address", clip(s, 60))
+		// "fd00::5:3128" is the address fd00::5:3128, and also fd00::5
+		// with port 3128, which is how Chromium reads it: whichever is
+		// taken, one writer's proxy is not the one dialled.
+		i := strings.LastIndexByte(s, ':')
+		if h, err := netip.ParseAddr(s[:i]); err == nil && h.Is6() && validPort(s[i+1:]) {
+			return "", "", fmt.Sprintf("%q may be an IPv6 address or one with a port; write [address]:port", clip(s, 60))
+		}
+		return s, "", ""
 	default:
 		var hasPort bool
 		host, port, hasPort = strings.Cut(s, ":")
@@ -138,13 +146,19 @@ func splitEntryHost(s string) (host, port, reason string) {
 		}
 	}
 	if port != "" {
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 || port[0] == '+' || port[0] == '-' {
+		if !validPort(port) {
 			return "", "", fmt.Sprintf("port %q is not a number from 1 to 65535", clip(port, 20))
 		}
+		n, _ := strconv.Atoi(port)
 		port = strconv.Itoa(n) // "08080" dials 8080 either way; say so in the URL
 	}
 	return host, port, ""
+}
+
+// validPort reports whether port is a decimal number from 1 to 65535.
+func validPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535 && port[0] != '+' && port[0] != '-'
 }
 
 // checkHostName accepts the bytes of a DNS name or an IPv4 address and

@@ -50,6 +50,13 @@ func TestParseAnswer(t *testing.T) {
 		{"PROXY [::1]:8080", "http://[::1]:8080", 0},
 		{"PROXY [fd00::5]", "http://[fd00::5]:80", 0},
 		{"PROXY fd00::5", "http://[fd00::5]:80", 0},
+		{"PROXY ::1", "http://[::1]:80", 0},
+		// Bare, an address ending in a number may end in a port: Chromium
+		// reads fd00::5 port 3128 where the text is also the address
+		// fd00::5:3128. Either reading may dial the wrong proxy.
+		{"PROXY fd00::5:3128; DIRECT", "DIRECT", 1},
+		{"PROXY 2001:db8::1:80; DIRECT", "DIRECT", 1},
+		{"PROXY [fd00::5]:3128", "http://[fd00::5]:3128", 0},
 		{"PROXY 10.0.0.1:08080", "http://10.0.0.1:8080", 0},
 		{"PROXY under_score.corp:1", "http://under_score.corp:1", 0},
 		// Unusable entries are skipped, the rest kept in order.

@@ -12,9 +12,9 @@ import (
 // script returns. Whatever the answer, it must not panic; every proxy it
 // returns must be a URL that a dial can use as it is (a known scheme, a
 // host, a port from 1 to 65535, nothing else) and that survives a round
-// trip through url.Parse; every entry must be either returned or skipped
-// with a reason; and the error must be ErrNoUsableProxy exactly when
-// entries exist and none is usable.
+// trip through url.Parse and through the answer's grammar; every entry must
+// be either returned or skipped with a reason; and the error must be
+// ErrNoUsableProxy exactly when entries exist and none is usable.
 func FuzzParseAnswer(f *testing.F) {
 	for _, seed := range []string{
 		"", "DIRECT", "PROXY a.corp:8080; PROXY b.corp:8080; DIRECT",
@@ -47,6 +47,19 @@ func FuzzParseAnswer(f *testing.F) {
 			if s.reason == "" {
 				t.Fatalf("parseAnswer(%q) skipped %q with no reason", answer, s.entry)
 			}
+		}
+		// Written back in the answer's grammar, the proxies read the same:
+		// what a dial is given is what the entry said, not a guess at it.
+		var again []string
+		for _, u := range proxies {
+			if u == nil {
+				again = append(again, "DIRECT")
+				continue
+			}
+			again = append(again, map[string]string{"http": "PROXY", "https": "HTTPS", "socks5h": "SOCKS5"}[u.Scheme]+" "+u.Host)
+		}
+		if back, _, err := parseAnswer(strings.Join(again, "; ")); len(proxies) > 0 && (err != nil || urls(back) != urls(proxies)) {
+			t.Fatalf("parseAnswer(%q) = %q, which reads back as %q, %v", answer, urls(proxies), urls(back), err)
 		}
 		for _, u := range proxies {
 			if u == nil {

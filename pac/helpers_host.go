@@ -41,22 +41,47 @@ func (e *env) dnsDomainLevels(c goja.FunctionCall) goja.Value {
 	return e.vm.ToValue(strings.Count(arg(c, 0), "."))
 }
 
-// shExpMatch(str, shexp) matches str against a shell pattern in which '*'
-// stands for any run of characters and '?' for one; every other character,
-// '.' and '[' included, stands for itself, as in Chromium. (pacparser and
-// pac-resolver turn the pattern into a regular expression escaping only
-// '.', so that '+', '(' or '[' in a pattern work as regular expression
-// syntax there.)
+// shExpMatch(str, shexp) matches str against a shell pattern as every
+// browser does, pacparser and pac-resolver too: the pattern becomes the
+// regular expression ^shexp$ with '.' escaped, '*' turned into '.*' and '?'
+// into '.', and nothing else touched. So '*' and '?' stop at a line break,
+// and the rest of the regular expression syntax works as scripts written
+// against browsers expect: "(*.corp.example|corp.example)" alternates,
+// "web[0-9]" is a class, '+' repeats, and a pattern that is no regular
+// expression ("c++") throws. A pattern of literal characters, '*' and '?'
+// alone, the common case, is matched without building the expression.
 func (e *env) shExpMatch(c goja.FunctionCall) goja.Value {
-	matched, finished := globMatch(arg(c, 0), arg(c, 1), e.ctx.Done())
-	if !finished {
-		return goja.Undefined() // the call is over; the interrupt is on its way
+	s, pattern := arg(c, 0), arg(c, 1)
+	if isPlainGlob(pattern) && !strings.ContainsAny(s, "\n\r") {
+		matched, finished := globMatch(s, pattern, e.ctx.Done())
+		if !finished {
+			return goja.Undefined() // the call is over; the interrupt is on its way
+		}
+		return e.vm.ToValue(matched)
+	}
+	re, err := e.s.globs.get(pattern, e.s.cfg.timeout)
+	if err != nil {
+		e.throw("shExpMatch: " + err.Error())
+	}
+	matched, err := re.MatchString(s)
+	if err != nil {
+		if e.ctx.Err() != nil {
+			return goja.Undefined() // out of time, as the call is
+		}
+		e.throw("shExpMatch: " + err.Error())
 	}
 	return e.vm.ToValue(matched)
 }
 
+// isPlainGlob reports whether pattern holds no character that is special
+// in the regular expression shExpMatch builds from it, other than the '.',
+// '*' and '?' it rewrites: then globMatch gives the same answer.
+func isPlainGlob(pattern string) bool {
+	return !strings.ContainsAny(pattern, `\^$+()[]{}|`)
+}
+
 // globMatch reports whether s matches pattern, '*' and '?' being the only
-// wildcards. It backtracks to the last '*' only, so it runs in time
+// wildcards and each matching line breaks too. It backtracks to the last '*' only, so it runs in time
 // proportional to len(s)*len(pattern) at worst; since a hostile script can
 // make that hours, and no interrupt reaches Go code, it gives up (finished
 // false) once done is closed.

@@ -170,9 +170,31 @@ func toInt32(f float64) int32 {
 	return int32(uint32(int64(math.Mod(math.Trunc(f), 1<<32))))
 }
 
-// myIpAddress() is this machine's address (see WithMyIPAddress).
+// myIpAddress() is this machine's address (see WithMyIPAddress): found by
+// probing, its IPv4 one, or 127.0.0.1 where it has none, as in Chromium,
+// since scripts take it apart as a dotted quad.
 func (e *env) myIPAddress(goja.FunctionCall) goja.Value {
-	return e.vm.ToValue(e.myAddrs()[0].String())
+	addrs := e.myAddrs()
+	if e.s.cfg.myIP.IsValid() {
+		return e.vm.ToValue(addrs[0].String())
+	}
+	for _, a := range addrs {
+		if a.Is4() {
+			return e.vm.ToValue(a.String())
+		}
+	}
+	// The first tier with a route had IPv6 ones alone: ask the IPv4
+	// probes of every tier, which end in 127.0.0.1 when none has a route.
+	var v4 [][]string
+	for _, tier := range e.s.cfg.probes {
+		v4 = append(v4, slices.DeleteFunc(slices.Clone(tier), func(dst string) bool { return strings.HasPrefix(dst, "[") }))
+	}
+	for _, a := range routeAddrs(e.ctx, v4) {
+		if a.Is4() {
+			return e.vm.ToValue(a.String())
+		}
+	}
+	return e.vm.ToValue("127.0.0.1")
 }
 
 // myAddrs is what myIpAddress and myIpAddressEx report, IPv4 first, never

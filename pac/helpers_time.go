@@ -10,10 +10,13 @@ import (
 
 // The time helpers: weekdayRange, dateRange and timeRange. Each reads the
 // clock (WithClock) once a call and works in the clock's zone, or in UTC
-// when its last argument is "GMT". Ranges include both ends. Only
-// weekdayRange wraps around ("FRI", "MON" is Friday to Monday), as
-// Netscape's specification says; a dateRange or timeRange whose start comes
-// after its end is false, as in pacparser and pac-resolver.
+// when its last argument is "GMT". Ranges include both ends. A range whose
+// start comes after its end wraps around, as in Chromium's and Firefox's
+// code: weekdayRange("FRI", "MON") is Friday to Monday, as Netscape's
+// specification says, dateRange("DEC", "JAN") December and January, and
+// timeRange(22, 0, 6, 0) the night; timeRange of hours alone,
+// timeRange(22, 6), never wraps, in any engine. pacparser and pac-resolver
+// wrap none of them but pac-resolver's weekdayRange.
 
 // timeArgs returns the call's arguments without a final "GMT", and the
 // current time in the zone they ask for.
@@ -54,16 +57,7 @@ func (e *env) weekdayRange(c goja.FunctionCall) goja.Value {
 			return e.vm.ToValue(false)
 		}
 	}
-	return e.vm.ToValue(inCycle(int(now.Weekday()), int(first), int(last)))
-}
-
-// inCycle reports whether v is in [lo, hi] on a cycle: when lo > hi the
-// range runs past the cycle's end and round to hi.
-func inCycle(v, lo, hi int) bool {
-	if lo <= hi {
-		return lo <= v && v <= hi
-	}
-	return v >= lo || v <= hi
+	return e.vm.ToValue(inRange(int(now.Weekday()), int(first), int(last)))
 }
 
 // dateField is what one argument of dateRange names: a day of the month
@@ -130,7 +124,8 @@ func leadingInt(v goja.Value) (int, bool) {
 //	(d1, m1, d2, m2), (m1, y1, m2, y2)      a range of dates or of months
 //	(d1, m1, y1, d2, m2, y2)                a range of dates
 //
-// and is false for any other arguments.
+// and is false for any other arguments. A range whose start comes after
+// its end runs round the end of the year (or the month, for days).
 func (e *env) dateRange(c goja.FunctionCall) goja.Value {
 	args, now := e.timeArgs(c)
 	parsed := make([]dateArg, len(args))
@@ -176,7 +171,17 @@ func dateMatch(args []dateArg, now time.Time) bool {
 	}
 	loKey, curKey := key(lo, cur)
 	hiKey, _ := key(hi, cur)
-	return loKey <= curKey && curKey <= hiKey
+	return inRange(curKey, loKey, hiKey)
+}
+
+// inRange reports whether v is in [lo, hi], or, when lo comes after hi, in
+// the range that runs from lo round the cycle's end (of the week, the year,
+// the day) to hi.
+func inRange[T int | float64](v, lo, hi T) bool {
+	if lo <= hi {
+		return lo <= v && v <= hi
+	}
+	return v >= lo || v <= hi
 }
 
 // sameFields reports whether two bounds name the same fields, each once and
@@ -200,7 +205,8 @@ func sameFields(lo, hi []dateArg) bool {
 //	(h1, m1, h2, m2)                from h1:m1:00 to h2:m2:59
 //	(h1, m1, s1, h2, m2, s2)        from h1:m1:s1 to h2:m2:s2
 //
-// and is false for any other number of arguments.
+// and is false for any other number of arguments. The last two forms run
+// past midnight when the start comes after the end; the second does not.
 func (e *env) timeRange(c goja.FunctionCall) goja.Value {
 	args, now := e.timeArgs(c)
 	n := make([]float64, len(args))
@@ -216,11 +222,9 @@ func (e *env) timeRange(c goja.FunctionCall) goja.Value {
 	case 2:
 		ok = n[0] <= h && h <= n[1]
 	case 4:
-		cur := secs(h, m, s)
-		ok = secs(trunc(n[0]), trunc(n[1]), 0) <= cur && cur <= secs(trunc(n[2]), trunc(n[3]), 59)
+		ok = inRange(secs(h, m, s), secs(trunc(n[0]), trunc(n[1]), 0), secs(trunc(n[2]), trunc(n[3]), 59))
 	case 6:
-		cur := secs(h, m, s)
-		ok = secs(trunc(n[0]), trunc(n[1]), trunc(n[2])) <= cur && cur <= secs(trunc(n[3]), trunc(n[4]), trunc(n[5]))
+		ok = inRange(secs(h, m, s), secs(trunc(n[0]), trunc(n[1]), trunc(n[2])), secs(trunc(n[3]), trunc(n[4]), trunc(n[5])))
 	}
 	return e.vm.ToValue(ok)
 }

@@ -156,6 +156,24 @@ func TestQuadraticGlobStopsAtDeadline(t *testing.T) {
 	}
 }
 
+// TestCatastrophicShExpMatchStopsAtDeadline: a pattern that shExpMatch
+// builds into a regular expression runs in a backtracking engine, as in
+// browsers, where one built to backtrack for ever would hold the call and
+// its runtime; here it gives up when the call's time is over.
+func TestCatastrophicShExpMatchStopsAtDeadline(t *testing.T) {
+	s := mustParse(t, `function FindProxyForURL(u, h) {
+			// (a+a+)+b against forty a's and no b tries some 2^40 ways.
+			return shExpMatch("a".repeat(40) + "!", "(a+a+)+b") ? "A" : "B";
+		}`, WithTimeout(50*time.Millisecond))
+	if _, err := s.FindProxyForURL(context.Background(), "http://a/"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call = %v, want the timeout", err)
+	}
+	s.running.Wait() // would block for days if the match ran on
+	if n := s.stuck.Load(); n != 0 {
+		t.Fatalf("%d runtimes counted stuck", n)
+	}
+}
+
 // TestHostileThrows: what a script throws, or a getter it hides behind,
 // is reported without running the script's own toString, which may loop
 // until the deadline and turn the throw into a timeout.

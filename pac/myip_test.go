@@ -52,6 +52,19 @@ func TestRouteAddrsTiers(t *testing.T) {
 	}
 }
 
+// TestMyIPAddressIsIPv4: myIpAddress() gives an IPv4 address, as its
+// dotted form and every browser's promise it (Chromium falls back to
+// 127.0.0.1), even where the only route found is IPv6; myIpAddressEx() has
+// the IPv6 one.
+func TestMyIPAddressIsIPv4(t *testing.T) {
+	s := mustParse(t, `function FindProxyForURL(u, h) { return myIpAddress() + " " + myIpAddressEx(); }`,
+		WithMyIPAddress(netip.Addr{}), // the default: probe
+		func(c *config) { c.probes = [][]string{{"[::1]:9"}} })
+	if got := mustFind(t, s, "http://a/"); got != "127.0.0.1 ::1" {
+		t.Errorf("answer %q, want 127.0.0.1 from myIpAddress and ::1 from myIpAddressEx", got)
+	}
+}
+
 // TestDefaultMyIPAddress asks this machine's routing table (no packet is
 // sent): whatever the machine, the answer is one valid address, and Ex's
 // answers are valid addresses too.

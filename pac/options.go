@@ -64,8 +64,9 @@ func newConfig(opts []Option) config {
 // internet, by asking the kernel which source address a UDP socket
 // "connected" to a documentation address (192.0.2.1, 2001:db8::1) would
 // get; a UDP connect sends no packet. When no route exists it tries private
-// ranges, then falls back to 127.0.0.1, as Chromium does. An invalid addr
-// restores the default.
+// ranges, then falls back to 127.0.0.1, as Chromium does; myIpAddress()
+// gives the IPv4 address found, or 127.0.0.1 where only IPv6 ones are, and
+// myIpAddressEx() all of them. An invalid addr restores the default.
 func WithMyIPAddress(addr netip.Addr) Option {
 	return func(c *config) { c.myIP = addr.Unmap() }
 }

@@ -33,6 +33,8 @@ type Script struct {
 	// running tracks every call's runtime goroutine, so that tests can
 	// wait for the stuck ones to end.
 	running sync.WaitGroup
+	// globs are the regular expressions of shExpMatch's patterns.
+	globs globRegexps
 }
 
 // maxStuck bounds the runtimes left running past their deadline.
@@ -143,8 +145,11 @@ func (s *Script) FindProxyForURL(ctx context.Context, rawURL string) (string, er
 // while the bare SOCKS means version 4 to Chromium and 5 to Firefox; the h
 // has the proxy resolve the target's name, as Chromium has SOCKS5 proxies do.
 //
-// An entry that cannot be used (an unknown type, a malformed host or port)
-// is skipped and logged with its reason (see WithLogger). An empty answer,
+// An IPv6 address is written in brackets, "[fd00::5]:3128", or bare with
+// the default port, "fd00::5"; a bare one that may end in a port
+// ("fd00::5:3128") is refused rather than guessed at. An entry that cannot
+// be used (an unknown type, a malformed host or port) is skipped and logged
+// with its reason (see WithLogger). An empty answer,
 // or null, means DIRECT. An answer with entries of which none is usable is an
 // error matching ErrNoUsableProxy rather than DIRECT, since going direct
 // where a network named only proxies may be what it forbids.

@@ -63,7 +63,7 @@ func TestDateRange(t *testing.T) {
 		{`dateRange(1, "MAR", 2026, 1, "MAR", 2026)`, "true"},
 		{`dateRange(2, "MAR", 2026, 31, "DEC", 2026)`, "false"},
 		{`dateRange(28, "FEB", 2026, 28, "FEB", 2026, "GMT")`, "true"},
-		{`dateRange("DEC", "JAN")`, "false"}, // no wrap, as in pacparser
+		{`dateRange("DEC", "JAN")`, "false"}, // December and January: not March
 		{`dateRange(1, 2, 3)`, "false"},
 		{`dateRange("MAR", 1)`, "false"},
 		{`dateRange(1, "MAR", 2026, 1, "MAR")`, "false"},
@@ -95,6 +95,33 @@ func TestTimeRange(t *testing.T) {
 		{`timeRange(1, 2, 3)`, "false"},
 		{`timeRange()`, "false"},
 		{`timeRange("x")`, "false"},
+	}, atClock(sundayMorning))
+}
+
+// TestRangesWrapAsBrowsers: in Chromium's and Firefox's code a dateRange,
+// or a timeRange of minutes or seconds, whose start comes after its end
+// runs round the end of the year or the day ("DEC" to "MAR"; 22:00 to
+// 06:00), as weekdayRange runs round the week; timeRange of hours alone
+// does not, in any engine. pacparser and pac-resolver never wrap.
+func TestRangesWrapAsBrowsers(t *testing.T) {
+	checkExprs(t, []exprCase{
+		{`timeRange(22, 0, 6, 0)`, "true"},
+		{`timeRange(22, 0, 1, 0)`, "false"},
+		{`timeRange(23, 0, 0, 2, 0, 0)`, "true"},
+		{`timeRange(23, 0, 0, 1, 59, 59)`, "false"},
+		{`timeRange(20, 0, 6, 0, "GMT")`, "true"},
+		{`timeRange(21, 0, 6, 0, "GMT")`, "false"},
+		{`timeRange(22, 6)`, "false"},
+		{`dateRange("DEC", "MAR")`, "true"},
+		{`dateRange("NOV", "JAN")`, "false"},
+		{`dateRange("NOV", "FEB", "GMT")`, "true"},
+		{`dateRange(20, "DEC", 5, "MAR")`, "true"},
+		{`dateRange(20, "DEC", 28, "FEB")`, "false"},
+		{`dateRange(25, 1)`, "true"},
+		{`dateRange(25, 5, "GMT")`, "true"},
+		{`dateRange(25, 27, "GMT")`, "false"},
+		{`dateRange(2027, 2025)`, "false"},
+		{`dateRange("OCT", 2026, "JAN", 2026)`, "false"},
 	}, atClock(sundayMorning))
 }
 

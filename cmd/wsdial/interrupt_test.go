@@ -47,7 +47,7 @@ func stallServer(t *testing.T) (addr string, reached <-chan struct{}) {
 }
 
 // TestInterrupt sends SIGINT and SIGTERM while the command dials (held by
-// a server or by a proxy) and while it runs a session (idle, or blocked in
+// a server or by a proxy), while it loads a -pac script, and while it runs a session (idle, or blocked in
 // a write to a server that reads nothing), and checks that it ends with
 // 128 plus the signal's number and the one word "interrupted", blaming
 // neither server nor proxy.
@@ -81,6 +81,7 @@ func TestInterrupt(t *testing.T) {
 	}{
 		{"dial held by the server", []string{"-no-proxy", "ws://" + server + "/"}, strings.NewReader(""), serverReached},
 		{"dial held by the proxy", []string{"-proxy", "http://" + proxy, "ws://" + server + "/"}, strings.NewReader(""), proxyReached},
+		{"-pac script held by its server", []string{"-pac", "http://" + proxy + "/proxy.pac", "ws://" + server + "/"}, strings.NewReader(""), proxyReached},
 		{"idle session", []string{"-no-proxy", sessionURL}, nil, upgraded},
 		{"session blocked in a write", []string{"-no-proxy", sessionURL}, endlessLines{}, upgraded},
 	} {

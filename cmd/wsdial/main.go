@@ -138,7 +138,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	pacOpts, err := f.pacOptions(ctx, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "wsdial: %v\n", err)
+		if i, ok := interruption(ctx); ok {
+			fmt.Fprintln(stderr, "wsdial: interrupted")
+			return i.exitCode()
+		}
+		// The error may quote the script or its server, network text both.
+		fmt.Fprintf(stderr, "wsdial: %s\n", escapeControl(err.Error(), false))
 		return exitProxy
 	}
 	opts = append(opts, pacOpts...)

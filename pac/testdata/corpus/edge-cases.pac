@@ -20,6 +20,10 @@ function FindProxyForURL(url, host) {
         r = timeRange(22, 6);
     } else if (c == "weekday-wrap") {
         r = weekdayRange("FRI", "MON");
+    } else if (c == "minutes-wrap") {
+        r = timeRange(22, 0, 6, 0);
+    } else if (c == "date-wrap") {
+        r = dateRange("DEC", "MAR");
     } else if (c == "date-day-month") {
         r = dateRange(1, "MAR");
     } else if (c == "date-month-end") {
