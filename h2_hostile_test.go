@@ -2,10 +2,13 @@ package wsdial
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -173,5 +176,39 @@ func TestH2HostileServers(t *testing.T) {
 				t.Errorf("error %q, want it to say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestH2RefusalBodyStalls refuses the WebSocket with a 403 whose body never
+// comes, the stream left open, on a dial with no deadline at all: the
+// refusal still comes back, after refusalBodyWait, as over HTTP/1.1.
+func TestH2RefusalBodyStalls(t *testing.T) {
+	checkGoroutines(t)
+	hold := make(chan struct{})
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(xconnectOn)
+		h, err := s.request()
+		if err != nil {
+			return
+		}
+		s.respond(h.StreamID, "403", false, "content-length", "100")
+		<-hold
+	})
+	defer close(hold)
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}), WithHandshakeTimeout(0))
+	defer d.CloseIdleConnections()
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.DialWebSocket(context.Background(), "wss://"+addr+"/")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var he *HandshakeError
+		if !errors.As(err, &he) || he.StatusCode != 403 {
+			t.Errorf("error %v, want the 403", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refusal waits for a body that never comes")
 	}
 }

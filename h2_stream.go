@@ -91,11 +91,15 @@ func (s *h2Stream) awaitResponse(ctx context.Context) (*responseHead, error) {
 }
 
 // readBody reads what follows a refusal, at most limit bytes, until the
-// server ends the stream or ctx ends.
+// server ends the stream, ctx ends, or refusalBodyWait has passed: what
+// matters of a refusal is its head, and a server that holds its body back
+// must not turn the refusal into a timeout.
 func (s *h2Stream) readBody(ctx context.Context, limit int) []byte {
-	if dl, ok := ctx.Deadline(); ok {
-		s.SetReadDeadline(dl)
+	dl := time.Now().Add(refusalBodyWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
 	}
+	s.SetReadDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { s.SetReadDeadline(aLongTimeAgo) })
 	defer stop()
 	var body []byte
