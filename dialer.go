@@ -34,6 +34,7 @@ type Dialer struct {
 	// the CONNECT that follows is HTTP/1.1, and a proxy that picked h2
 	// would not read it.
 	tlsProxy *tls.Config
+	h2       *h2Pool // WithHTTP2's kept connections; nil without it
 }
 
 var (
@@ -84,6 +85,9 @@ func (d *Dialer) setup(cfg *config) error {
 	d.tlsProxy.NextProtos = []string{"http/1.1"}
 	if err := d.setProxy(cfg); err != nil {
 		return err
+	}
+	if cfg.http2 {
+		d.h2 = newH2Pool(d.tlsBase, d.tlsProxy)
 	}
 	d.cfg = cfg
 	return nil
@@ -155,6 +159,9 @@ func (d *Dialer) DialWebSocket(ctx context.Context, rawURL string) (*Conn, error
 		scheme = "https"
 	}
 	tr := traceFor(ctx, d.cfg.logger)
+	if d.h2 != nil && t.secure {
+		return d.dialH2(ctx, tr, t) // h2_handshake.go
+	}
 	c, err := d.reach(ctx, tr, "tcp", t.address, scheme)
 	if err != nil {
 		return nil, err
@@ -230,9 +237,13 @@ func (d *Dialer) reach(ctx context.Context, tr dialTrace, network, address, sche
 	return d.via(ctx, tr, px, network, address)
 }
 
-// via connects to address through px, or directly when px is nil.
+// via connects to address through px, or directly when px is nil. With
+// WithHTTP2 an https:// proxy may carry the tunnel as an HTTP/2 stream.
 func (d *Dialer) via(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
 	if px != nil {
+		if d.h2 != nil && px.kind.tls {
+			return d.h2Tunnel(ctx, tr, px, network, address) // h2_proxy.go
+		}
 		return px.kind.dial(d, ctx, tr, px, network, address)
 	}
 	c, err := d.dialTCP(ctx, tr, network, address)

@@ -40,7 +40,8 @@ var (
 // The handshake rules of RFC 6455 §4.1, one sentinel each. A *HandshakeError
 // matches the sentinel of the rule the server's response broke.
 var (
-	// ErrUpgradeDeclined means the response had a status other than 101.
+	// ErrUpgradeDeclined means the response had a status other than 101
+	// (over HTTP/2, with WithHTTP2, other than 2xx).
 	ErrUpgradeDeclined = errors.New("server declined the upgrade")
 	// ErrBadHTTPVersion means the response was not HTTP/1.1.
 	ErrBadHTTPVersion = errors.New("response is not HTTP/1.1")

@@ -61,16 +61,8 @@ func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target strin
 	if err := newKey(&key); err != nil {
 		return nil, &HandshakeError{Err: err}
 	}
-	var cookieURL *url.URL
-	if cfg.jar != nil {
-		cookieURL = &url.URL{Scheme: "http", Host: host, Path: target}
-		if _, ok := c.(*tls.Conn); ok {
-			cookieURL.Scheme = "https"
-		}
-		if u, err := url.ParseRequestURI(target); err == nil {
-			cookieURL.Path, cookieURL.RawQuery = u.Path, u.RawQuery
-		}
-	}
+	_, secure := c.(*tls.Conn)
+	cookieURL := jarURL(cfg, secure, host, target)
 
 	w := watchContext(ctx, c)
 	bp := headBufs.Get().(*[]byte)
@@ -78,9 +70,7 @@ func handshake(ctx context.Context, tr dialTrace, c net.Conn, host, target strin
 	cerr := w.release()
 	headBufs.Put(bp)
 	if err == nil && cerr == nil {
-		if cfg.keepAliveInterval > 0 {
-			conn.startKeepAlive(cfg.keepAliveInterval, cfg.keepAliveTimeout)
-		}
+		conn.startKeepAlive(cfg)
 		return conn, nil
 	}
 	var he *HandshakeError
@@ -133,12 +123,51 @@ func exchange(c net.Conn, tr dialTrace, host, target string, key []byte, cfg *co
 	if len(ahead) > 0 {
 		conn.setPending(append([]byte(nil), ahead...))
 	}
-	if cookieURL != nil {
-		if cookies := conn.Response().Cookies(); len(cookies) > 0 {
-			cfg.jar.SetCookies(cookieURL, cookies)
-		}
-	}
+	storeCookies(conn, cfg, cookieURL)
 	return conn, nil
+}
+
+// jarURL is the URL that the cookie jar sees for a handshake: http:// for
+// ws:// and https:// for wss://. It is nil without a jar.
+func jarURL(cfg *config, secure bool, host, target string) *url.URL {
+	if cfg.jar == nil {
+		return nil
+	}
+	u := &url.URL{Scheme: "http", Host: host, Path: target}
+	if secure {
+		u.Scheme = "https"
+	}
+	if t, err := url.ParseRequestURI(target); err == nil {
+		u.Path, u.RawQuery = t.Path, t.RawQuery
+	}
+	return u
+}
+
+// cookieHeader is the Cookie header that the jar has for u, or "".
+func cookieHeader(cfg *config, u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	cookies := cfg.jar.Cookies(u)
+	if len(cookies) == 0 {
+		return ""
+	}
+	r := http.Request{Header: http.Header{}}
+	for _, ck := range cookies {
+		r.AddCookie(ck)
+	}
+	return r.Header.Get("Cookie")
+}
+
+// storeCookies gives the jar the cookies of conn's response, if there is a
+// jar (u is not nil).
+func storeCookies(conn *Conn, cfg *config, u *url.URL) {
+	if u == nil {
+		return
+	}
+	if cookies := conn.Response().Cookies(); len(cookies) > 0 {
+		cfg.jar.SetCookies(u, cookies)
+	}
 }
 
 // requestHost checks host and target, and returns host as a peer is to see
@@ -209,14 +238,8 @@ func appendRequest(b []byte, host, target string, key []byte, cfg *config, cooki
 	if cfg.compression != nil {
 		b = appendField(b, "Sec-WebSocket-Extensions", cfg.compression.offer)
 	}
-	if cookieURL != nil {
-		if cookies := cfg.jar.Cookies(cookieURL); len(cookies) > 0 {
-			r := http.Request{Header: http.Header{}}
-			for _, ck := range cookies {
-				r.AddCookie(ck)
-			}
-			b = appendField(b, "Cookie", r.Header.Get("Cookie"))
-		}
+	if cookie := cookieHeader(cfg, cookieURL); cookie != "" {
+		b = appendField(b, "Cookie", cookie)
 	}
 	for name, values := range cfg.header {
 		if name == "Host" {
@@ -254,6 +277,12 @@ func checkResponse(h *responseHead, key []byte, offered []string) (string, error
 	if n, v := h.count("Sec-WebSocket-Accept"); n != 1 || v != string(want[:]) {
 		return "", ErrBadAccept
 	}
+	return checkSubprotocol(h, offered)
+}
+
+// checkSubprotocol returns the subprotocol that the response chose, which
+// must be one that was offered, named once.
+func checkSubprotocol(h *responseHead, offered []string) (string, error) {
 	n, protocol := h.count("Sec-WebSocket-Protocol")
 	switch {
 	case n > 1:

@@ -66,8 +66,13 @@ func monoNow() int64 { return int64(time.Since(monoBase)) }
 
 func monoTime(t int64) time.Time { return monoBase.Add(time.Duration(t)) }
 
-// startKeepAlive starts c's keepalive, once its handshake has succeeded.
-func (c *Conn) startKeepAlive(interval, timeout time.Duration) {
+// startKeepAlive starts c's keepalive, as cfg sets it, if it does, once its
+// handshake has succeeded.
+func (c *Conn) startKeepAlive(cfg *config) {
+	interval, timeout := cfg.keepAliveInterval, cfg.keepAliveTimeout
+	if interval <= 0 {
+		return
+	}
 	// Connections dialled together would otherwise all ping together, and
 	// go on doing so: a burst of turns at once costs every connection the
 	// goroutines that ran them, which the runtime keeps for reuse.

@@ -776,3 +776,31 @@ func TestKeepAliveVerdictOverTLSWithPeerNotReading(t *testing.T) {
 		t.Errorf("the verdict took %v", took)
 	}
 }
+
+// TestKeepAliveHTTP2: a WebSocket on an HTTP/2 stream keeps itself alive as
+// one on its own connection does: with nobody reading, its pings go out on
+// the stream and the pongs reach the handler, and it echoes afterwards.
+func TestKeepAliveHTTP2(t *testing.T) {
+	o := newH2Origin(t)
+	d := newH2Dialer(t, o, WithKeepAlive(kaInterval, kaTimeout))
+	c := dialOK(t, d, o.url("/echo"))
+	if _, ok := c.NetConn().(*h2Stream); !ok {
+		t.Fatalf("NetConn() is %T, want an HTTP/2 stream", c.NetConn())
+	}
+	pongs := make(chan struct{}, 1<<10)
+	c.SetPongHandler(func([]byte) {
+		select {
+		case pongs <- struct{}{}:
+		default:
+		}
+	})
+	for i := range 5 {
+		select {
+		case <-pongs:
+		case <-time.After(waitBound):
+			t.Fatalf("%d of 5 pongs came within %v", i, waitBound)
+		}
+	}
+	echoCheck(t, c, "over h2")
+	c.Close()
+}

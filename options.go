@@ -58,6 +58,7 @@ type config struct {
 	readLimit   int64
 	compression *compression // nil: no permessage-deflate
 	logger      *slog.Logger
+	http2       bool
 
 	keepAliveInterval time.Duration // 0: no keepalive
 	keepAliveTimeout  time.Duration
@@ -262,7 +263,8 @@ func WithProxyHeader(h http.Header) Option {
 // kept apart from WithTLSConfig, which is for the target. When its ServerName
 // is empty, the proxy's host is verified. The ALPN offer is always
 // "http/1.1" alone, whatever NextProtos says: the CONNECT request is
-// HTTP/1.1, so a proxy must not be let pick h2.
+// HTTP/1.1, so a proxy must not be let pick h2. With WithHTTP2 it is "h2"
+// and "http/1.1", and a proxy that picks h2 carries the tunnels as streams.
 func WithProxyTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.proxyTLS = cloneTLS(cfg) }
 }
@@ -308,7 +310,8 @@ func WithNetDialer(d *net.Dialer) Option {
 
 // WithTLSConfig sets the TLS configuration for the target. When its
 // ServerName is empty, the target's host is verified. For wss:// the ALPN
-// offer is always "http/1.1" alone, whatever NextProtos says.
+// offer is always "http/1.1" alone, whatever NextProtos says ("h2" and
+// "http/1.1" with WithHTTP2).
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.tlsConfig = cloneTLS(cfg) }
 }
@@ -482,6 +485,28 @@ func WithCompression(c Compression) Option {
 		}
 		cfg.compression = z
 	}
+}
+
+// WithHTTP2 lets wss:// WebSockets, and tunnels through https:// proxies,
+// share HTTP/2 connections. A wss:// dial offers h2 and http/1.1 by ALPN;
+// when the server picks h2 and enables extended CONNECT (RFC 8441), the
+// WebSocket is a stream of that connection, which the Dialer keeps: a later
+// dial to the same host and port by the same route opens a stream on it, in
+// one round trip, instead of a connection. A server that picks h2 without
+// enabling extended CONNECT is dialed again over HTTP/1.1, on a new
+// connection, and is remembered as HTTP/1.1 only for ten minutes; so is one
+// that picks http/1.1. ws:// stays HTTP/1.1. An https:// proxy is offered h2
+// as well; one that takes it carries each CONNECT tunnel as a stream of one
+// kept connection (RFC 9113 §8.5), with TLS to the target inside as ever.
+//
+// A WebSocket over HTTP/2 behaves as any other: Response().ProtoMajor is 2,
+// a 2xx status stands for 101, and NetConn returns the stream. Closing it
+// ends the stream, not the connection, which closes once it has carried
+// nothing for 90 seconds, or at CloseIdleConnections. Proxy authentication
+// bound to a connection (NTLM) cannot work over HTTP/2, where each request
+// is a stream of a shared connection.
+func WithHTTP2() Option {
+	return func(c *config) { c.http2 = true }
 }
 
 // WithLogger logs each stage of a dial to l at debug level. Passwords and

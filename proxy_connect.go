@@ -19,33 +19,30 @@ const maxDrainBody = 64 << 10
 // the built-in Basic) directs. Every target is tunnelled, ws:// ones too: a
 // forward-proxied GET would let the proxy rewrite the upgrade request.
 func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, network, address string) (net.Conn, error) {
+	return d.connectOn(ctx, tr, px, address, nil)
+}
+
+// connectOn is connectVia on c, a connection to the proxy that is open
+// already, or on a new one when c is nil. On failure c is closed.
+func (d *Dialer) connectOn(ctx context.Context, tr dialTrace, px *proxyTarget, address string, c net.Conn) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
-		return nil, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err}
+		return nil, closeAnd(c, &ProxyError{Proxy: px.redacted, Stage: "connect", Err: err})
 	}
 	address, err := authority(address)
 	if err != nil {
 		return fail(err)
 	}
-	var auth ProxyAuthenticator = basicAuth{}
-	if d.cfg.proxyAuth != nil {
-		auth = d.cfg.proxyAuth
-	}
-	sess, err := startAuth(ctx, auth, px.url)
+	sess, authz, limit, err := d.beginAuth(ctx, px)
 	if err != nil {
-		return fail(fmt.Errorf("starting proxy authentication: %w", err))
-	}
-	authz, err := nextAuthorization(ctx, sess, nil)
-	if err != nil {
-		return fail(fmt.Errorf("proxy authentication: %w", err))
+		return fail(err)
 	}
 
-	limit := authRounds(auth)
 	_, verifying := sess.(ProxyAuthVerifier)
-	var c net.Conn
 	var last *http.Response // the 407 that the request on a kept connection answers
 	for round := 1; ; round++ {
-		kept := c != nil
-		if !kept {
+		// Kept: c carried the 407 before; not one that connectOn was given.
+		kept := c != nil && last != nil
+		if c == nil {
 			if c, err = d.openProxy(ctx, tr, px); err != nil {
 				return nil, err
 			}
@@ -105,6 +102,24 @@ func (d *Dialer) connectVia(ctx context.Context, tr dialTrace, px *proxyTarget, 
 			c = nil
 		}
 	}
+}
+
+// beginAuth begins the authentication of one tunnel through px, with the
+// Dialer's authenticator or the built-in Basic: it returns the session, the
+// Proxy-Authorization of the first request ("" for none), and how many
+// requests the exchange may take.
+func (d *Dialer) beginAuth(ctx context.Context, px *proxyTarget) (sess ProxyAuthSession, authz string, limit int, err error) {
+	var auth ProxyAuthenticator = basicAuth{}
+	if d.cfg.proxyAuth != nil {
+		auth = d.cfg.proxyAuth
+	}
+	if sess, err = startAuth(ctx, auth, px.url); err != nil {
+		return nil, "", 0, fmt.Errorf("starting proxy authentication: %w", err)
+	}
+	if authz, err = nextAuthorization(ctx, sess, nil); err != nil {
+		return nil, "", 0, fmt.Errorf("proxy authentication: %w", err)
+	}
+	return sess, authz, authRounds(auth), nil
 }
 
 // nextAuthorization asks sess for the next Proxy-Authorization value, and

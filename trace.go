@@ -164,6 +164,30 @@ func (t dialTrace) upgraded(status int, subprotocol string) {
 	}
 }
 
+// h2Kept logs a dial that opens a stream on a kept HTTP/2 connection to
+// addr, an origin or a proxy, instead of a connection.
+func (t dialTrace) h2Kept(addr string) {
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: stream on a kept HTTP/2 connection", "addr", addr)
+	}
+}
+
+// h2Fallback logs a dial that goes on over HTTP/1.1 because addr declined
+// HTTP/2 or its extended CONNECT, and says why.
+func (t dialTrace) h2Fallback(addr, why string) {
+	if t.logger != nil {
+		t.logger.DebugContext(t.ctx, "wsdial: HTTP/1.1 instead of HTTP/2", "addr", addr, "why", why)
+	}
+}
+
+// gotFirstByte reports the first byte of a response that came on an
+// HTTP/2 stream, where no reader can be wrapped: its header block.
+func (t dialTrace) gotFirstByte() {
+	if t.hooks != nil && t.hooks.GotFirstResponseByte != nil {
+		t.hooks.GotFirstResponseByte()
+	}
+}
+
 // firstByte returns r, wrapped to report the first byte of the upgrade
 // response when a hook wants it.
 func (t dialTrace) firstByte(r io.Reader) io.Reader {

@@ -11,6 +11,9 @@
 # less with the scheduler.
 set -euo pipefail
 cd "$(dirname "$0")"
+# This module is not in the root's go.work, which would otherwise be found
+# above and refuse its packages.
+export GOWORK=off
 
 mode="${1:-quick}"
 shift || true

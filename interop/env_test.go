@@ -79,7 +79,15 @@ func loadPeers(t *testing.T) *peers {
 	if p.user == "" || p.pass == "" {
 		t.Fatalf("%s and %s must be set with %s", envUser, envPass, envCA)
 	}
-	for _, name := range allPeers {
+	p.add(t, allPeers...)
+	return p
+}
+
+// add reads the addresses of the peers named from their WSDIAL_INTEROP_*
+// variables, failing t unless each is a loopback host:port.
+func (p *peers) add(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
 		v := os.Getenv("WSDIAL_INTEROP_" + name)
 		host, _, err := net.SplitHostPort(v)
 		if err != nil {
@@ -91,7 +99,6 @@ func loadPeers(t *testing.T) *peers {
 		}
 		p.addr[name] = v
 	}
-	return p
 }
 
 // results collects the outcome of every case for the matrix that TestMain

@@ -40,6 +40,9 @@ var modes = map[string]mode{
 		kaInterval: 2 * time.Second, kaTimeout: 10 * time.Second, kaSpell: 20 * time.Second},
 }
 
+// h2Streams is how many WebSockets the HTTP/2 part holds on one connection.
+const h2Streams = 1000
+
 func main() {
 	testing.Init()
 	configPath := flag.String("config", "", "the benchserver's addresses file")
@@ -49,7 +52,7 @@ func main() {
 	commit := flag.String("commit", "unknown", "wsdial's commit, for the report")
 	libsFlag := flag.String("libs", "", "comma-separated libraries to run (default all)")
 	casesFlag := flag.String("cases", "", "run only timed cases whose name contains this")
-	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, keepalive, rtt")
+	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, keepalive, rtt, h2")
 	rounds := flag.Int("rounds", 0, "override the mode's rounds")
 	benchTime := flag.String("benchtime", "", "override the mode's benchtime (a duration, or 100x for fixed iterations)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
@@ -136,6 +139,10 @@ func main() {
 	if !skipped("rtt") {
 		log.Printf("round trips through the delay link, D = %d ms", cfg.DelayMS)
 		res.RTT = bench.RunRTT(env, libs, m.rttReps)
+	}
+	if !skipped("h2") {
+		log.Printf("HTTP/2 beside HTTP/1.1, %d streams", h2Streams)
+		res.H2 = bench.RunH2(env, m.rounds, m.rttReps, h2Streams, os.Stderr)
 	}
 	stop()
 

@@ -23,6 +23,7 @@ import (
 )
 
 func main() {
+	runWithXConnect() // xconnect.go
 	configPath := flag.String("config", "", "write the addresses here (JSON), once listening")
 	delayMS := flag.Int("delay", 10, "one-way delay of the relays, in milliseconds")
 	shard := flag.String("shard", "", "serve only a CONNECT proxy on this shared address (started by benchserver itself)")
@@ -84,6 +85,8 @@ func run(configPath string, delay time.Duration) error {
 		{&cfg.RawTLS, func(ln net.Listener) { server.ServeRaw(g, tls.NewListener(ln, tlsCfg)) }},
 		{&cfg.Connect, func(ln net.Listener) { server.ServeConnect(g, ln) }},
 		{&cfg.SOCKS5, func(ln net.Listener) { server.ServeSOCKS5(g, ln) }},
+		{&cfg.H2, func(ln net.Listener) { server.ServeH2(g, ln, tlsCfg) }},
+		{&cfg.H2Connect, func(ln net.Listener) { server.ServeH2Connect(g, ln, tlsCfg) }},
 	}
 	for _, s := range steps {
 		ln, addr, err := listen()
@@ -108,6 +111,8 @@ func run(configPath string, delay time.Duration) error {
 		{&cfg.RelayWSS, cfg.WSS},
 		{&cfg.RelayConnect, cfg.Connect},
 		{&cfg.RelaySOCKS5, cfg.SOCKS5},
+		{&cfg.RelayH2, cfg.H2},
+		{&cfg.RelayH2Connect, cfg.H2Connect},
 	}
 	for _, r := range relays {
 		ln, addr, err := listen()

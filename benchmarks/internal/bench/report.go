@@ -40,6 +40,7 @@ type Results struct {
 	Hold      *Hold
 	KeepAlive *KeepAlive
 	RTT       *RTT
+	H2        *H2 // h2.go
 }
 
 // WriteMarkdown writes the report.
@@ -81,6 +82,9 @@ func (r *Results) WriteMarkdown(w io.Writer) {
 	}
 	if r.RTT != nil {
 		r.RTT.table(p)
+	}
+	if r.H2 != nil {
+		r.H2.table(p)
 	}
 	if r.Timed != nil {
 		r.Timed.notes(p)

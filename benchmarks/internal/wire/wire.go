@@ -47,6 +47,14 @@ type Config struct {
 	RelayConnect string `json:"relay_connect"`
 	RelaySOCKS5  string `json:"relay_socks5"`
 
+	// HTTP/2 (issue 16): the WebSocket endpoints over TLS, as RFC 8441
+	// streams or HTTP/1.1 upgrades by ALPN; an HTTP/2 CONNECT proxy over
+	// TLS; and delay relays in front of both.
+	H2             string `json:"h2"`
+	H2Connect      string `json:"h2_connect"`
+	RelayH2        string `json:"relay_h2"`
+	RelayH2Connect string `json:"relay_h2_connect"`
+
 	CAFile string `json:"ca_file"` // PEM of the CA that signed every TLS listener's certificate
 }
 
