@@ -329,7 +329,7 @@ func attemptShare(remaining time.Duration, left int) time.Duration {
 // attempt through a proxy: whether a connection to the proxy opened, and
 // whether the proxy sent any byte of a reply.
 type proxyAttempt struct {
-	socks     bool // watch the bytes a SOCKS proxy sends, which x/net's errors do not tell
+	socks     bool // watch the bytes a SOCKS proxy sends: a read's error does not say whether any came
 	connected bool
 	answered  bool
 }

@@ -237,8 +237,8 @@ func readSocksReply(r io.Reader, buf []byte) error {
 	return nil
 }
 
-// noReply turns the EOF of a proxy that closed before its reply ended into
-// io.ErrUnexpectedEOF, unless nothing at all came.
+// noReply says that a read's io.EOF was the proxy closing the connection
+// before its reply ended, keeping io.EOF reachable with errors.Is.
 func noReply(err error) error {
 	if err == io.EOF {
 		return fmt.Errorf("the proxy closed the connection: %w", err)
