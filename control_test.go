@@ -1,6 +1,7 @@
 package wsdial
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"sync"
@@ -242,6 +243,52 @@ func TestPongBetweenFrames(t *testing.T) {
 				payload = append(payload, f.payload...)
 			}
 			checkSent(t, payload, frames[0].rsv, compressed, data)
+		})
+	}
+}
+
+// TestPongWaitsForAPeerThatStopsReading: a peer that pings, then reads
+// nothing for longer than the bound the connection puts on its close frames,
+// gets its pong once it reads again, and the application's next write, under
+// a fresh deadline, goes out after it. Over TLS a write that times out fails
+// every later one, so the pong must not go out under a deadline that can
+// pass; over a plain stream a pong that timed out would be lost.
+func TestPongWaitsForAPeerThatStopsReading(t *testing.T) {
+	for _, overTLS := range []bool{false, true} {
+		name := "plain"
+		if overTLS {
+			name = "TLS"
+		}
+		t.Run(name, func(t *testing.T) {
+			var conn *Conn
+			var p *peer
+			if overTLS {
+				conn, p = tlsPipePair(t)
+			} else {
+				c, server := pipePair(t)
+				conn, p = c, &peer{c: server, br: bufio.NewReader(server)}
+			}
+			readDone := readUntilError(conn)
+			conn.SetWriteDeadline(time.Now().Add(10 * time.Second)) // gorilla's pattern, before each write
+			if _, err := p.c.Write(frame(fin|opPng, []byte("still there?"))); err != nil {
+				t.Fatal(err)
+			}
+			// The silence of the peer is the case under test, not a wait for
+			// something to happen: the pong is stuck in the pipe meanwhile.
+			time.Sleep(controlTimeout + controlTimeout/2)
+			expectFrame(t, p, opPong, "still there?")
+
+			conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			written := make(chan error, 1)
+			go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
+			expectFrame(t, p, opText, "after")
+			if err := <-written; err != nil {
+				t.Fatalf("the write after the pong: %v", err)
+			}
+			p.c.Write(normalClose)
+			if err := <-readDone; !errors.As(err, new(*CloseError)) {
+				t.Fatalf("reader ended with %v", err)
+			}
 		})
 	}
 }

@@ -804,3 +804,42 @@ func TestKeepAliveHTTP2(t *testing.T) {
 	echoCheck(t, c, "over h2")
 	c.Close()
 }
+
+// TestKeepAlivePingWaitsForAPeerThatStopsReading: a keepalive ping that a
+// peer reading nothing holds up for over a second, well within the timeout,
+// goes out once the peer reads again, and the connection lives on. Over TLS
+// a ping whose write deadline passed would have failed every later write.
+func TestKeepAlivePingWaitsForAPeerThatStopsReading(t *testing.T) {
+	conn, p := tlsPipePair(t, WithKeepAlive(kaInterval, 10*time.Second))
+	readDone := readUntilError(conn)
+	// The silence of the peer is the case under test: a ping is stuck in
+	// the pipe meanwhile.
+	time.Sleep(controlTimeout + controlTimeout/2)
+	expectFrame(t, p, opPing, "")
+	if _, err := p.c.Write(frame(fin|opPog, nil)); err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
+	for {
+		p.c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a guard against hanging
+		f, err := p.readFrame()
+		if err != nil {
+			t.Fatalf("server, waiting for the message: %v", err)
+		}
+		if f.op == opPing {
+			continue // the keepalive's, while the message waited
+		}
+		if f.op != opText || string(f.payload) != "after" {
+			t.Fatalf("server read opcode %#x %q, want the message", f.op, f.payload)
+		}
+		break
+	}
+	if err := <-written; err != nil {
+		t.Fatalf("the write after the ping: %v", err)
+	}
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
+}
