@@ -31,11 +31,13 @@ import (
 // it uses WithKeepAlive, whose keepalive does the same at each of its turns
 // while no read is under way.
 //
-// What the connection writes on its own behalf, the pongs, the answer to the
-// peer's close and the close frame of Close, goes out under a deadline of
-// its own, a second from then, whatever the write deadline says: an
-// application that sets a deadline before each write, which then passes while
-// the connection idles, does not lose the connection to the next ping.
+// What the connection writes on its own behalf ignores the write deadline:
+// an application that sets a deadline before each write, which then passes
+// while the connection idles, does not lose the connection to the next
+// ping. A pong goes out from a goroutine of its own, without a deadline,
+// once the peer takes it, and the read goes on meanwhile; the answer to the
+// peer's close and the close frame of Close go out under a deadline of
+// their own, a second from then.
 //
 // Once a read fails, every later read returns the same error. Once the
 // connection has closed, every call returns an error, never panics. So does
@@ -46,7 +48,7 @@ import (
 type Conn struct {
 	// The rules, written once here.
 	//
-	// Locks. readSem is held by the one goroutine that reads: NextReader,
+	// Locks. readSem (rd.sem) is held by the one goroutine that reads: NextReader,
 	// ReadMessage, the Read of a message's reader, Close, which takes it
 	// within a second to read the peer's close, and the keepalive's look,
 	// which takes it only when it is free and gives it up at once to a read
@@ -56,9 +58,11 @@ type Conn struct {
 	// until its writer is closed), and by Close, within a second, so as not
 	// to cut a message short; frameSem is held while the bytes of one frame
 	// go out. Control frames take frameSem alone, so they go out between the
-	// frames of a message; the reader takes it within a second and never
-	// waits for msgSem. wr says which lock guards each of its fields. The
-	// three are sems, locks that can be waited for within a bound.
+	// frames of a message; the reader takes it within a second, for a close
+	// frame, and never waits for msgSem. Pongs are handed through pongs to a
+	// goroutine that takes frameSem, so the reader does not wait for them. wr
+	// says which lock guards each of its fields. The three are sems, locks
+	// that can be waited for within a bound.
 	//
 	// Failures. A read that fails leaves rd.err set for good: nothing ever
 	// resumes a read that may have stopped inside a frame. A write that fails
@@ -67,9 +71,10 @@ type Conn struct {
 	//
 	// Deadlines. The application's read deadline is the stream's. Its write
 	// deadline is the stream's too, except while a control frame that the
-	// connection sends on its own behalf (a pong, the answer to the peer's
-	// close, the close of Close or of a failing read) goes out under a
-	// deadline of its own and then puts writeDeadline back; deadlineMu orders
+	// connection sends on its own behalf (a pong, without a deadline; a
+	// keepalive ping; the answer to the peer's close, the close of Close or
+	// of a failing read) goes out under a deadline of its own and then puts
+	// writeDeadline back; deadlineMu orders
 	// that with SetWriteDeadline, so the stream always ends with the deadline
 	// the application set last. Close reads the peer's close under a read
 	// deadline of its own, which SetReadDeadline, called from a pong handler
@@ -97,8 +102,7 @@ type Conn struct {
 	readLimit   atomic.Int64
 	pongHandler atomic.Pointer[func([]byte)]
 
-	readSem sem
-	rd      readState
+	rd readState // with its lock, rd.sem
 
 	msgSem   sem
 	frameSem sem
@@ -114,9 +118,11 @@ type Conn struct {
 	closeOnce sync.Once
 
 	ka *keepAlive // WithKeepAlive's; nil when off
+
+	pongs *pongBatch // pongs waiting for sendPongs or a close frame; guarded by deadlineMu
 }
 
-// readState is the reading side of a Conn, guarded by Conn.readSem. A
+// readState is the reading side of a Conn, guarded by its sem. A
 // message is read through a chain of io.Readers (see frameReader), whose end
 // chain returns.
 type readState struct {
@@ -142,7 +148,11 @@ type readState struct {
 	// rsvAllowed holds the reserved bits that a negotiated extension gives a
 	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
 	rsvAllowed byte
-	inflate    *inflater // permessage-deflate's reading side; nil when not negotiated
+	// sem is the lock of the read side, readSem in Conn's rules. It stands
+	// in the room the bytes above leave, which keeps Conn within 320 bytes,
+	// a size class of the allocator.
+	sem     sem
+	inflate *inflater // permessage-deflate's reading side; nil when not negotiated
 }
 
 // writeState is the writing side of a Conn.
@@ -275,8 +285,8 @@ func (c *Conn) unopened() bool { return c.s == nil }
 func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
 // SetReadDeadline sets the deadline for reads, pings answered on the way
-// included, though a read may end up to a second past it while the pong
-// to a ping waits for a frame being written. A read that times out fails
+// included, though a read may end up to a second past it while the answer
+// to the peer's close waits for a frame being written. A read that times out fails
 // the connection's reads for good, since a frame may have been left half
 // read. The zero time means no deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {

@@ -5,17 +5,21 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
-// controlTimeout bounds what the connection writes on its own behalf, the
-// pongs, the answer to the peer's close and the close frames of Close and of
-// a failing read: how long each waits for the frame lock, and the deadline
-// it goes out under. It also bounds how long Close waits for the peer's
-// close.
+// controlTimeout bounds the close frames the connection writes on its own
+// behalf, the answer to the peer's close and the close frames of Close and of
+// a failing read: how long each waits for the frame lock, and the deadline it
+// goes out under. It also bounds how long Close waits for the peer's close. A
+// write that times out may end the stream for good (a *tls.Conn fails every
+// write after one, and a frame cut short garbles the rest), which only frames
+// after which the connection ends can afford; pongs go out without a
+// deadline (sendPongs), and keepalive pings under the keepalive's timeout.
 const controlTimeout = time.Second
 
-// ownBound is the bound of a control frame the connection writes now on its
+// ownBound is the bound of a close frame the connection writes now on its
 // own behalf.
 func ownBound() time.Time { return time.Now().Add(controlTimeout) }
 
@@ -69,11 +73,7 @@ func (c *Conn) writeControl(op byte, payload []byte, by time.Time) error {
 // with nothing of it sent, rather than finding writes over.
 func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, err error) {
 	var f [maxHeader + maxControl]byte
-	var key [4]byte
-	rand.Read(key[:]) // crypto/rand never fails: it cannot return an error
-	n := putClientHeader(f[:], true, op, len(payload), key)
-	maskCopy(f[n:], payload, key, 0)
-	n += len(payload)
+	n := putControl(f[:], op, payload)
 	if by.IsZero() {
 		c.frameSem.lock()
 	} else if !c.frameSem.lockBy(by) {
@@ -83,22 +83,112 @@ func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, e
 	if err := c.writeErr(); err != nil {
 		return false, err
 	}
+	out := f[:n]
 	if op == opClose {
 		c.wr.closeSent = true
+		// The pings that waiting pongs answer came before the close that
+		// ends writes, so their pongs go first (RFC 6455 §5.5.2).
+		c.deadlineMu.Lock()
+		b := c.pongs
+		c.pongs = nil
+		c.deadlineMu.Unlock()
+		if b != nil {
+			defer pongBatches.Put(b)
+			out = append(b.b[:b.n], out...)
+		}
 	}
 	if !by.IsZero() {
 		c.useOwnDeadline(by)
 		defer c.restoreDeadline()
 	}
-	if m, err := c.s.Write(f[:n]); err != nil {
+	if m, err := c.s.Write(out); err != nil {
 		err = c.writeFailed(err, m == 0)
 		return m == 0 && !c.closed.Load(), err
 	}
 	return true, nil
 }
 
-// useOwnDeadline puts d on the stream as the write deadline of a control
-// frame, in place of the application's. The caller holds frameSem.
+// putControl puts in f a control frame with payload, masked, and returns its
+// length. f has room for the longest.
+func putControl(f []byte, op byte, payload []byte) int {
+	var key [4]byte
+	rand.Read(key[:]) // crypto/rand never fails: it cannot return an error
+	n := putClientHeader(f, true, op, len(payload), key)
+	maskCopy(f[n:], payload, key, 0)
+	return n + len(payload)
+}
+
+// pongBatch holds pongs, built, end to end, waiting for sendPongs to write
+// them in one go, with room behind them for a close frame (sendControl).
+type pongBatch struct {
+	b     [pongBatchLen*(2+4+maxControl) + maxHeader + maxControl]byte
+	n     int // bytes of b that hold pongs
+	count int
+}
+
+// pongBatchLen is how many pongs may wait in a batch. A peer that sends
+// pings faster than it takes their pongs finds, once a batch is full, that
+// the read waits for it to go out, as a write would, rather than the
+// connection holding more.
+const pongBatchLen = 16
+
+var pongBatches = sync.Pool{New: func() any { return new(pongBatch) }}
+
+// queuePong answers a ping with payload, which may be the read buffer. The
+// pong goes out from a goroutine of its own, so that the read goes on
+// meanwhile, and without a write deadline: a peer that stops reading for a
+// while gets it once it reads again. A deadline that passed with the pong
+// under way would end the connection's writes, over TLS or when a part of it
+// went out, for the sake of a frame the application never asked for. Close
+// ends the goroutine, since it closes the stream.
+func (c *Conn) queuePong(payload []byte) {
+	for {
+		c.deadlineMu.Lock()
+		b, start := c.pongs, false
+		if b == nil {
+			b, start = pongBatches.Get().(*pongBatch), true
+			b.n, b.count = 0, 0
+			c.pongs = b
+		}
+		if b.count < pongBatchLen {
+			b.n += putControl(b.b[b.n:], opPong, payload)
+			b.count++
+			c.deadlineMu.Unlock()
+			if start {
+				go c.sendPongs()
+			}
+			return
+		}
+		c.deadlineMu.Unlock()
+		c.sendPongs() // the full batch, on this goroutine; then a new one
+	}
+}
+
+// sendPongs writes the pongs that wait, unless another call has taken them.
+func (c *Conn) sendPongs() {
+	c.frameSem.lock()
+	defer c.frameSem.unlock()
+	c.deadlineMu.Lock()
+	b := c.pongs
+	c.pongs = nil
+	c.deadlineMu.Unlock()
+	if b == nil {
+		return
+	}
+	defer pongBatches.Put(b)
+	if c.writeErr() != nil {
+		return
+	}
+	c.useOwnDeadline(time.Time{})
+	defer c.restoreDeadline()
+	if m, err := c.s.Write(b.b[:b.n]); err != nil {
+		c.writeFailed(err, m == 0)
+	}
+}
+
+// useOwnDeadline puts d, which may be zero, on the stream as the write
+// deadline of a control frame, in place of the application's. The caller
+// holds frameSem.
 func (c *Conn) useOwnDeadline(d time.Time) {
 	c.deadlineMu.Lock()
 	c.ownDeadline = true

@@ -3,7 +3,10 @@ package wsdial
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -291,4 +294,40 @@ func TestPongWaitsForAPeerThatStopsReading(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPingFloodFromAPeerThatDoesNotRead: a peer that sends a thousand pings
+// without reading holds the connection to a bounded number of pongs and
+// goroutines: once a batch of pongs waits full, the read waits for it as a
+// write would. When the peer reads again, every pong comes, in order.
+func TestPingFloodFromAPeerThatDoesNotRead(t *testing.T) {
+	const pings = 1000
+	checkGoroutines(t)
+	conn, server := pipePair(t)
+	p := &peer{c: server, br: bufio.NewReader(server)}
+	readDone := readUntilError(conn)
+	var flood []byte
+	for i := range pings {
+		flood = append(flood, frame(fin|opPng, fmt.Appendf(nil, "%d", i))...)
+	}
+	sent := make(chan error, 1)
+	go func() { _, err := p.c.Write(flood); sent <- err }()
+	// The peer reads nothing for a while: that is the case under test.
+	time.Sleep(300 * time.Millisecond)
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if n := strings.Count(stacks, "wsdial.(*Conn).sendPongs("); n > 3 {
+		t.Errorf("%d goroutines send pongs to a peer that does not read", n)
+	}
+	for i := range pings {
+		expectFrame(t, p, opPong, fmt.Sprint(i))
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
+	conn.Close()
 }

@@ -124,7 +124,7 @@ func (k *keepAlive) turn() {
 	verdict := k.verdict
 	res := lookBusy
 	judging := false // the look waits until the verdict is due
-	if c.readSem.tryLock() {
+	if c.rd.sem.tryLock() {
 		until := start + int64(lookBrief)
 		if k.waiting && verdict-start <= k.window() {
 			until, judging = max(verdict, start+int64(judgeMin)), true
@@ -159,8 +159,17 @@ func (k *keepAlive) turn() {
 		// the ping is begun answers it, since the answer may be read before
 		// the write returns; the timeout runs from its end.
 		begun := now
-		if tried, _ := c.sendControl(opPing, nil, ownBound()); !tried {
+		// The ping waits for the lock, and goes out, under the timeout: a
+		// write that times out can end every later write (over TLS, or
+		// when part of the frame went out), and a peer that takes nothing
+		// of a ping within the timeout is one the verdict would fail.
+		tried, err := c.sendControl(opPing, nil, time.Now().Add(time.Duration(k.timeout)))
+		switch {
+		case !tried:
 			return // writes have ended: the close frame went out, or the stream failed
+		case errors.Is(err, errFramesBusy) || errors.Is(err, os.ErrDeadlineExceeded):
+			k.expire()
+			return
 		}
 		now = monoNow()
 		k.lastPing = now

@@ -770,8 +770,8 @@ func TestKeepAliveVerdictOverTLSWithPeerNotReading(t *testing.T) {
 	start := time.Now()
 	err := <-reading(conn, nil)
 	checkKeepAliveErr(t, "the blocked read", err)
-	// A ping waits a second to go out, then the timeout: far short of the
-	// five seconds that close_notify would add.
+	// A ping waits the timeout to go out, then fails the connection: far
+	// short of the five seconds that close_notify would add.
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the verdict took %v", took)
 	}

@@ -411,11 +411,14 @@ func WithReadLimit(n int64) Option {
 // connection is then taken to be alive, and only pings.
 //
 // The pings go out between the frames of any message being written, never
-// inside one, under a bound of their own of a second, whatever the write
-// deadline says. A timer per connection drives them, not a goroutine; it
-// stops when the connection closes, and until then it keeps the connection:
-// close one before dropping it, or it pings on. The keepalive does not run after reads
-// have failed, nor once the close frame has gone out.
+// inside one, under timeout as their write deadline, whatever the
+// application's says: a ping that cannot go out within timeout, because
+// the peer has taken nothing written to it for that long, fails the
+// connection as one left unanswered does. A timer per connection drives
+// them, not a goroutine; it stops when the connection closes, and until
+// then it keeps the connection: close one before dropping it, or it pings
+// on. The keepalive does not run after reads have failed, nor once the
+// close frame has gone out.
 //
 // interval zero, the default, turns the keepalive off; a negative interval,
 // or a timeout that is not positive while interval is, is an invalid option.

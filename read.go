@@ -136,32 +136,32 @@ func (r *readState) handOut(c *Conn) *messageReader {
 
 // lockRead takes the read side, from the keepalive too if it is looking.
 func (c *Conn) lockRead() {
-	if c.readSem.tryLock() {
+	if c.rd.sem.tryLock() {
 		return
 	}
 	if k := c.ka; k != nil {
 		k.wantRead()
 		defer k.gotRead()
 	}
-	c.readSem.lock()
+	c.rd.sem.lock()
 }
 
 // lockReadBy is lockRead waiting no later than by, and reports whether it
 // took the side.
 func (c *Conn) lockReadBy(by time.Time) bool {
-	if c.readSem.tryLock() {
+	if c.rd.sem.tryLock() {
 		return true
 	}
 	if k := c.ka; k != nil {
 		k.wantRead()
 		defer k.gotRead()
 	}
-	return c.readSem.lockBy(by)
+	return c.rd.sem.lockBy(by)
 }
 
 func (c *Conn) unlockRead() {
 	c.releaseBuf()
-	c.readSem.unlock()
+	c.rd.sem.unlock()
 }
 
 // releaseBuf gives the read buffer back once nothing waits in it.
@@ -540,9 +540,7 @@ func (c *Conn) takeControl() error {
 func (c *Conn) handleControl(op byte, p []byte) error {
 	switch op {
 	case opPing:
-		// A pong that cannot go out within its bound is dropped: the read
-		// goes on, and the application's writes are not failed by it.
-		c.writeControl(opPong, p, ownBound())
+		c.queuePong(p)
 	case opPong:
 		if h := c.pongHandler.Load(); h != nil {
 			(*h)(p)
