@@ -289,6 +289,68 @@ make_certs() {
 # ---------------------------------------------------------------------------
 # Configurations
 # ---------------------------------------------------------------------------
+
+# squid_loopback_only prints the rules every squid of the suite starts its
+# access list with: clients and targets on loopback, the suite's ports only.
+squid_loopback_only() {
+	cat <<-'EOF'
+		acl from_loopback src 127.0.0.0/8 ::1
+		acl to_loopback dst 127.0.0.0/8 ::1
+		acl test_ports port 18000-18999
+		http_access deny !from_loopback
+		http_access deny !to_loopback
+		http_access deny !test_ports
+	EOF
+}
+
+# squid_local DIR NAME prints the lines every squid of the suite ends with:
+# it never reaches beyond this machine (DNS only on loopback, names from
+# /etc/hosts), caches nothing, and keeps its files in DIR.
+squid_local() {
+	cat <<-EOF
+		dns_nameservers 127.0.0.1
+		hosts_file /etc/hosts
+		tcp_outgoing_address 127.0.0.1
+		udp_incoming_address 127.0.0.1
+		udp_outgoing_address 127.0.0.1
+		cache deny all
+		cache_mem 8 MB
+		pinger_enable off
+		netdb_filename none
+		visible_hostname $2
+		cache_effective_user proxy
+		cache_effective_group proxy
+		shutdown_lifetime 0 seconds
+		pid_filename $1/squid.pid
+		cache_log $1/cache.log
+		access_log stdio:$1/access.log
+		coredump_dir $1
+	EOF
+}
+
+# nginx_preamble DIR LOGLEVEL CONNECTIONS prints the start of an nginx.conf
+# of the suite, up to and with the opening of its http block: one worker in
+# the foreground, its files in DIR, whose temp/ its workers (nobody) use.
+nginx_preamble() {
+	cat <<-EOF
+		daemon off;
+		master_process on;
+		worker_processes 1;
+		pid $1/nginx.pid;
+		error_log $1/error.log $2;
+		events {
+		        worker_connections $3;
+		}
+		http {
+		        access_log off;
+		        client_body_temp_path $1/temp/body;
+		        proxy_temp_path $1/temp/proxy;
+		        fastcgi_temp_path $1/temp/fastcgi;
+		        uwsgi_temp_path $1/temp/uwsgi;
+		        scgi_temp_path $1/temp/scgi;
+	EOF
+}
+
 conf_squid() {
 	local d=$tmp/squid
 	mkdir -p "$d"
@@ -307,38 +369,14 @@ conf_squid() {
 		auth_param basic children 2 startup=1 idle=1
 		auth_param basic realm wsdial-interop
 
-		acl from_loopback src 127.0.0.0/8 ::1
-		acl to_loopback dst 127.0.0.0/8 ::1
-		acl test_ports port 18000-18999
+		$(squid_loopback_only)
 		acl on_auth_port myportname auth
 		acl authenticated proxy_auth REQUIRED
-
-		http_access deny !from_loopback
-		http_access deny !to_loopback
-		http_access deny !test_ports
 		http_access deny on_auth_port !authenticated
 		http_access allow CONNECT
 		http_access deny all
 
-		# Never reach beyond this machine: DNS only on loopback, names from /etc/hosts.
-		dns_nameservers 127.0.0.1
-		hosts_file /etc/hosts
-		tcp_outgoing_address 127.0.0.1
-		udp_incoming_address 127.0.0.1
-		udp_outgoing_address 127.0.0.1
-
-		cache deny all
-		cache_mem 8 MB
-		pinger_enable off
-		netdb_filename none
-		visible_hostname wsdial-interop
-		cache_effective_user proxy
-		cache_effective_group proxy
-		shutdown_lifetime 0 seconds
-		pid_filename $d/squid.pid
-		cache_log $d/cache.log
-		access_log stdio:$d/access.log
-		coredump_dir $d
+		$(squid_local "$d" wsdial-interop)
 	EOF
 	chown -R proxy:proxy "$d"
 	chmod 600 "$d/server.key" "$d/passwd"
@@ -422,21 +460,7 @@ conf_nginx() {
 		# nginx for the wsdial interop suite: a TLS reverse proxy in front of
 		# both echo servers, once on an HTTP/1.1 listener and once on one that
 		# also speaks h2, so ALPN would pick h2 if the client offered it.
-		daemon off;
-		master_process on;
-		worker_processes 1;
-		pid $d/nginx.pid;
-		error_log $d/error.log warn;
-		events {
-		        worker_connections 256;
-		}
-		http {
-		        access_log off;
-		        client_body_temp_path $d/temp/body;
-		        proxy_temp_path $d/temp/proxy;
-		        fastcgi_temp_path $d/temp/fastcgi;
-		        uwsgi_temp_path $d/temp/uwsgi;
-		        scgi_temp_path $d/temp/scgi;
+		$(nginx_preamble "$d" warn 256)
 		        ssl_certificate $tmp/pki/server.pem;
 		        ssl_certificate_key $tmp/pki/server.key;
 		        map \$http_upgrade \$connection_upgrade {

@@ -73,32 +73,11 @@ conf_auth_squid() {
 		htcp_port 0
 		snmp_port 0
 		$auth
-		acl from_loopback src 127.0.0.0/8 ::1
-		acl to_loopback dst 127.0.0.0/8 ::1
-		acl test_ports port 18000-18999
-		http_access deny !from_loopback
-		http_access deny !to_loopback
-		http_access deny !test_ports
+		$(squid_loopback_only)
 		$access
 		http_access allow CONNECT
 		http_access deny all
-		dns_nameservers 127.0.0.1
-		hosts_file /etc/hosts
-		tcp_outgoing_address 127.0.0.1
-		udp_incoming_address 127.0.0.1
-		udp_outgoing_address 127.0.0.1
-		cache deny all
-		cache_mem 8 MB
-		pinger_enable off
-		netdb_filename none
-		visible_hostname wsdial-interop-$name
-		cache_effective_user proxy
-		cache_effective_group proxy
-		shutdown_lifetime 0 seconds
-		pid_filename $d/squid.pid
-		cache_log $d/cache.log
-		access_log stdio:$d/access.log
-		coredump_dir $d
+		$(squid_local "$d" "wsdial-interop-$name")
 	EOF
 	# AUTH and ACCESS come indented from their callers.
 	sed -i 's/^[[:space:]]*//' "$d/squid.conf"

@@ -18,21 +18,7 @@ conf_idle_nginx() {
 	chmod 711 "$d" "$d/temp"
 	cat >"$d/nginx.conf" <<-EOF
 		# nginx that cuts a WebSocket after 2 s with nothing from the server.
-		daemon off;
-		master_process on;
-		worker_processes 1;
-		pid $d/nginx.pid;
-		error_log $d/error.log info;
-		events {
-		        worker_connections 64;
-		}
-		http {
-		        access_log off;
-		        client_body_temp_path $d/temp/body;
-		        proxy_temp_path $d/temp/proxy;
-		        fastcgi_temp_path $d/temp/fastcgi;
-		        uwsgi_temp_path $d/temp/uwsgi;
-		        scgi_temp_path $d/temp/scgi;
+		$(nginx_preamble "$d" info 64)
 		        server {
 		                listen 127.0.0.1:$P_IDLE_NGINX;
 		                location / {
