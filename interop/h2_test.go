@@ -28,13 +28,14 @@ const (
 	nghttpxProxyAuth = "NGHTTPX_PROXY_AUTH" // the same in front of squid with Basic
 	haproxyH2        = "HAPROXY_H2"         // HAProxy: TLS h2 frontend for python ws
 	haproxyIdle      = "HAPROXY_H2_IDLE"    // the same, cutting a WebSocket idle for 2 s
+	nodeH2           = "NODE_H2"            // Node.js's core http2: RFC 8441 echo of its own
 )
 
 // loadH2Peers is loadPeers with the HTTP/2 peers too.
 func loadH2Peers(t *testing.T) *peers {
 	t.Helper()
 	p := loadPeers(t)
-	p.add(t, hypercorn, nghttpxH2, nghttpxProxy, nghttpxProxyAuth, haproxyH2, haproxyIdle)
+	p.add(t, hypercorn, nghttpxH2, nghttpxProxy, nghttpxProxyAuth, haproxyH2, haproxyIdle, nodeH2)
 	return p
 }
 
@@ -107,6 +108,7 @@ func TestH2Servers(t *testing.T) {
 		{"nghttpx-py", nghttpxH2, "/py/echo"},
 		{"nghttpx-node", nghttpxH2, "/node/echo"},
 		{"haproxy-py", haproxyH2, "/echo"},
+		{"node-http2", nodeH2, "/echo"},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			var conns addrConns
@@ -124,8 +126,8 @@ func TestH2Servers(t *testing.T) {
 				if c.Subprotocol() != wantSubprotocol {
 					t.Errorf("subprotocol %q, want %q", c.Subprotocol(), wantSubprotocol)
 				}
-				if v := resp.Header.Get("X-Wsdial-Http-Version"); s.peer == hypercorn && v != "2" {
-					t.Errorf("hypercorn saw HTTP/%s, want 2", v)
+				if v := resp.Header.Get("X-Wsdial-Http-Version"); (s.peer == hypercorn || s.peer == nodeH2) && v != "2" {
+					t.Errorf("%s saw HTTP/%s, want 2", s.name, v)
 				}
 				exchange(t, c)
 			}
@@ -136,17 +138,22 @@ func TestH2Servers(t *testing.T) {
 	}
 }
 
-// TestH2Refused has hypercorn refuse a WebSocket over HTTP/2.
+// TestH2Refused has hypercorn, and Node.js's http2, refuse a WebSocket over
+// HTTP/2.
 func TestH2Refused(t *testing.T) {
 	p := loadH2Peers(t)
-	d := h2Dialer(t, p, "", nil)
-	_, err := d.DialWebSocket(context.Background(), "wss://localhost:"+p.port(hypercorn)+"/deny")
-	var he *wsdial.HandshakeError
-	if !errors.As(err, &he) || !errors.Is(err, wsdial.ErrHandshake) || !errors.Is(err, wsdial.ErrUpgradeDeclined) {
-		t.Fatalf("refused WebSocket: %v, want a *HandshakeError for the declined upgrade", err)
-	}
-	if he.StatusCode != http.StatusForbidden || he.Response.ProtoMajor != 2 {
-		t.Errorf("refusal: %d over %s, want 403 over HTTP/2.0", he.StatusCode, he.Response.Proto)
+	for _, peer := range []string{hypercorn, nodeH2} {
+		t.Run(peer, func(t *testing.T) {
+			d := h2Dialer(t, p, "", nil)
+			_, err := d.DialWebSocket(context.Background(), "wss://localhost:"+p.port(peer)+"/deny")
+			var he *wsdial.HandshakeError
+			if !errors.As(err, &he) || !errors.Is(err, wsdial.ErrHandshake) || !errors.Is(err, wsdial.ErrUpgradeDeclined) {
+				t.Fatalf("refused WebSocket: %v, want a *HandshakeError for the declined upgrade", err)
+			}
+			if he.StatusCode != http.StatusForbidden || he.Response.ProtoMajor != 2 {
+				t.Errorf("refusal: %d over %s, want 403 over HTTP/2.0", he.StatusCode, he.Response.Proto)
+			}
+		})
 	}
 }
 

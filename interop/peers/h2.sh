@@ -9,14 +9,16 @@
 #   18603  the same in front of squid with Basic auth
 #   18604  HAProxy: a TLS h2 frontend with RFC 8441 in front of python-websockets
 #   18605  the same, whose "timeout tunnel 2s" cuts a WebSocket idle for 2 s
+#   18606  Node.js's core http2 module with enableConnectProtocol: an RFC 8441
+#          echo server of its own (node/h2-echo-server.js)
 # The tests are interop/h2_test.go; they read WSDIAL_INTEROP_HYPERCORN and the
 # others below.
 
 readonly P_HYPERCORN=18600 P_NGHTTPX=18601 P_NGHTTPX_PROXY=18602 P_NGHTTPX_PROXY_AUTH=18603
-readonly P_HAPROXY_H2=18604 P_HAPROXY_H2_IDLE=18605
+readonly P_HAPROXY_H2=18604 P_HAPROXY_H2_IDLE=18605 P_NODE_H2=18606
 
 DEB_PACKAGES+=" python3-hypercorn nghttp2-proxy haproxy"
-ALL_PORTS+=" $P_HYPERCORN $P_NGHTTPX $P_NGHTTPX_PROXY $P_NGHTTPX_PROXY_AUTH $P_HAPROXY_H2 $P_HAPROXY_H2_IDLE"
+ALL_PORTS+=" $P_HYPERCORN $P_NGHTTPX $P_NGHTTPX_PROXY $P_NGHTTPX_PROXY_AUTH $P_HAPROXY_H2 $P_HAPROXY_H2_IDLE $P_NODE_H2"
 PEER_STARTS+=(start_h2_peers)
 
 # nghttpx_conf NAME PORT [lines]: a configuration for one nghttpx on PORT,
@@ -83,11 +85,13 @@ start_h2_peers() {
 	start nghttpx-proxy nghttpx --conf="$tmp/nghttpx/nghttpx-proxy.conf"
 	start nghttpx-proxy-auth nghttpx --conf="$tmp/nghttpx/nghttpx-proxy-auth.conf"
 	start haproxy haproxy -db -f "$tmp/haproxy/haproxy.cfg"
+	start node-h2 node "$here/node/h2-echo-server.js" $P_NODE_H2 "$tmp/pki/server.pem" "$tmp/pki/server.key"
 	await hypercorn $P_HYPERCORN
 	await nghttpx $P_NGHTTPX
 	await nghttpx-proxy $P_NGHTTPX_PROXY
 	await nghttpx-proxy-auth $P_NGHTTPX_PROXY_AUTH
 	await haproxy $P_HAPROXY_H2 $P_HAPROXY_H2_IDLE
+	await node-h2 $P_NODE_H2
 	PEER_ENV+=(
 		"export WSDIAL_INTEROP_HYPERCORN=127.0.0.1:$P_HYPERCORN"
 		"export WSDIAL_INTEROP_NGHTTPX=127.0.0.1:$P_NGHTTPX"
@@ -95,5 +99,6 @@ start_h2_peers() {
 		"export WSDIAL_INTEROP_NGHTTPX_PROXY_AUTH=127.0.0.1:$P_NGHTTPX_PROXY_AUTH"
 		"export WSDIAL_INTEROP_HAPROXY_H2=127.0.0.1:$P_HAPROXY_H2"
 		"export WSDIAL_INTEROP_HAPROXY_H2_IDLE=127.0.0.1:$P_HAPROXY_H2_IDLE"
+		"export WSDIAL_INTEROP_NODE_H2=127.0.0.1:$P_NODE_H2"
 	)
 }
