@@ -132,6 +132,38 @@ func TestH2HostileServers(t *testing.T) {
 		}, want: "which the client never opened"},
 		{name: "garbage", before: func(s *h2Script) { s.c.Write(bytes.Repeat([]byte{0xff}, 64)) },
 			want: "HTTP/2"},
+		// RFC 9113 §6.5.2: a client MUST treat SETTINGS_ENABLE_PUSH = 1 as a
+		// connection error of type PROTOCOL_ERROR.
+		{name: "ENABLE_PUSH of 1", before: func(s *h2Script) {
+			s.settings(xconnectOn, http2.Setting{ID: http2.SettingEnablePush, Val: 1})
+		}, answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			s.fr.WriteData(id, true, frame(fin|opTxt, []byte("fine")))
+		}, want: "PROTOCOL_ERROR"},
+		// RFC 9113 §6.2: padding as long as the payload, or longer, is a
+		// connection error; x/net's Framer reports it as a stream error and
+		// leaves the block undecoded, so HPACK's tables would part ways.
+		{name: "HEADERS padded beyond its payload", answer: func(s *h2Script, id uint32) {
+			s.fr.WriteRawFrame(http2.FrameHeaders, http2.FlagHeadersPadded|http2.FlagHeadersEndHeaders, id, []byte{200, 0x88})
+		}, want: "protocol error (PROTOCOL_ERROR)"},
+		// RFC 9113 §8.2.2: a message with a connection-specific field is
+		// malformed.
+		{name: "connection-specific field", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false, "connection", "close")
+			s.fr.WriteData(id, true, frame(fin|opTxt, []byte("fine")))
+		}, want: `connection-specific field "connection"`},
+		{name: "transfer-encoding", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false, "transfer-encoding", "chunked")
+			s.fr.WriteData(id, true, frame(fin|opTxt, []byte("fine")))
+		}, want: `connection-specific field "transfer-encoding"`},
+		// RFC 9113 §8.5: on a CONNECT stream that has its 2xx, only DATA and
+		// stream management frames may come; a HEADERS is a stream error,
+		// not the clean end of the tunnel.
+		{name: "trailers on a connected stream", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			s.fr.WriteData(id, false, frame(fin|opTxt, []byte("fine")))
+			s.respond(id, "200", true)
+		}, want: "reset: PROTOCOL_ERROR"},
 		{name: "unknown frames are ignored", answer: func(s *h2Script, id uint32) {
 			s.fr.WriteRawFrame(0xfa, 0, id, []byte("?"))
 			s.respond(id, "200", false)
