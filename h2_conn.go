@@ -580,6 +580,11 @@ func (cc *h2Conn) handleSettingsLocked(f *http2.SettingsFrame) error {
 			return &h2ConnError{code, "invalid " + st.ID.String()}
 		}
 		switch st.ID {
+		case http2.SettingEnablePush:
+			if st.Val != 0 {
+				// RFC 9113 §6.5.2: a server may only turn push off.
+				return &h2ConnError{http2.ErrCodeProtocol, "SETTINGS_ENABLE_PUSH of 1 from a server"}
+			}
 		case http2.SettingMaxConcurrentStreams:
 			cc.maxStreams = st.Val
 		case http2.SettingInitialWindowSize:
