@@ -476,6 +476,13 @@ func (cc *h2Conn) readFrames() error {
 				if first {
 					return &h2ConnError{http2.ErrCodeProtocol, "the server's first frame is not SETTINGS"}
 				}
+				if se.Cause == nil {
+					// A frame the Framer could not parse: a HEADERS padded
+					// beyond its payload, whose block HPACK never saw (RFC
+					// 9113 §6.2 makes it a connection error), or a WINDOW_UPDATE
+					// of 0, which §5.4.1 lets end the connection too.
+					return &h2ConnError{se.Code, fmt.Sprintf("malformed frame on stream %d", se.StreamID)}
+				}
 				cc.mu.Lock()
 				cc.streamErrorLocked(se.StreamID, se.Code)
 				cc.mu.Unlock()
