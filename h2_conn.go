@@ -665,6 +665,9 @@ func (cc *h2Conn) handleHeadersLocked(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	status, err := h2Status(f)
+	if err == nil {
+		err = h2CheckFields(f)
+	}
 	if err != nil {
 		s.failLocked(err)
 		cc.resetLocked(s, http2.ErrCodeProtocol)
@@ -706,6 +709,18 @@ func h2Status(f *http2.MetaHeadersFrame) (int, error) {
 		return 0, fmt.Errorf("malformed :status %q", clip(v))
 	}
 	return code, nil
+}
+
+// h2CheckFields refuses a response that carries a field specific to a
+// connection, which makes it malformed in HTTP/2 (RFC 9113 §8.2.2).
+func h2CheckFields(f *http2.MetaHeadersFrame) error {
+	for _, hf := range f.RegularFields() {
+		switch hf.Name {
+		case "connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade":
+			return fmt.Errorf("malformed response: connection-specific field %q", hf.Name)
+		}
+	}
+	return nil
 }
 
 // remoteEndLocked records the server's END_STREAM on s.
