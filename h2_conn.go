@@ -647,12 +647,9 @@ func (cc *h2Conn) handleHeadersLocked(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	if s.head != nil {
-		// Trailers, which end the stream; a CONNECT stream has no use for them.
-		if !f.StreamEnded() {
-			cc.resetLocked(s, http2.ErrCodeProtocol)
-			return nil
-		}
-		cc.remoteEndLocked(s)
+		// Every stream here is a CONNECT's: once it has its response, only
+		// DATA and stream management may come (RFC 9113 §8.5), not trailers.
+		cc.resetLocked(s, http2.ErrCodeProtocol)
 		return nil
 	}
 	if f.Truncated || len(f.Fields) > maxHeaderFields {
