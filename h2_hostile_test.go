@@ -132,6 +132,26 @@ func TestH2HostileServers(t *testing.T) {
 		}, want: "which the client never opened"},
 		{name: "garbage", before: func(s *h2Script) { s.c.Write(bytes.Repeat([]byte{0xff}, 64)) },
 			want: "HTTP/2"},
+		{name: "PING flood, not reading", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			for s.fr.WritePing(false, [8]byte{}) == nil {
+			}
+		}, want: "does not read the frames it asks for"},
+		{name: "SETTINGS overflowing an open stream's window", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			s.fr.WriteWindowUpdate(id, h2MaxWindow-h2DefaultWindow)
+			s.settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2DefaultWindow + 1})
+		}, want: "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream's window"},
+		{name: "CONTINUATION flood", answer: func(s *h2Script, id uint32) {
+			s.hbuf.Reset()
+			s.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+			err := s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: s.hbuf.Bytes()})
+			for err == nil {
+				s.hbuf.Reset()
+				s.enc.WriteField(hpack.HeaderField{Name: "x-flood", Value: big, Sensitive: true})
+				err = s.fr.WriteContinuation(id, false, s.hbuf.Bytes())
+			}
+		}, want: "PROTOCOL_ERROR"},
 		// RFC 9113 §6.5.2: a client MUST treat SETTINGS_ENABLE_PUSH = 1 as a
 		// connection error of type PROTOCOL_ERROR.
 		{name: "ENABLE_PUSH of 1", before: func(s *h2Script) {
