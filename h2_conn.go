@@ -63,6 +63,7 @@ type h2Conn struct {
 	held      int         // streams the application has not closed
 	idleTimer *time.Timer // closes the connection once nothing is held for h2IdleTimeout
 	ctrl      []h2Frame   // frames for the writer, in order, before any data
+	asked     int         // of them, those that queueLocked bounds
 	spare     []h2Frame   // the writer's last batch, for reuse
 	ready     h2Queue     // streams with data or an END_STREAM to send
 
@@ -101,9 +102,10 @@ const (
 	h2StreamBuffer = 64 << 10
 	// h2WriteBatch is how much data the writer takes from the streams at once.
 	h2WriteBatch = 64 << 10
-	// h2MaxControl bounds the frames queued for the writer, most of them
-	// answers to the server (PING and SETTINGS acknowledgements): one that
-	// floods them while not reading is cut off.
+	// h2MaxControl bounds the frames queued for the writer that the server's
+	// frames call for (acknowledgements, window updates, resets of streams
+	// the client does not know): one that floods them while not reading is
+	// cut off.
 	h2MaxControl = 4096
 	// h2Linger is how long a stream closed here waits for the server to end
 	// its side before it is reset.
@@ -278,18 +280,30 @@ func (cc *h2Conn) openStream(fields []hpack.HeaderField) (*h2Stream, error) {
 	cc.streams[s.id] = s
 	cc.held++
 	cc.idleTimer.Stop()
-	cc.queueLocked(h2Frame{typ: http2.FrameHeaders, stream: s.id, block: bytes.Clone(cc.hbuf.Bytes())})
+	cc.queueOwnLocked(h2Frame{typ: http2.FrameHeaders, stream: s.id, block: bytes.Clone(cc.hbuf.Bytes())})
 	return s, nil
 }
 
-// queueLocked hands f to the writer. Past h2MaxControl queued frames the
-// server is not reading what it asks for, and the connection ends.
+// queueLocked hands f, a frame that the server's frames call for, to the
+// writer. Past h2MaxControl of those queued the server is not reading what
+// it asks for, and the connection ends.
 func (cc *h2Conn) queueLocked(f h2Frame) {
 	if cc.closing {
 		return
 	}
-	if len(cc.ctrl) >= h2MaxControl {
+	if cc.asked >= h2MaxControl {
 		cc.shutdownLocked(&h2ConnError{http2.ErrCodeEnhanceYourCalm, "the server does not read the frames it asks for"}, true)
+		return
+	}
+	cc.asked++
+	cc.queueOwnLocked(f)
+}
+
+// queueOwnLocked hands the writer a frame of the client's own, a stream's
+// HEADERS or its one RST_STREAM: there are at most two of them for each
+// stream that the application opened, which bounds them.
+func (cc *h2Conn) queueOwnLocked(f h2Frame) {
+	if cc.closing {
 		return
 	}
 	cc.ctrl = append(cc.ctrl, f)
@@ -336,7 +350,7 @@ func (cc *h2Conn) resetLocked(s *h2Stream, code http2.ErrCode) {
 	if s.removed {
 		return
 	}
-	cc.queueLocked(h2Frame{typ: http2.FrameRSTStream, stream: s.id, code: code})
+	cc.queueOwnLocked(h2Frame{typ: http2.FrameRSTStream, stream: s.id, code: code})
 	s.failLocked(&h2ResetError{code: code})
 	cc.removeLocked(s)
 }
@@ -849,7 +863,7 @@ func (cc *h2Conn) writeLoop() {
 			break
 		}
 		ctrl := cc.ctrl
-		cc.ctrl = cc.spare[:0]
+		cc.ctrl, cc.asked = cc.spare[:0], 0
 		data = cc.takeDataLocked(scratch, data[:0])
 		maxFrame := cc.maxFrame
 		cc.mu.Unlock()
