@@ -200,11 +200,13 @@ func TestH2HostileServers(t *testing.T) {
 				} else {
 					s.settings(xconnectOn)
 				}
+				// A case without answer may still see a request: the
+				// client opens its stream at the first SETTINGS, which a
+				// second one may then break.
 				h, err := s.request()
-				if err != nil {
-					return
+				if err == nil && tc.answer != nil {
+					tc.answer(s, h.StreamID)
 				}
-				tc.answer(s, h.StreamID)
 				io.Copy(io.Discard, s.c)
 			})
 			d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
