@@ -1,10 +1,12 @@
 package wsdial
 
 import (
+	"bytes"
 	"crypto/tls"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -94,4 +96,82 @@ func TestH2WindowChangesApplied(t *testing.T) {
 	}
 	c.closeStream()
 	<-wrote
+}
+
+// TestH2PaddingCredited has the server send a message one byte a DATA frame,
+// each padded with 255 bytes, twice the stream's receive window in all: the
+// padding counts against the window (RFC 9113 §6.1), and the client must give
+// it back, or the server, which keeps to the window it is granted, stalls.
+func TestH2PaddingCredited(t *testing.T) {
+	checkGoroutines(t)
+	msg := bytes.Repeat([]byte("p"), 2*h2StreamWindow/257)
+	wire := frame(fin|opBin, msg)
+	result := make(chan error, 1)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		result <- func() error {
+			s.settings(xconnectOn)
+			h, err := s.request()
+			if err != nil {
+				return err
+			}
+			s.respond(h.StreamID, "200", false)
+			// The reader below takes the client's frames, and with them the
+			// window it grants, while this goroutine sends.
+			var mu sync.Mutex
+			more := sync.NewCond(&mu)
+			window, readErr := int64(h2StreamWindow), error(nil)
+			go func() {
+				for {
+					f, err := s.fr.ReadFrame()
+					mu.Lock()
+					if err != nil {
+						readErr = err
+						more.Broadcast()
+						mu.Unlock()
+						return
+					}
+					if wu, ok := f.(*http2.WindowUpdateFrame); ok && wu.StreamID == h.StreamID {
+						window += int64(wu.Increment)
+						more.Broadcast()
+					}
+					mu.Unlock()
+				}
+			}()
+			pad := make([]byte, 255)
+			for i := range wire {
+				mu.Lock()
+				for window < 257 && readErr == nil {
+					more.Wait()
+				}
+				err := readErr
+				window -= 257
+				mu.Unlock()
+				if err != nil {
+					return fmt.Errorf("the window stayed shut after %d of %d bytes: %w", i, len(wire), err)
+				}
+				if err := s.fr.WriteDataPadded(h.StreamID, false, wire[i:i+1], pad); err != nil {
+					return err
+				}
+			}
+			// Closing now could reset what the client has yet to read.
+			mu.Lock()
+			for readErr == nil {
+				more.Wait()
+			}
+			mu.Unlock()
+			return nil
+		}()
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	c := dialOK(t, d, "wss://"+addr+"/")
+	_, got, err := c.ReadMessage()
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Errorf("read %d bytes, %v; want %d", len(got), err, len(msg))
+	}
+	c.closeStream()
+	d.CloseIdleConnections()
+	if err := <-result; err != nil {
+		t.Error(err)
+	}
 }
