@@ -266,3 +266,41 @@ func TestH2RefusalBodyStalls(t *testing.T) {
 		t.Fatal("the refusal waits for a body that never comes")
 	}
 }
+
+// TestH2RefusalWithTrailers refuses the WebSocket with a 403 whose body ends
+// with trailers: the refusal is an HTTP response like any other, whose
+// trailers are no fault (RFC 9113 §8.1; §8.5 forbids them only on a stream
+// that CONNECT has connected), so the client has its status and body and
+// resets the stream with CANCEL, as after any refusal, not PROTOCOL_ERROR.
+func TestH2RefusalWithTrailers(t *testing.T) {
+	checkGoroutines(t)
+	reset := make(chan http2.ErrCode, 1)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(xconnectOn)
+		h, err := s.request()
+		if err != nil {
+			return
+		}
+		s.respond(h.StreamID, "403", false)
+		s.fr.WriteData(h.StreamID, false, []byte("no"))
+		s.respondBlock(h.StreamID, true, hpack.HeaderField{Name: "x-why", Value: "policy"})
+		f, err := s.waitFor(h.StreamID, isRST)
+		if err == nil {
+			reset <- f.(*http2.RSTStreamFrame).ErrCode
+		}
+		io.Copy(io.Discard, s.c)
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	_, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != 403 {
+		t.Fatalf("error %v, want the 403", err)
+	}
+	if body, _ := io.ReadAll(he.Response.Body); string(body) != "no" {
+		t.Errorf("body %q, want %q", body, "no")
+	}
+	if code := <-reset; code != http2.ErrCodeCancel {
+		t.Errorf("the client reset the refused stream with %v, want CANCEL", code)
+	}
+}
