@@ -661,9 +661,14 @@ func (cc *h2Conn) handleHeadersLocked(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	if s.head != nil {
-		// Every stream here is a CONNECT's: once it has its response, only
-		// DATA and stream management may come (RFC 9113 §8.5), not trailers.
-		cc.resetLocked(s, http2.ErrCodeProtocol)
+		// Every stream here is a CONNECT's: once a 2xx has connected it,
+		// only DATA and stream management may come (RFC 9113 §8.5); a
+		// refusal may end with trailers, which nothing here needs.
+		if s.head.status/100 == 2 || !f.StreamEnded() {
+			cc.resetLocked(s, http2.ErrCodeProtocol)
+			return nil
+		}
+		cc.remoteEndLocked(s)
 		return nil
 	}
 	if f.Truncated || len(f.Fields) > maxHeaderFields {
