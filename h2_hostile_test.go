@@ -200,11 +200,13 @@ func TestH2HostileServers(t *testing.T) {
 				} else {
 					s.settings(xconnectOn)
 				}
-				// A case without answer may still see a request: the
-				// client opens its stream at the first SETTINGS, which a
-				// second one may then break.
 				h, err := s.request()
-				if err == nil && tc.answer != nil {
+				if err != nil {
+					return
+				}
+				// A case that fails the connection before any request may
+				// still see one the client sent before it read the failure.
+				if tc.answer != nil {
 					tc.answer(s, h.StreamID)
 				}
 				io.Copy(io.Discard, s.c)
