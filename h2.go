@@ -36,6 +36,7 @@ type h2Pool struct {
 
 	mu      sync.Mutex
 	entries map[string]*h2Entry
+	sweepAt int // entries at which new ones sweep the lapsed out
 }
 
 type h2Entry struct {
@@ -81,6 +82,7 @@ func (p *h2Pool) acquire(ctx context.Context, key string) (cc *h2Conn, h1 bool, 
 		p.mu.Lock()
 		e := p.entries[key]
 		if e == nil {
+			p.sweepLocked()
 			e = &h2Entry{}
 			p.entries[key] = e
 		}
@@ -161,6 +163,20 @@ func (p *h2Pool) remove(key string, cc *h2Conn) {
 		}
 	}
 	p.dropIfEmptyLocked(key, e)
+}
+
+// sweepLocked drops the entries that hold nothing but a lapsed memory of
+// HTTP/1.1, each time the entries have doubled since the last sweep: an
+// origin dialed once is otherwise kept for the Dialer's life. The cost is
+// constant per new entry, over time.
+func (p *h2Pool) sweepLocked() {
+	if len(p.entries) < p.sweepAt {
+		return
+	}
+	for key, e := range p.entries {
+		p.dropIfEmptyLocked(key, e)
+	}
+	p.sweepAt = max(2*len(p.entries), 64)
 }
 
 func (p *h2Pool) dropIfEmptyLocked(key string, e *h2Entry) {

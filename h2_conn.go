@@ -63,6 +63,7 @@ type h2Conn struct {
 	held      int         // streams the application has not closed
 	idleTimer *time.Timer // closes the connection once nothing is held for h2IdleTimeout
 	ctrl      []h2Frame   // frames for the writer, in order, before any data
+	asked     int         // of them, those that queueLocked bounds
 	spare     []h2Frame   // the writer's last batch, for reuse
 	ready     h2Queue     // streams with data or an END_STREAM to send
 
@@ -101,9 +102,10 @@ const (
 	h2StreamBuffer = 64 << 10
 	// h2WriteBatch is how much data the writer takes from the streams at once.
 	h2WriteBatch = 64 << 10
-	// h2MaxControl bounds the frames queued for the writer, most of them
-	// answers to the server (PING and SETTINGS acknowledgements): one that
-	// floods them while not reading is cut off.
+	// h2MaxControl bounds the frames queued for the writer that the server's
+	// frames call for (acknowledgements, window updates, resets of streams
+	// the client does not know): one that floods them while not reading is
+	// cut off.
 	h2MaxControl = 4096
 	// h2Linger is how long a stream closed here waits for the server to end
 	// its side before it is reset.
@@ -278,18 +280,30 @@ func (cc *h2Conn) openStream(fields []hpack.HeaderField) (*h2Stream, error) {
 	cc.streams[s.id] = s
 	cc.held++
 	cc.idleTimer.Stop()
-	cc.queueLocked(h2Frame{typ: http2.FrameHeaders, stream: s.id, block: bytes.Clone(cc.hbuf.Bytes())})
+	cc.queueOwnLocked(h2Frame{typ: http2.FrameHeaders, stream: s.id, block: bytes.Clone(cc.hbuf.Bytes())})
 	return s, nil
 }
 
-// queueLocked hands f to the writer. Past h2MaxControl queued frames the
-// server is not reading what it asks for, and the connection ends.
+// queueLocked hands f, a frame that the server's frames call for, to the
+// writer. Past h2MaxControl of those queued the server is not reading what
+// it asks for, and the connection ends.
 func (cc *h2Conn) queueLocked(f h2Frame) {
 	if cc.closing {
 		return
 	}
-	if len(cc.ctrl) >= h2MaxControl {
+	if cc.asked >= h2MaxControl {
 		cc.shutdownLocked(&h2ConnError{http2.ErrCodeEnhanceYourCalm, "the server does not read the frames it asks for"}, true)
+		return
+	}
+	cc.asked++
+	cc.queueOwnLocked(f)
+}
+
+// queueOwnLocked hands the writer a frame of the client's own, a stream's
+// HEADERS or its one RST_STREAM: there are at most two of them for each
+// stream that the application opened, which bounds them.
+func (cc *h2Conn) queueOwnLocked(f h2Frame) {
+	if cc.closing {
 		return
 	}
 	cc.ctrl = append(cc.ctrl, f)
@@ -336,7 +350,7 @@ func (cc *h2Conn) resetLocked(s *h2Stream, code http2.ErrCode) {
 	if s.removed {
 		return
 	}
-	cc.queueLocked(h2Frame{typ: http2.FrameRSTStream, stream: s.id, code: code})
+	cc.queueOwnLocked(h2Frame{typ: http2.FrameRSTStream, stream: s.id, code: code})
 	s.failLocked(&h2ResetError{code: code})
 	cc.removeLocked(s)
 }
@@ -476,6 +490,13 @@ func (cc *h2Conn) readFrames() error {
 				if first {
 					return &h2ConnError{http2.ErrCodeProtocol, "the server's first frame is not SETTINGS"}
 				}
+				if se.Cause == nil {
+					// A frame the Framer could not parse: a HEADERS padded
+					// beyond its payload, whose block HPACK never saw (RFC
+					// 9113 §6.2 makes it a connection error), or a WINDOW_UPDATE
+					// of 0, which §5.4.1 lets end the connection too.
+					return &h2ConnError{se.Code, fmt.Sprintf("malformed frame on stream %d", se.StreamID)}
+				}
 				cc.mu.Lock()
 				cc.streamErrorLocked(se.StreamID, se.Code)
 				cc.mu.Unlock()
@@ -580,6 +601,11 @@ func (cc *h2Conn) handleSettingsLocked(f *http2.SettingsFrame) error {
 			return &h2ConnError{code, "invalid " + st.ID.String()}
 		}
 		switch st.ID {
+		case http2.SettingEnablePush:
+			if st.Val != 0 {
+				// RFC 9113 §6.5.2: a server may only turn push off.
+				return &h2ConnError{http2.ErrCodeProtocol, "SETTINGS_ENABLE_PUSH of 1 from a server"}
+			}
 		case http2.SettingMaxConcurrentStreams:
 			cc.maxStreams = st.Val
 		case http2.SettingInitialWindowSize:
@@ -635,8 +661,10 @@ func (cc *h2Conn) handleHeadersLocked(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	if s.head != nil {
-		// Trailers, which end the stream; a CONNECT stream has no use for them.
-		if !f.StreamEnded() {
+		// Every stream here is a CONNECT's: once a 2xx has connected it,
+		// only DATA and stream management may come (RFC 9113 §8.5); a
+		// refusal may end with trailers, which nothing here needs.
+		if s.head.status/100 == 2 || !f.StreamEnded() {
 			cc.resetLocked(s, http2.ErrCodeProtocol)
 			return nil
 		}
@@ -653,6 +681,9 @@ func (cc *h2Conn) handleHeadersLocked(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	status, err := h2Status(f)
+	if err == nil {
+		err = h2CheckFields(f)
+	}
 	if err != nil {
 		s.failLocked(err)
 		cc.resetLocked(s, http2.ErrCodeProtocol)
@@ -694,6 +725,18 @@ func h2Status(f *http2.MetaHeadersFrame) (int, error) {
 		return 0, fmt.Errorf("malformed :status %q", clip(v))
 	}
 	return code, nil
+}
+
+// h2CheckFields refuses a response that carries a field specific to a
+// connection, which makes it malformed in HTTP/2 (RFC 9113 §8.2.2).
+func h2CheckFields(f *http2.MetaHeadersFrame) error {
+	for _, hf := range f.RegularFields() {
+		switch hf.Name {
+		case "connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade":
+			return fmt.Errorf("malformed response: connection-specific field %q", hf.Name)
+		}
+	}
+	return nil
 }
 
 // remoteEndLocked records the server's END_STREAM on s.
@@ -825,7 +868,7 @@ func (cc *h2Conn) writeLoop() {
 			break
 		}
 		ctrl := cc.ctrl
-		cc.ctrl = cc.spare[:0]
+		cc.ctrl, cc.asked = cc.spare[:0], 0
 		data = cc.takeDataLocked(scratch, data[:0])
 		maxFrame := cc.maxFrame
 		cc.mu.Unlock()

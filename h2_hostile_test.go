@@ -132,6 +132,58 @@ func TestH2HostileServers(t *testing.T) {
 		}, want: "which the client never opened"},
 		{name: "garbage", before: func(s *h2Script) { s.c.Write(bytes.Repeat([]byte{0xff}, 64)) },
 			want: "HTTP/2"},
+		{name: "PING flood, not reading", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			for s.fr.WritePing(false, [8]byte{}) == nil {
+			}
+		}, want: "does not read the frames it asks for"},
+		{name: "SETTINGS overflowing an open stream's window", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			s.fr.WriteWindowUpdate(id, h2MaxWindow-h2DefaultWindow)
+			s.settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2DefaultWindow + 1})
+		}, want: "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream's window"},
+		{name: "CONTINUATION flood", answer: func(s *h2Script, id uint32) {
+			s.hbuf.Reset()
+			s.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+			err := s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: s.hbuf.Bytes()})
+			for err == nil {
+				s.hbuf.Reset()
+				s.enc.WriteField(hpack.HeaderField{Name: "x-flood", Value: big, Sensitive: true})
+				err = s.fr.WriteContinuation(id, false, s.hbuf.Bytes())
+			}
+		}, want: "PROTOCOL_ERROR"},
+		// RFC 9113 §6.5.2: a client MUST treat SETTINGS_ENABLE_PUSH = 1 as a
+		// connection error of type PROTOCOL_ERROR.
+		{name: "ENABLE_PUSH of 1", before: func(s *h2Script) {
+			s.settings(xconnectOn, http2.Setting{ID: http2.SettingEnablePush, Val: 1})
+		}, answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			s.fr.WriteData(id, true, frame(fin|opTxt, []byte("fine")))
+		}, want: "PROTOCOL_ERROR"},
+		// RFC 9113 §6.2: padding as long as the payload, or longer, is a
+		// connection error; x/net's Framer reports it as a stream error and
+		// leaves the block undecoded, so HPACK's tables would part ways.
+		{name: "HEADERS padded beyond its payload", answer: func(s *h2Script, id uint32) {
+			s.fr.WriteRawFrame(http2.FrameHeaders, http2.FlagHeadersPadded|http2.FlagHeadersEndHeaders, id, []byte{200, 0x88})
+		}, want: "protocol error (PROTOCOL_ERROR)"},
+		// RFC 9113 §8.2.2: a message with a connection-specific field is
+		// malformed.
+		{name: "connection-specific field", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false, "connection", "close")
+			s.fr.WriteData(id, true, frame(fin|opTxt, []byte("fine")))
+		}, want: `connection-specific field "connection"`},
+		{name: "transfer-encoding", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false, "transfer-encoding", "chunked")
+			s.fr.WriteData(id, true, frame(fin|opTxt, []byte("fine")))
+		}, want: `connection-specific field "transfer-encoding"`},
+		// RFC 9113 §8.5: on a CONNECT stream that has its 2xx, only DATA and
+		// stream management frames may come; a HEADERS is a stream error,
+		// not the clean end of the tunnel.
+		{name: "trailers on a connected stream", answer: func(s *h2Script, id uint32) {
+			s.respond(id, "200", false)
+			s.fr.WriteData(id, false, frame(fin|opTxt, []byte("fine")))
+			s.respond(id, "200", true)
+		}, want: "reset: PROTOCOL_ERROR"},
 		{name: "unknown frames are ignored", answer: func(s *h2Script, id uint32) {
 			s.fr.WriteRawFrame(0xfa, 0, id, []byte("?"))
 			s.respond(id, "200", false)
@@ -214,5 +266,43 @@ func TestH2RefusalBodyStalls(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the refusal waits for a body that never comes")
+	}
+}
+
+// TestH2RefusalWithTrailers refuses the WebSocket with a 403 whose body ends
+// with trailers: the refusal is an HTTP response like any other, whose
+// trailers are no fault (RFC 9113 §8.1; §8.5 forbids them only on a stream
+// that CONNECT has connected), so the client has its status and body and
+// resets the stream with CANCEL, as after any refusal, not PROTOCOL_ERROR.
+func TestH2RefusalWithTrailers(t *testing.T) {
+	checkGoroutines(t)
+	reset := make(chan http2.ErrCode, 1)
+	addr, pool := serveH2Script(t, func(s *h2Script) {
+		s.settings(xconnectOn)
+		h, err := s.request()
+		if err != nil {
+			return
+		}
+		s.respond(h.StreamID, "403", false)
+		s.fr.WriteData(h.StreamID, false, []byte("no"))
+		s.respondBlock(h.StreamID, true, hpack.HeaderField{Name: "x-why", Value: "policy"})
+		f, err := s.waitFor(h.StreamID, isRST)
+		if err == nil {
+			reset <- f.(*http2.RSTStreamFrame).ErrCode
+		}
+		io.Copy(io.Discard, s.c)
+	})
+	d := mustNew(t, WithoutProxy(), WithHTTP2(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	defer d.CloseIdleConnections()
+	_, err := d.DialWebSocket(testCtx(t), "wss://"+addr+"/")
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != 403 {
+		t.Fatalf("error %v, want the 403", err)
+	}
+	if body, _ := io.ReadAll(he.Response.Body); string(body) != "no" {
+		t.Errorf("body %q, want %q", body, "no")
+	}
+	if code := <-reset; code != http2.ErrCodeCancel {
+		t.Errorf("the client reset the refused stream with %v, want CANCEL", code)
 	}
 }
