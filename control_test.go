@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -330,4 +331,119 @@ func TestPingFloodFromAPeerThatDoesNotRead(t *testing.T) {
 		t.Fatalf("reader ended with %v", err)
 	}
 	conn.Close()
+}
+
+// pongWatch is a stream that tells, on pong, when the connection begins to
+// write a pong: from then on the pong holds the frame lock until the peer
+// reads it.
+type pongWatch struct {
+	net.Conn
+	once sync.Once
+	pong chan struct{}
+}
+
+func (w *pongWatch) Write(b []byte) (int, error) {
+	if len(b) > 0 && b[0] == fin|opPog {
+		w.once.Do(func() { close(w.pong) })
+	}
+	return w.Conn.Write(b)
+}
+
+// TestWriteDeadlineWhilePongWaits: a pong waits without a deadline for a
+// peer that stops reading, but the application's write, under a deadline
+// of its own as gorilla's pattern sets before each write, still fails on
+// that deadline rather than waiting for the pong without end; a dead peer
+// is how such applications find out. Nothing of the message went out, so
+// once the peer reads again it gets the pong, and the next write works.
+func TestWriteDeadlineWhilePongWaits(t *testing.T) {
+	w := &pongWatch{pong: make(chan struct{})}
+	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
+	p := &peer{c: server, br: bufio.NewReader(server)}
+	readDone := readUntilError(conn)
+	go p.c.Write(frame(fin|opPng, []byte("p")))
+	<-w.pong
+
+	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	written := make(chan error, 1)
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("late")) }()
+	select {
+	case err := <-written:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("write past its deadline, behind a pong the peer does not read: %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
+		t.Fatal("the write waited on past its deadline, behind a pong the peer does not read")
+	}
+
+	expectFrame(t, p, opPong, "p")
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
+	expectFrame(t, p, opText, "after")
+	if err := <-written; err != nil {
+		t.Fatalf("the write after the pong: %v", err)
+	}
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
+}
+
+// TestWriteDeadlineWhilePongWaitsMidMessage is TestWriteDeadlineWhilePongWaits
+// with a message under way from NextWriter: its next frame fails on the
+// deadline, and since the peer has part of the message, no later data
+// frame may go out, only the close frame.
+func TestWriteDeadlineWhilePongWaitsMidMessage(t *testing.T) {
+	w := &pongWatch{pong: make(chan struct{})}
+	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
+	p := &peer{c: server, br: bufio.NewReader(server)}
+	readDone := readUntilError(conn)
+	data := noise(3*frameRoom, 1)
+	mw, err := conn.NextWriter(BinaryMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		// The message's first frame, then a ping, whose pong the peer leaves unread.
+		p.c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a guard against hanging
+		if f, err := p.readFrame(); err == nil && f.op == opBin && !f.fin {
+			p.c.Write(frame(fin|opPng, []byte("p")))
+		}
+	}()
+	if _, err := mw.Write(data[:frameRoom+1]); err != nil {
+		t.Fatal(err)
+	}
+	<-w.pong
+
+	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	written := make(chan error, 1)
+	go func() {
+		_, err := mw.Write(data[frameRoom+1:])
+		mw.Close()
+		written <- err
+	}()
+	select {
+	case err := <-written:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("write past its deadline, behind a pong the peer does not read: %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
+		t.Fatal("the write waited on past its deadline, behind a pong the peer does not read")
+	}
+
+	expectFrame(t, p, opPong, "p")
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.WriteMessage(TextMessage, []byte("after")); err == nil {
+		t.Fatal("a message went out behind one cut short")
+	}
+	end := make(chan clientEnd, 1)
+	go func() {
+		e := p.readUntilClose()
+		p.c.Write(normalClose)
+		end <- e
+	}()
+	conn.Close()
+	if e := <-end; e.closeCode != StatusNormalClosure || e.err != nil {
+		t.Fatalf("after the cut message the server read %+v, want a close alone", e)
+	}
+	<-readDone
 }
