@@ -176,6 +176,7 @@ type messageWriter struct {
 	op   byte      // the next frame's opcode: the message's type, then continuation
 	rsv  byte      // the next frame's reserved bits: RSV1 on a compressed message's first frame
 	mode byte      // sendPlain, sendDeflated or sendUndecided
+	cut  bool      // a message was cut short, a frame of it not sent by the write deadline: no data frame may follow
 }
 
 // frameReader, limitReader and utf8Reader are the links of a message's

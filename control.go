@@ -75,7 +75,9 @@ func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, e
 	var f [maxHeader + maxControl]byte
 	n := putControl(f[:], op, payload)
 	if by.IsZero() {
-		c.frameSem.lock()
+		if err := c.lockFrames(); err != nil {
+			return true, err
+		}
 	} else if !c.frameSem.lockBy(by) {
 		return true, errFramesBusy
 	}

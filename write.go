@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"time"
 )
 
 // writeBufSize is the size of the buffer frames are gathered and masked in
@@ -226,7 +228,9 @@ func (c *Conn) writeFrame(wb *writeBuf, fin bool, rsv, op byte, payload []byte) 
 	b := wb.b[:]
 	off := putClientHeader(b, fin, op, len(payload), key)
 	b[0] |= rsv
-	c.frameSem.lock()
+	if err := c.lockDataFrame(op != opContinuation); err != nil {
+		return err
+	}
 	defer c.frameSem.unlock()
 	if err := c.writeErr(); err != nil {
 		return err
@@ -258,7 +262,9 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 	wb.b[start] |= rsv
 	payload := wb.b[maxHeader : maxHeader+n]
 	maskCopy(payload, payload, key, 0)
-	c.frameSem.lock()
+	if err := c.lockDataFrame(op != opContinuation); err != nil {
+		return err
+	}
 	defer c.frameSem.unlock()
 	if err := c.writeErr(); err != nil {
 		return err
@@ -267,6 +273,46 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 		return c.writeFailed(err, op != opContinuation && m == 0)
 	}
 	return nil
+}
+
+// errFramesTimeout is what the application's frames return when the write
+// deadline passed while they waited for the frame lock.
+var errFramesTimeout = ioError("write", os.ErrDeadlineExceeded)
+
+// lockFrames takes frameSem for a frame of the application's, waiting no
+// later than its write deadline: a pong, which goes out without one, holds
+// the lock for as long as a peer that stopped reading leaves it unsent.
+func (c *Conn) lockFrames() error {
+	if c.frameSem.tryLock() {
+		return nil
+	}
+	c.deadlineMu.Lock()
+	d := c.writeDeadline
+	c.deadlineMu.Unlock()
+	if d == 0 {
+		c.frameSem.lock()
+		return nil
+	}
+	if !c.frameSem.lockBy(time.Unix(0, d)) {
+		return errFramesTimeout
+	}
+	return nil
+}
+
+// lockDataFrame is lockFrames for a data frame, the first of its message
+// or a later one. A later one that times out leaves the peer a message cut
+// short, so that no data frame may follow: every later one times out too,
+// as after a frame that failed half sent. The caller holds msgSem.
+func (c *Conn) lockDataFrame(first bool) error {
+	w := &c.wr.msg
+	if w.cut {
+		return errFramesTimeout
+	}
+	err := c.lockFrames()
+	if err != nil && !first {
+		w.cut = true
+	}
+	return err
 }
 
 // writeErr is the error that stops writes, if any. The caller holds
