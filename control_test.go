@@ -447,3 +447,27 @@ func TestWriteDeadlineWhilePongWaitsMidMessage(t *testing.T) {
 	}
 	<-readDone
 }
+
+// TestReadDeadlineDuringPingFlood: a peer that sends more pings than a
+// batch of pongs holds, and reads none of their pongs, holds a read up for
+// a bounded time, not past its read deadline without end, as a read that
+// waited for a full batch to go out did.
+func TestReadDeadlineDuringPingFlood(t *testing.T) {
+	conn, server := pipePair(t)
+	var flood []byte
+	for range 3 * pongBatchLen {
+		flood = append(flood, frame(fin|opPng, []byte("x"))...)
+	}
+	go server.Write(flood)
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	done := make(chan error, 1)
+	go func() { _, _, err := conn.ReadMessage(); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("ReadMessage succeeded with nothing to read")
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging
+		t.Fatal("the read waited on past its deadline, for pongs the peer does not read")
+	}
+}
