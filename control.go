@@ -76,7 +76,7 @@ func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, e
 	var f [maxHeader + maxControl]byte
 	n := putControl(f[:], op, payload)
 	if by.IsZero() {
-		if err := c.lockFrames(); err != nil {
+		if err := c.lockByDeadline(&c.frameSem); err != nil {
 			return true, err
 		}
 	} else if !c.frameSem.lockBy(by) {

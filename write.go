@@ -38,7 +38,9 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 	}
 	// What NextWriter, Write and Close do, without a writer to hand out:
 	// the length is known, so whether to compress is too.
-	c.msgSem.lock()
+	if err := c.lockByDeadline(&c.msgSem); err != nil {
+		return err
+	}
 	defer c.msgSem.unlock()
 	w := &c.wr.msg
 	mode := sendPlain
@@ -54,14 +56,17 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 // NextWriter starts a message of type t and returns a writer for its
 // payload, which goes out in frames as the writer's buffer fills; Close sends
 // the last frame. Until the writer is closed it holds the connection's
-// messages: other messages wait for it, and so does Close, for at most a
-// second before it cuts the message short, so close it promptly, even after
-// an error. Pings and pongs go out between its frames.
+// messages: other messages wait for it, no later than the write deadline,
+// and so does Close, for at most a second before it cuts the message short,
+// so close it promptly, even after an error. Pings and pongs go out between
+// its frames.
 func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	if err := c.checkType(t); err != nil {
 		return nil, err
 	}
-	c.msgSem.lock()
+	if err := c.lockByDeadline(&c.msgSem); err != nil {
+		return nil, err
+	}
 	c.frameSem.lock()
 	err := c.writeErr()
 	c.frameSem.unlock()
@@ -275,40 +280,42 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 	return nil
 }
 
-// errFramesTimeout is what the application's frames return when the write
-// deadline passed while they waited for the frame lock.
-var errFramesTimeout = ioError("write", os.ErrDeadlineExceeded)
+// errLockTimeout is what the application's writes return when the write
+// deadline passed while they waited for a lock.
+var errLockTimeout = ioError("write", os.ErrDeadlineExceeded)
 
-// lockFrames takes frameSem for a frame of the application's, waiting no
-// later than its write deadline: a pong, which goes out without one, holds
-// the lock for as long as a peer that stopped reading leaves it unsent.
-func (c *Conn) lockFrames() error {
-	if c.frameSem.tryLock() {
+// lockByDeadline takes s, msgSem or frameSem, for a write of the
+// application's, waiting no later than its write deadline: a writer from
+// NextWriter holds msgSem as long as its owner leaves it open, and a pong,
+// which goes out without a deadline, holds frameSem for as long as a peer
+// that stopped reading leaves it unsent.
+func (c *Conn) lockByDeadline(s *sem) error {
+	if s.tryLock() {
 		return nil
 	}
 	c.deadlineMu.Lock()
 	d := c.writeDeadline
 	c.deadlineMu.Unlock()
 	if d == 0 {
-		c.frameSem.lock()
+		s.lock()
 		return nil
 	}
-	if !c.frameSem.lockBy(time.Unix(0, d)) {
-		return errFramesTimeout
+	if !s.lockBy(time.Unix(0, d)) {
+		return errLockTimeout
 	}
 	return nil
 }
 
-// lockDataFrame is lockFrames for a data frame, the first of its message
+// lockDataFrame is lockByDeadline for frameSem and a data frame, the first of its message
 // or a later one. A later one that times out leaves the peer a message cut
 // short, so that no data frame may follow: every later one times out too,
 // as after a frame that failed half sent. The caller holds msgSem.
 func (c *Conn) lockDataFrame(first bool) error {
 	w := &c.wr.msg
 	if w.cut {
-		return errFramesTimeout
+		return errLockTimeout
 	}
-	err := c.lockFrames()
+	err := c.lockByDeadline(&c.frameSem)
 	if err != nil && !first {
 		w.cut = true
 	}
