@@ -463,8 +463,8 @@ func pipePair(t *testing.T) (*Conn, net.Conn) {
 }
 
 // pipePairOver is pipePair with the client's end of the pipe wrapped by
-// wrap, unless it is nil.
-func pipePairOver(t *testing.T, wrap func(net.Conn) net.Conn) (*Conn, net.Conn) {
+// wrap, unless it is nil, and opts for the handshake.
+func pipePairOver(t *testing.T, wrap func(net.Conn) net.Conn, opts ...Option) (*Conn, net.Conn) {
 	t.Helper()
 	client, server := net.Pipe()
 	t.Cleanup(func() { client.Close(); server.Close() })
@@ -478,7 +478,7 @@ func pipePairOver(t *testing.T, wrap func(net.Conn) net.Conn) (*Conn, net.Conn) 
 	if wrap != nil {
 		nc = wrap(client)
 	}
-	conn, err := Handshake(context.Background(), nc, "pipe.example", "/")
+	conn, err := Handshake(context.Background(), nc, "pipe.example", "/", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
