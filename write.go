@@ -248,6 +248,7 @@ func (c *Conn) writeFrame(wb *writeBuf, fin bool, rsv, op byte, payload []byte) 
 		if m, err := c.s.Write(b[:off+n]); err != nil {
 			return c.writeFailed(err, first && m == 0)
 		}
+		c.noteSent()
 		if len(payload) == 0 {
 			return nil
 		}
