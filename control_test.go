@@ -471,3 +471,35 @@ func TestReadDeadlineDuringPingFlood(t *testing.T) {
 		t.Fatal("the read waited on past its deadline, for pongs the peer does not read")
 	}
 }
+
+// TestNextWriterDeadlineWhilePongWaits is TestWriteDeadlineWhilePongWaits
+// for NextWriter, which checks that writes have not ended before it hands
+// out a writer.
+func TestNextWriterDeadlineWhilePongWaits(t *testing.T) {
+	w := &pongWatch{pong: make(chan struct{})}
+	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
+	p := &peer{c: server, br: bufio.NewReader(server)}
+	readDone := readUntilError(conn)
+	go p.c.Write(frame(fin|opPng, []byte("p")))
+	<-w.pong
+
+	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	begun := make(chan error, 1)
+	go func() {
+		_, err := conn.NextWriter(TextMessage)
+		begun <- err
+	}()
+	select {
+	case err := <-begun:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("NextWriter past its deadline, behind a pong the peer does not read: %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
+		t.Fatal("NextWriter waited on past its deadline, behind a pong the peer does not read")
+	}
+	expectFrame(t, p, opPong, "p")
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
+}
