@@ -67,9 +67,11 @@ func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	if err := c.lockByDeadline(&c.msgSem); err != nil {
 		return nil, err
 	}
-	c.frameSem.lock()
-	err := c.writeErr()
-	c.frameSem.unlock()
+	err := c.lockByDeadline(&c.frameSem)
+	if err == nil {
+		err = c.writeErr()
+		c.frameSem.unlock()
+	}
 	if err != nil {
 		c.msgSem.unlock()
 		return nil, err
