@@ -282,19 +282,55 @@ func TestPongWaitsForAPeerThatStopsReading(t *testing.T) {
 			time.Sleep(controlTimeout + controlTimeout/2)
 			expectFrame(t, p, opPong, "still there?")
 
-			conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			written := make(chan error, 1)
-			go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
-			expectFrame(t, p, opText, "after")
-			if err := <-written; err != nil {
-				t.Fatalf("the write after the pong: %v", err)
-			}
-			p.c.Write(normalClose)
-			if err := <-readDone; !errors.As(err, new(*CloseError)) {
-				t.Fatalf("reader ended with %v", err)
-			}
+			writeAfterPong(t, conn, p, readDone)
 		})
 	}
+}
+
+// writeAfterPong has conn write a message under a fresh deadline once its
+// pong is out, and wants it to reach p; then p closes, and the read that
+// readDone waits for must end with p's close.
+func writeAfterPong(t *testing.T, conn *Conn, p *peer, readDone <-chan error) {
+	t.Helper()
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	written := make(chan error, 1)
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
+	expectFrame(t, p, opText, "after")
+	if err := <-written; err != nil {
+		t.Fatalf("the write after the pong: %v", err)
+	}
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
+}
+
+// wantTimeout wants what, which done reports the end of, to fail on its
+// write deadline, behind what holds it up.
+func wantTimeout(t *testing.T, what, behind string, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s past its deadline, behind %s: %v, want a timeout", what, behind, err)
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
+		t.Fatalf("%s waited on past its deadline, behind %s", what, behind)
+	}
+}
+
+// stuckPong is a connection over a pipe whose peer has pinged and reads
+// nothing: its pong is under way, and holds the frame lock. A read runs on
+// it until an error, which readDone delivers.
+func stuckPong(t *testing.T) (conn *Conn, p *peer, readDone <-chan error) {
+	t.Helper()
+	w := &pongWatch{pong: make(chan struct{})}
+	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
+	p = &peer{c: server, br: bufio.NewReader(server)}
+	readDone = readUntilError(conn)
+	go p.c.Write(frame(fin|opPng, []byte("p")))
+	<-w.pong
+	return conn, p, readDone
 }
 
 // TestPingFloodFromAPeerThatDoesNotRead: a peer that sends a thousand pings
@@ -356,36 +392,15 @@ func (w *pongWatch) Write(b []byte) (int, error) {
 // is how such applications find out. Nothing of the message went out, so
 // once the peer reads again it gets the pong, and the next write works.
 func TestWriteDeadlineWhilePongWaits(t *testing.T) {
-	w := &pongWatch{pong: make(chan struct{})}
-	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
-	p := &peer{c: server, br: bufio.NewReader(server)}
-	readDone := readUntilError(conn)
-	go p.c.Write(frame(fin|opPng, []byte("p")))
-	<-w.pong
+	conn, p, readDone := stuckPong(t)
 
 	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	written := make(chan error, 1)
 	go func() { written <- conn.WriteMessage(TextMessage, []byte("late")) }()
-	select {
-	case err := <-written:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("write past its deadline, behind a pong the peer does not read: %v, want a timeout", err)
-		}
-	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
-		t.Fatal("the write waited on past its deadline, behind a pong the peer does not read")
-	}
+	wantTimeout(t, "write", "a pong the peer does not read", written)
 
 	expectFrame(t, p, opPong, "p")
-	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
-	expectFrame(t, p, opText, "after")
-	if err := <-written; err != nil {
-		t.Fatalf("the write after the pong: %v", err)
-	}
-	p.c.Write(normalClose)
-	if err := <-readDone; !errors.As(err, new(*CloseError)) {
-		t.Fatalf("reader ended with %v", err)
-	}
+	writeAfterPong(t, conn, p, readDone)
 }
 
 // TestWriteDeadlineWhilePongWaitsMidMessage is TestWriteDeadlineWhilePongWaits
@@ -421,14 +436,7 @@ func TestWriteDeadlineWhilePongWaitsMidMessage(t *testing.T) {
 		mw.Close()
 		written <- err
 	}()
-	select {
-	case err := <-written:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("write past its deadline, behind a pong the peer does not read: %v, want a timeout", err)
-		}
-	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
-		t.Fatal("the write waited on past its deadline, behind a pong the peer does not read")
-	}
+	wantTimeout(t, "write", "a pong the peer does not read", written)
 
 	expectFrame(t, p, opPong, "p")
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -476,12 +484,7 @@ func TestReadDeadlineDuringPingFlood(t *testing.T) {
 // for NextWriter, which checks that writes have not ended before it hands
 // out a writer.
 func TestNextWriterDeadlineWhilePongWaits(t *testing.T) {
-	w := &pongWatch{pong: make(chan struct{})}
-	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
-	p := &peer{c: server, br: bufio.NewReader(server)}
-	readDone := readUntilError(conn)
-	go p.c.Write(frame(fin|opPng, []byte("p")))
-	<-w.pong
+	conn, p, readDone := stuckPong(t)
 
 	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	begun := make(chan error, 1)
@@ -489,14 +492,7 @@ func TestNextWriterDeadlineWhilePongWaits(t *testing.T) {
 		_, err := conn.NextWriter(TextMessage)
 		begun <- err
 	}()
-	select {
-	case err := <-begun:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("NextWriter past its deadline, behind a pong the peer does not read: %v, want a timeout", err)
-		}
-	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
-		t.Fatal("NextWriter waited on past its deadline, behind a pong the peer does not read")
-	}
+	wantTimeout(t, "NextWriter", "a pong the peer does not read", begun)
 	expectFrame(t, p, opPong, "p")
 	p.c.Write(normalClose)
 	if err := <-readDone; !errors.As(err, new(*CloseError)) {

@@ -196,14 +196,7 @@ func TestWriteDeadlineWhileWriterOpen(t *testing.T) {
 	} {
 		written := make(chan error, 1)
 		go func() { written <- write() }()
-		select {
-		case err := <-written:
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("%s past its deadline, behind an open writer: %v, want a timeout", name, err)
-			}
-		case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
-			t.Fatalf("%s waited on past its deadline, behind an open writer", name)
-		}
+		wantTimeout(t, name, "an open writer", written)
 	}
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	w.Write([]byte("first"))
