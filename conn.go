@@ -60,7 +60,9 @@ type Conn struct {
 	// go out. Control frames take frameSem alone, so they go out between the
 	// frames of a message; the reader takes it within a second, for a close
 	// frame, and never waits for msgSem. Pongs are handed through pongs to a
-	// goroutine that takes frameSem, so the reader does not wait for them. wr
+	// goroutine that takes frameSem, so the reader waits for them only when a
+	// batch waits full, and for a second at most. The application's frames
+	// wait for frameSem no later than its write deadline. wr
 	// says which lock guards each of its fields. The three are sems, locks
 	// that can be waited for within a bound.
 	//
@@ -176,6 +178,7 @@ type messageWriter struct {
 	op   byte      // the next frame's opcode: the message's type, then continuation
 	rsv  byte      // the next frame's reserved bits: RSV1 on a compressed message's first frame
 	mode byte      // sendPlain, sendDeflated or sendUndecided
+	cut  bool      // a message was cut short, a frame of it not sent by the write deadline: no data frame may follow
 }
 
 // frameReader, limitReader and utf8Reader are the links of a message's
@@ -286,7 +289,8 @@ func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
 // SetReadDeadline sets the deadline for reads, pings answered on the way
 // included, though a read may end up to a second past it while the answer
-// to the peer's close waits for a frame being written. A read that times out fails
+// to the peer's close waits for a frame being written, or pongs wait for a
+// peer that floods pings to take them. A read that times out fails
 // the connection's reads for good, since a frame may have been left half
 // read. The zero time means no deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {

@@ -459,6 +459,13 @@ func TestCloseIgnoresTeardownAfterHandshake(t *testing.T) {
 // other end reads: a peer that stops reading, at will.
 func pipePair(t *testing.T) (*Conn, net.Conn) {
 	t.Helper()
+	return pipePairOver(t, nil)
+}
+
+// pipePairOver is pipePair with the client's end of the pipe wrapped by
+// wrap, unless it is nil, and opts for the handshake.
+func pipePairOver(t *testing.T, wrap func(net.Conn) net.Conn, opts ...Option) (*Conn, net.Conn) {
+	t.Helper()
 	client, server := net.Pipe()
 	t.Cleanup(func() { client.Close(); server.Close() })
 	go func() {
@@ -467,7 +474,11 @@ func pipePair(t *testing.T) (*Conn, net.Conn) {
 			server.Write([]byte(upgradeResponse(req, "")))
 		}
 	}()
-	conn, err := Handshake(context.Background(), client, "pipe.example", "/")
+	var nc net.Conn = client
+	if wrap != nil {
+		nc = wrap(client)
+	}
+	conn, err := Handshake(context.Background(), nc, "pipe.example", "/", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

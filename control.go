@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -57,8 +58,8 @@ func (c *Conn) writeClose(code StatusCode, reason string, by time.Time) error {
 // writeControl sends a control frame at once, between the frames of any
 // message being written; payload may be the read buffer, which it copies
 // first. With a zero by the frame is the application's: it waits for the
-// frame lock as long as that takes and goes out under the application's
-// write deadline. Otherwise the connection sends it on its own behalf: it
+// frame lock no later than the application's write deadline and goes out
+// under it. Otherwise the connection sends it on its own behalf: it
 // waits for the lock no later than by, and goes out under by as its deadline,
 // whatever the application's. A frame that fails with nothing of it sent
 // leaves the message layer as it was, and later writes unharmed, unless the
@@ -75,7 +76,9 @@ func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, e
 	var f [maxHeader + maxControl]byte
 	n := putControl(f[:], op, payload)
 	if by.IsZero() {
-		c.frameSem.lock()
+		if err := c.lockByDeadline(&c.frameSem); err != nil {
+			return true, err
+		}
 	} else if !c.frameSem.lockBy(by) {
 		return true, errFramesBusy
 	}
@@ -121,15 +124,19 @@ func putControl(f []byte, op byte, payload []byte) int {
 // pongBatch holds pongs, built, end to end, waiting for sendPongs to write
 // them in one go, with room behind them for a close frame (sendControl).
 type pongBatch struct {
-	b     [pongBatchLen*(2+4+maxControl) + maxHeader + maxControl]byte
-	n     int // bytes of b that hold pongs
-	count int
+	b      [pongBatchLen*(2+4+maxControl) + maxHeader + maxControl]byte
+	n      int  // bytes of b that hold pongs
+	last   int  // where the last pong begins
+	count  int  // pongs in b
+	waited bool // a read waited for it full, in vain: the newest pong replaces the last
 }
 
 // pongBatchLen is how many pongs may wait in a batch. A peer that sends
 // pings faster than it takes their pongs finds, once a batch is full, that
 // the read waits for it to go out, as a write would, rather than the
-// connection holding more.
+// connection holding more; for a second at most, so that a read keeps to
+// its deadline. After that the pong of the newest ping stands in the
+// batch for the last, as RFC 6455 §5.5.3 allows.
 const pongBatchLen = 16
 
 var pongBatches = sync.Pool{New: func() any { return new(pongBatch) }}
@@ -142,17 +149,23 @@ var pongBatches = sync.Pool{New: func() any { return new(pongBatch) }}
 // went out, for the sake of a frame the application never asked for. Close
 // ends the goroutine, since it closes the stream.
 func (c *Conn) queuePong(payload []byte) {
+	var by time.Time
 	for {
 		c.deadlineMu.Lock()
 		b, start := c.pongs, false
 		if b == nil {
 			b, start = pongBatches.Get().(*pongBatch), true
-			b.n, b.count = 0, 0
+			b.n, b.count, b.waited = 0, 0, false
 			c.pongs = b
 		}
-		if b.count < pongBatchLen {
+		if b.count < pongBatchLen || b.waited {
+			if b.count == pongBatchLen {
+				b.n = b.last
+			} else {
+				b.count++
+			}
+			b.last = b.n
 			b.n += putControl(b.b[b.n:], opPong, payload)
-			b.count++
 			c.deadlineMu.Unlock()
 			if start {
 				go c.sendPongs()
@@ -160,7 +173,22 @@ func (c *Conn) queuePong(payload []byte) {
 			return
 		}
 		c.deadlineMu.Unlock()
-		c.sendPongs() // the full batch, on this goroutine; then a new one
+		// The full batch goes out once the frames before it have: the
+		// frame lock coming free says they have. The read never writes the
+		// batch itself, which could wait without end.
+		if by.IsZero() {
+			by = ownBound()
+		}
+		if !c.frameSem.lockBy(by) {
+			c.deadlineMu.Lock()
+			if c.pongs == b {
+				b.waited = true
+			}
+			c.deadlineMu.Unlock()
+			continue
+		}
+		c.frameSem.unlock()
+		runtime.Gosched() // the batch's goroutine may have yet to ask for the lock
 	}
 }
 

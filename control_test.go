@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -281,19 +282,55 @@ func TestPongWaitsForAPeerThatStopsReading(t *testing.T) {
 			time.Sleep(controlTimeout + controlTimeout/2)
 			expectFrame(t, p, opPong, "still there?")
 
-			conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			written := make(chan error, 1)
-			go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
-			expectFrame(t, p, opText, "after")
-			if err := <-written; err != nil {
-				t.Fatalf("the write after the pong: %v", err)
-			}
-			p.c.Write(normalClose)
-			if err := <-readDone; !errors.As(err, new(*CloseError)) {
-				t.Fatalf("reader ended with %v", err)
-			}
+			writeAfterPong(t, conn, p, readDone)
 		})
 	}
+}
+
+// writeAfterPong has conn write a message under a fresh deadline once its
+// pong is out, and wants it to reach p; then p closes, and the read that
+// readDone waits for must end with p's close.
+func writeAfterPong(t *testing.T, conn *Conn, p *peer, readDone <-chan error) {
+	t.Helper()
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	written := make(chan error, 1)
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("after")) }()
+	expectFrame(t, p, opText, "after")
+	if err := <-written; err != nil {
+		t.Fatalf("the write after the pong: %v", err)
+	}
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
+}
+
+// wantTimeout wants what, which done reports the end of, to fail on its
+// write deadline, behind what holds it up.
+func wantTimeout(t *testing.T, what, behind string, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s past its deadline, behind %s: %v, want a timeout", what, behind, err)
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging, far above the deadline
+		t.Fatalf("%s waited on past its deadline, behind %s", what, behind)
+	}
+}
+
+// stuckPong is a connection over a pipe whose peer has pinged and reads
+// nothing: its pong is under way, and holds the frame lock. A read runs on
+// it until an error, which readDone delivers.
+func stuckPong(t *testing.T) (conn *Conn, p *peer, readDone <-chan error) {
+	t.Helper()
+	w := &pongWatch{pong: make(chan struct{})}
+	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
+	p = &peer{c: server, br: bufio.NewReader(server)}
+	readDone = readUntilError(conn)
+	go p.c.Write(frame(fin|opPng, []byte("p")))
+	<-w.pong
+	return conn, p, readDone
 }
 
 // TestPingFloodFromAPeerThatDoesNotRead: a peer that sends a thousand pings
@@ -330,4 +367,135 @@ func TestPingFloodFromAPeerThatDoesNotRead(t *testing.T) {
 		t.Fatalf("reader ended with %v", err)
 	}
 	conn.Close()
+}
+
+// pongWatch is a stream that tells, on pong, when the connection begins to
+// write a pong: from then on the pong holds the frame lock until the peer
+// reads it.
+type pongWatch struct {
+	net.Conn
+	once sync.Once
+	pong chan struct{}
+}
+
+func (w *pongWatch) Write(b []byte) (int, error) {
+	if len(b) > 0 && b[0] == fin|opPog {
+		w.once.Do(func() { close(w.pong) })
+	}
+	return w.Conn.Write(b)
+}
+
+// TestWriteDeadlineWhilePongWaits: a pong waits without a deadline for a
+// peer that stops reading, but the application's write, under a deadline
+// of its own as gorilla's pattern sets before each write, still fails on
+// that deadline rather than waiting for the pong without end; a dead peer
+// is how such applications find out. Nothing of the message went out, so
+// once the peer reads again it gets the pong, and the next write works.
+func TestWriteDeadlineWhilePongWaits(t *testing.T) {
+	conn, p, readDone := stuckPong(t)
+
+	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	written := make(chan error, 1)
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("late")) }()
+	wantTimeout(t, "write", "a pong the peer does not read", written)
+
+	expectFrame(t, p, opPong, "p")
+	writeAfterPong(t, conn, p, readDone)
+}
+
+// TestWriteDeadlineWhilePongWaitsMidMessage is TestWriteDeadlineWhilePongWaits
+// with a message under way from NextWriter: its next frame fails on the
+// deadline, and since the peer has part of the message, no later data
+// frame may go out, only the close frame.
+func TestWriteDeadlineWhilePongWaitsMidMessage(t *testing.T) {
+	w := &pongWatch{pong: make(chan struct{})}
+	conn, server := pipePairOver(t, func(c net.Conn) net.Conn { w.Conn = c; return w })
+	p := &peer{c: server, br: bufio.NewReader(server)}
+	readDone := readUntilError(conn)
+	data := noise(3*frameRoom, 1)
+	mw, err := conn.NextWriter(BinaryMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		// The message's first frame, then a ping, whose pong the peer leaves unread.
+		p.c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a guard against hanging
+		if f, err := p.readFrame(); err == nil && f.op == opBin && !f.fin {
+			p.c.Write(frame(fin|opPng, []byte("p")))
+		}
+	}()
+	if _, err := mw.Write(data[:frameRoom+1]); err != nil {
+		t.Fatal(err)
+	}
+	<-w.pong
+
+	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	written := make(chan error, 1)
+	go func() {
+		_, err := mw.Write(data[frameRoom+1:])
+		mw.Close()
+		written <- err
+	}()
+	wantTimeout(t, "write", "a pong the peer does not read", written)
+
+	expectFrame(t, p, opPong, "p")
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.WriteMessage(TextMessage, []byte("after")); err == nil {
+		t.Fatal("a message went out behind one cut short")
+	}
+	end := make(chan clientEnd, 1)
+	go func() {
+		e := p.readUntilClose()
+		p.c.Write(normalClose)
+		end <- e
+	}()
+	conn.Close()
+	if e := <-end; e.closeCode != StatusNormalClosure || e.err != nil {
+		t.Fatalf("after the cut message the server read %+v, want a close alone", e)
+	}
+	<-readDone
+}
+
+// TestReadDeadlineDuringPingFlood: a peer that sends more pings than a
+// batch of pongs holds, and reads none of their pongs, holds a read up for
+// a bounded time, not past its read deadline without end, as a read that
+// waited for a full batch to go out did.
+func TestReadDeadlineDuringPingFlood(t *testing.T) {
+	conn, server := pipePair(t)
+	var flood []byte
+	for range 3 * pongBatchLen {
+		flood = append(flood, frame(fin|opPng, []byte("x"))...)
+	}
+	go server.Write(flood)
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	done := make(chan error, 1)
+	go func() { _, _, err := conn.ReadMessage(); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("ReadMessage succeeded with nothing to read")
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging
+		t.Fatal("the read waited on past its deadline, for pongs the peer does not read")
+	}
+}
+
+// TestNextWriterDeadlineWhilePongWaits is TestWriteDeadlineWhilePongWaits
+// for NextWriter, which checks that writes have not ended before it hands
+// out a writer.
+func TestNextWriterDeadlineWhilePongWaits(t *testing.T) {
+	conn, p, readDone := stuckPong(t)
+
+	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	begun := make(chan error, 1)
+	go func() {
+		_, err := conn.NextWriter(TextMessage)
+		begun <- err
+	}()
+	wantTimeout(t, "NextWriter", "a pong the peer does not read", begun)
+	expectFrame(t, p, opPong, "p")
+	p.c.Write(normalClose)
+	if err := <-readDone; !errors.As(err, new(*CloseError)) {
+		t.Fatalf("reader ended with %v", err)
+	}
 }

@@ -26,14 +26,16 @@ type keepAlive struct {
 	lag               int64 // how long after interval its pings go out, drawn for it at random
 
 	recv atomic.Int64 // when a read last took bytes from the stream
+	sent atomic.Int64 // when a data frame last put bytes on the stream
 	dead atomic.Bool  // the keepalive failed the connection
 
 	// Guarded by Conn.deadlineMu: a look reads under a deadline of its own,
 	// and puts the application's back when it is done.
-	readDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
 	want         int32 // reads waiting for the read side, which a look gives way to
+	readDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
 	peeking      bool  // a look is reading under its own deadline
 	kicked       bool  // a read that wants the side has cut the look short
+	waiting      bool  // a turn's own: a ping waits for an answer
 
 	// The turns' own.
 	seen       int64 // when bytes that a look found came, at the earliest
@@ -41,7 +43,6 @@ type keepAlive struct {
 	lastPing   int64 // when the last ping went out
 	awaitSince int64 // when the first ping still unanswered was begun, if waiting
 	verdict    int64 // when it is due: the timeout after that ping went out
-	waiting    bool
 }
 
 // How long a look waits. An ordinary look only takes in what has arrived
@@ -93,6 +94,13 @@ func (c *Conn) startKeepAlive(cfg *config) {
 func (c *Conn) stopKeepAlive() {
 	if k := c.ka; k != nil {
 		k.t.Stop()
+	}
+}
+
+// noteSent records that a data frame put bytes on the stream.
+func (c *Conn) noteSent() {
+	if k := c.ka; k != nil {
+		k.sent.Store(monoNow())
 	}
 }
 
@@ -167,14 +175,21 @@ func (k *keepAlive) turn() {
 		switch {
 		case !tried:
 			return // writes have ended: the close frame went out, or the stream failed
+		case errors.Is(err, errFramesBusy) && k.sent.Load() >= begun:
+			// One long frame held the ping up, and no ping may go inside
+			// it; but the peer took its bytes meanwhile, which is as good
+			// an answer. The next ping waits an interval.
+			now = monoNow()
+			k.lastPing = now
 		case errors.Is(err, errFramesBusy) || errors.Is(err, os.ErrDeadlineExceeded):
 			k.expire()
 			return
-		}
-		now = monoNow()
-		k.lastPing = now
-		if !k.waiting {
-			k.waiting, k.awaitSince, k.verdict = true, begun, now+k.timeout
+		default:
+			now = monoNow()
+			k.lastPing = now
+			if !k.waiting {
+				k.waiting, k.awaitSince, k.verdict = true, begun, now+k.timeout
+			}
 		}
 	}
 

@@ -843,3 +843,36 @@ func TestKeepAlivePingWaitsForAPeerThatStopsReading(t *testing.T) {
 		t.Fatalf("reader ended with %v", err)
 	}
 }
+
+// TestKeepAliveDuringALongFrame: a message in one frame that takes several
+// of the keepalive's timeouts to go out, to a peer that reads it all the
+// while, holds the keepalive's ping up, since no ping may go inside a
+// frame; but the peer takes what is written, so it is alive, and the
+// connection lives on: the message goes out whole.
+func TestKeepAliveDuringALongFrame(t *testing.T) {
+	conn, server := pipePairOver(t, nil, WithKeepAlive(kaInterval, 200*time.Millisecond))
+	data := noise(4<<20, 1)
+	const header = 2 + 8 + 4
+	read := make(chan int, 1)
+	go func() {
+		n := 0
+		buf := make([]byte, 8<<10)
+		for n < header+len(data) {
+			m, err := server.Read(buf)
+			n += m
+			if err != nil {
+				break
+			}
+			// A slow path, which the frame takes a while to cross: the case
+			// under test, not a wait for something to happen.
+			time.Sleep(time.Millisecond)
+		}
+		read <- n
+	}()
+	if err := conn.WriteMessage(BinaryMessage, data); err != nil {
+		t.Fatalf("a long frame to a peer that reads it: %v", err)
+	}
+	if n := <-read; n < header+len(data) {
+		t.Fatalf("the peer read %d bytes of the frame's %d", n, header+len(data))
+	}
+}

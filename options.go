@@ -414,7 +414,8 @@ func WithReadLimit(n int64) Option {
 // inside one, under timeout as their write deadline, whatever the
 // application's says: a ping that cannot go out within timeout, because
 // the peer has taken nothing written to it for that long, fails the
-// connection as one left unanswered does. A timer per connection drives
+// connection as one left unanswered does; one held up by a long frame whose
+// bytes the peer takes meanwhile waits for the next interval instead. A timer per connection drives
 // them, not a goroutine; it stops when the connection closes, and until
 // then it keeps the connection: close one before dropping it, or it pings
 // on. The keepalive does not run after reads have failed, nor once the

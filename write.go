@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"time"
 )
 
 // writeBufSize is the size of the buffer frames are gathered and masked in
@@ -36,7 +38,9 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 	}
 	// What NextWriter, Write and Close do, without a writer to hand out:
 	// the length is known, so whether to compress is too.
-	c.msgSem.lock()
+	if err := c.lockByDeadline(&c.msgSem); err != nil {
+		return err
+	}
 	defer c.msgSem.unlock()
 	w := &c.wr.msg
 	mode := sendPlain
@@ -52,17 +56,22 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 // NextWriter starts a message of type t and returns a writer for its
 // payload, which goes out in frames as the writer's buffer fills; Close sends
 // the last frame. Until the writer is closed it holds the connection's
-// messages: other messages wait for it, and so does Close, for at most a
-// second before it cuts the message short, so close it promptly, even after
-// an error. Pings and pongs go out between its frames.
+// messages: other messages wait for it, no later than the write deadline,
+// and so does Close, for at most a second before it cuts the message short,
+// so close it promptly, even after an error. Pings and pongs go out between
+// its frames.
 func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	if err := c.checkType(t); err != nil {
 		return nil, err
 	}
-	c.msgSem.lock()
-	c.frameSem.lock()
-	err := c.writeErr()
-	c.frameSem.unlock()
+	if err := c.lockByDeadline(&c.msgSem); err != nil {
+		return nil, err
+	}
+	err := c.lockByDeadline(&c.frameSem)
+	if err == nil {
+		err = c.writeErr()
+		c.frameSem.unlock()
+	}
 	if err != nil {
 		c.msgSem.unlock()
 		return nil, err
@@ -226,7 +235,9 @@ func (c *Conn) writeFrame(wb *writeBuf, fin bool, rsv, op byte, payload []byte) 
 	b := wb.b[:]
 	off := putClientHeader(b, fin, op, len(payload), key)
 	b[0] |= rsv
-	c.frameSem.lock()
+	if err := c.lockDataFrame(op != opContinuation); err != nil {
+		return err
+	}
 	defer c.frameSem.unlock()
 	if err := c.writeErr(); err != nil {
 		return err
@@ -239,6 +250,7 @@ func (c *Conn) writeFrame(wb *writeBuf, fin bool, rsv, op byte, payload []byte) 
 		if m, err := c.s.Write(b[:off+n]); err != nil {
 			return c.writeFailed(err, first && m == 0)
 		}
+		c.noteSent()
 		if len(payload) == 0 {
 			return nil
 		}
@@ -258,7 +270,9 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 	wb.b[start] |= rsv
 	payload := wb.b[maxHeader : maxHeader+n]
 	maskCopy(payload, payload, key, 0)
-	c.frameSem.lock()
+	if err := c.lockDataFrame(op != opContinuation); err != nil {
+		return err
+	}
 	defer c.frameSem.unlock()
 	if err := c.writeErr(); err != nil {
 		return err
@@ -267,6 +281,48 @@ func (c *Conn) sendGathered(wb *writeBuf, fin bool, rsv, op byte, n int) error {
 		return c.writeFailed(err, op != opContinuation && m == 0)
 	}
 	return nil
+}
+
+// errLockTimeout is what the application's writes return when the write
+// deadline passed while they waited for a lock.
+var errLockTimeout = ioError("write", os.ErrDeadlineExceeded)
+
+// lockByDeadline takes s, msgSem or frameSem, for a write of the
+// application's, waiting no later than its write deadline: a writer from
+// NextWriter holds msgSem as long as its owner leaves it open, and a pong,
+// which goes out without a deadline, holds frameSem for as long as a peer
+// that stopped reading leaves it unsent.
+func (c *Conn) lockByDeadline(s *sem) error {
+	if s.tryLock() {
+		return nil
+	}
+	c.deadlineMu.Lock()
+	d := c.writeDeadline
+	c.deadlineMu.Unlock()
+	if d == 0 {
+		s.lock()
+		return nil
+	}
+	if !s.lockBy(time.Unix(0, d)) {
+		return errLockTimeout
+	}
+	return nil
+}
+
+// lockDataFrame is lockByDeadline for frameSem and a data frame, the first of its message
+// or a later one. A later one that times out leaves the peer a message cut
+// short, so that no data frame may follow: every later one times out too,
+// as after a frame that failed half sent. The caller holds msgSem.
+func (c *Conn) lockDataFrame(first bool) error {
+	w := &c.wr.msg
+	if w.cut {
+		return errLockTimeout
+	}
+	err := c.lockByDeadline(&c.frameSem)
+	if err != nil && !first {
+		w.cut = true
+	}
+	return err
 }
 
 // writeErr is the error that stops writes, if any. The caller holds

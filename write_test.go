@@ -178,3 +178,34 @@ func TestWriteTimeoutWithNothingSent(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteDeadlineWhileWriterOpen: a message waits for another goroutine's
+// writer from NextWriter to be closed, but no later than the write
+// deadline, which SetWriteDeadline says covers WriteMessage and NextWriter.
+// Nothing of it went out, so once the writer is closed the next write works.
+func TestWriteDeadlineWhileWriterOpen(t *testing.T) {
+	conn, p := newPair(t)
+	w, err := conn.NextWriter(BinaryMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	for name, write := range map[string]func() error{
+		"WriteMessage": func() error { return conn.WriteMessage(TextMessage, []byte("late")) },
+		"NextWriter":   func() error { _, err := conn.NextWriter(TextMessage); return err },
+	} {
+		written := make(chan error, 1)
+		go func() { written <- write() }()
+		wantTimeout(t, name, "an open writer", written)
+	}
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	w.Write([]byte("first"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.WriteMessage(TextMessage, []byte("after")); err != nil {
+		t.Fatalf("the write after the writer closed: %v", err)
+	}
+	expectFrame(t, p, opBinary, "first")
+	expectFrame(t, p, opText, "after")
+}
