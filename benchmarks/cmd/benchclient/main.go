@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"testing"
@@ -51,11 +52,12 @@ func main() {
 	pinning := flag.String("pinning", "not pinned", "how the processes were pinned, for the report")
 	commit := flag.String("commit", "unknown", "wsdial's commit, for the report")
 	libsFlag := flag.String("libs", "", "comma-separated libraries to run (default all)")
-	casesFlag := flag.String("cases", "", "run only timed cases whose name contains this")
-	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, keepalive, rtt, h2")
+	casesFlag := flag.String("cases", "", "run only timed cases whose name contains this (HTTP/2's too)")
+	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, keepalive, rtt, h2, and of h2 alone: h2rtt, h2timed, h2idle, h2many")
 	rounds := flag.Int("rounds", 0, "override the mode's rounds")
 	benchTime := flag.String("benchtime", "", "override the mode's benchtime (a duration, or 100x for fixed iterations)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
+	traceFile := flag.String("trace", "", "write an execution trace of the whole run here")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at the end")
 	memProfileRate := flag.Int("memprofilerate", 0, "set runtime.MemProfileRate (1 records every allocation)")
 	flag.Parse()
@@ -110,6 +112,18 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			log.Fatalf("benchclient: %v", err)
+		}
+		if err := trace.Start(f); err != nil {
+			log.Fatalf("benchclient: %v", err)
+		}
+		defer f.Close()
+		defer trace.Stop()
+	}
+
 	res := &bench.Results{Settings: bench.Settings{
 		Mode: *modeName, Rounds: m.rounds, BenchTime: m.benchTime,
 		IdleConns: m.idleConns, IdleRounds: m.idleRounds, HoldConns: m.hold, HoldWorkers: m.holdWorkers,
@@ -142,7 +156,13 @@ func main() {
 	}
 	if !skipped("h2") {
 		log.Printf("HTTP/2 beside HTTP/1.1, %d streams", h2Streams)
-		res.H2 = bench.RunH2(env, m.rounds, m.rttReps, h2Streams, os.Stderr)
+		parts := &bench.H2Parts{Cases: *casesFlag}
+		for _, p := range []string{"rtt", "timed", "idle", "many"} {
+			if skipped("h2" + p) {
+				parts.Skip = append(parts.Skip, p)
+			}
+		}
+		res.H2 = bench.RunH2(env, m.rounds, m.rttReps, h2Streams, parts, os.Stderr)
 	}
 	stop()
 
