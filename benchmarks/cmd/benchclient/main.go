@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"runtime"
@@ -101,27 +102,10 @@ func main() {
 	skipped := func(part string) bool { return slices.Contains(strings.Split(*skip, ","), part) }
 
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatalf("benchclient: %v", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatalf("benchclient: %v", err)
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
+		defer record(*cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)()
 	}
-
 	if *traceFile != "" {
-		f, err := os.Create(*traceFile)
-		if err != nil {
-			log.Fatalf("benchclient: %v", err)
-		}
-		if err := trace.Start(f); err != nil {
-			log.Fatalf("benchclient: %v", err)
-		}
-		defer f.Close()
-		defer trace.Stop()
+		defer record(*traceFile, trace.Start, trace.Stop)()
 	}
 
 	res := &bench.Results{Settings: bench.Settings{
@@ -182,6 +166,22 @@ func main() {
 		log.Fatalf("benchclient: %v", err)
 	}
 	log.Printf("wrote %s in %v", *out, res.Settings.Wall.Round(time.Second))
+}
+
+// record starts writing a CPU profile or an execution trace to path, and
+// returns what stops it and closes the file.
+func record(path string, start func(io.Writer) error, stop func()) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatalf("benchclient: %v", err)
+	}
+	if err := start(f); err != nil {
+		log.Fatalf("benchclient: %v", err)
+	}
+	return func() {
+		stop()
+		f.Close()
+	}
 }
 
 // newEnv loads the server's CA into a client TLS configuration.
