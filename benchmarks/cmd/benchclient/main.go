@@ -8,10 +8,12 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"testing"
@@ -51,11 +53,12 @@ func main() {
 	pinning := flag.String("pinning", "not pinned", "how the processes were pinned, for the report")
 	commit := flag.String("commit", "unknown", "wsdial's commit, for the report")
 	libsFlag := flag.String("libs", "", "comma-separated libraries to run (default all)")
-	casesFlag := flag.String("cases", "", "run only timed cases whose name contains this")
-	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, keepalive, rtt, h2")
+	casesFlag := flag.String("cases", "", "run only timed cases whose name contains this (HTTP/2's too)")
+	skip := flag.String("skip", "", "comma-separated parts to skip: timed, idle, hold, keepalive, rtt, h2, and of h2 alone: h2rtt, h2timed, h2idle, h2many")
 	rounds := flag.Int("rounds", 0, "override the mode's rounds")
 	benchTime := flag.String("benchtime", "", "override the mode's benchtime (a duration, or 100x for fixed iterations)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
+	traceFile := flag.String("trace", "", "write an execution trace of the whole run here")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at the end")
 	memProfileRate := flag.Int("memprofilerate", 0, "set runtime.MemProfileRate (1 records every allocation)")
 	flag.Parse()
@@ -99,15 +102,10 @@ func main() {
 	skipped := func(part string) bool { return slices.Contains(strings.Split(*skip, ","), part) }
 
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatalf("benchclient: %v", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatalf("benchclient: %v", err)
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
+		defer record(*cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)()
+	}
+	if *traceFile != "" {
+		defer record(*traceFile, trace.Start, trace.Stop)()
 	}
 
 	res := &bench.Results{Settings: bench.Settings{
@@ -142,7 +140,13 @@ func main() {
 	}
 	if !skipped("h2") {
 		log.Printf("HTTP/2 beside HTTP/1.1, %d streams", h2Streams)
-		res.H2 = bench.RunH2(env, m.rounds, m.rttReps, h2Streams, os.Stderr)
+		parts := &bench.H2Parts{Cases: *casesFlag}
+		for _, p := range []string{"rtt", "timed", "idle", "many"} {
+			if skipped("h2" + p) {
+				parts.Skip = append(parts.Skip, p)
+			}
+		}
+		res.H2 = bench.RunH2(env, m.rounds, m.rttReps, h2Streams, parts, os.Stderr)
 	}
 	stop()
 
@@ -162,6 +166,22 @@ func main() {
 		log.Fatalf("benchclient: %v", err)
 	}
 	log.Printf("wrote %s in %v", *out, res.Settings.Wall.Round(time.Second))
+}
+
+// record starts writing a CPU profile or an execution trace to path, and
+// returns what stops it and closes the file.
+func record(path string, start func(io.Writer) error, stop func()) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatalf("benchclient: %v", err)
+	}
+	if err := start(f); err != nil {
+		log.Fatalf("benchclient: %v", err)
+	}
+	return func() {
+		stop()
+		f.Close()
+	}
 }
 
 // newEnv loads the server's CA into a client TLS configuration.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptrace"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,7 @@ type H2 struct {
 	IdleErr [2]error
 	IdleN   int
 	Many    h2Many
+	run     *H2Parts // what ran; nil for everything
 }
 
 // h2RTT is one row of the round-trips table: a way to ready, over HTTP/1.1
@@ -44,21 +47,66 @@ type h2RTT struct {
 // RunH2 runs the HTTP/2 comparison: round trips through the delay relays
 // (reps dials each), the timed cases (rounds), the memory of n idle
 // connections against n idle streams, and n WebSockets echoing at once over
-// one connection.
-func RunH2(e *Env, rounds, reps, n int, log io.Writer) *H2 {
-	res := &H2{Delay: time.Duration(e.Cfg.DelayMS) * time.Millisecond, IdleN: n}
+// one connection. run says which of those parts ("rtt", "timed", "idle",
+// "many") to run, and which timed cases, by name, so that one case can be
+// measured alone; nil runs everything.
+func RunH2(e *Env, rounds, reps, n int, run *H2Parts, log io.Writer) *H2 {
+	res := &H2{Delay: time.Duration(e.Cfg.DelayMS) * time.Millisecond, IdleN: n, run: run}
 	h1, h2 := lib.WSDial{}, lib.WSDialH2{}
-	d := res.Delay
 	origin := func(addr, path string) lib.Route {
 		return lib.Route{URL: "wss://" + addr + path, TLS: e.TLS}
 	}
-	delayedOrigin := origin(e.Cfg.RelayH2, wire.PathEcho)
-	delayedOrigin.Delayed = true
+	if run.part("rtt") {
+		res.RTT = h2RTTs(e, reps, log)
+	}
+	if run.part("timed") {
+		fmt.Fprintf(log, "HTTP/2: timed cases\n")
+		cases := []Case{
+			{Name: "dial wss", Route: origin(e.Cfg.H2, wire.PathEcho), Bench: benchDial},
+			{Name: "echo 128 B wss", Route: origin(e.Cfg.H2, wire.PathEcho), Bench: benchEcho},
+			{Name: "client→server 1 MiB wss", Route: origin(e.Cfg.H2, wire.PathSink), Bench: benchUpload},
+			{Name: "server→client 1 MiB wss", Route: origin(e.Cfg.H2, wire.PathSource), Bench: benchDownload},
+		}
+		cases = slices.DeleteFunc(cases, func(c Case) bool { return !run.timedCase(c.Name) })
+		res.Timed = RunTimed(cases, []lib.Library{h1, h2}, rounds, log)
+	}
+	if run.part("idle") {
+		fmt.Fprintf(log, "HTTP/2: memory of %d idle connections and streams\n", n)
+		for i, l := range []lib.Library{h1, h2} {
+			d, err := safeDialer(l, origin(e.Cfg.H2, wire.PathEcho))
+			if err == nil {
+				res.Idle[i], err = idleMemory(d.Dial, n)
+			}
+			res.IdleErr[i] = err
+		}
+	}
+	if run.part("many") {
+		fmt.Fprintf(log, "HTTP/2: %d WebSockets at once on one connection\n", n)
+		res.Many = runMany(h2, origin(e.Cfg.H2, wire.PathEcho), e.Cfg.H2, n)
+	}
+	return res
+}
+
+// H2Parts picks what RunH2 runs.
+type H2Parts struct {
+	Skip  []string // parts not to run
+	Cases string   // run only timed cases whose name contains this
+}
+
+func (r *H2Parts) part(name string) bool { return r == nil || !slices.Contains(r.Skip, name) }
+
+func (r *H2Parts) timedCase(name string) bool { return r == nil || strings.Contains(name, r.Cases) }
+
+// h2RTTs measures the round-trips table, reps dials a cell.
+func h2RTTs(e *Env, reps int, log io.Writer) []h2RTT {
+	h1, h2 := lib.WSDial{}, lib.WSDialH2{}
+	d := time.Duration(e.Cfg.DelayMS) * time.Millisecond
+	delayedOrigin := lib.Route{URL: "wss://" + e.Cfg.RelayH2 + wire.PathEcho, TLS: e.TLS, Delayed: true}
 	viaH2 := lib.Route{URL: "wss://" + e.Cfg.WSS + wire.PathEcho, Proxy: lib.H2Connect, ProxyAddr: e.Cfg.RelayH2Connect, TLS: e.TLS, Delayed: true}
 	viaH1 := e.route(true, lib.Connect, wire.PathEcho, true)
 
-	fmt.Fprintf(log, "HTTP/2: round trips, D = %v\n", res.Delay)
-	res.RTT = []h2RTT{
+	fmt.Fprintf(log, "HTTP/2: round trips, D = %v\n", d)
+	return []h2RTT{
 		{path: "wss, first dial", h1What: "TCP + TLS + upgrade", h2What: "TCP + TLS + server's SETTINGS + CONNECT", h1Min: 3, h2Min: 4,
 			h1: rttOf(h1, delayedOrigin, reps, false, d), h2: rttOf(lib.WSDialH2{Fresh: true}, delayedOrigin, reps, false, d)},
 		{path: "wss, connection open", h1What: "as the first: no reuse", h2What: "extended CONNECT on the kept connection", h1Min: 3, h2Min: 1, target: 1.2,
@@ -68,27 +116,6 @@ func RunH2(e *Env, rounds, reps, n int, log io.Writer) *H2 {
 		{path: "wss via proxy, first dial", h1What: "as above", h2What: "TCP + TLS to the proxy + CONNECT + TLS + upgrade", h1Min: 4, h2Min: 5,
 			h1: rttOf(h1, viaH1, reps, false, d), h2: rttOf(lib.WSDialH2{Fresh: true}, viaH2, reps, false, d)},
 	}
-
-	fmt.Fprintf(log, "HTTP/2: timed cases\n")
-	cases := []Case{
-		{Name: "dial wss", Route: origin(e.Cfg.H2, wire.PathEcho), Bench: benchDial},
-		{Name: "echo 128 B wss", Route: origin(e.Cfg.H2, wire.PathEcho), Bench: benchEcho},
-		{Name: "client→server 1 MiB wss", Route: origin(e.Cfg.H2, wire.PathSink), Bench: benchUpload},
-		{Name: "server→client 1 MiB wss", Route: origin(e.Cfg.H2, wire.PathSource), Bench: benchDownload},
-	}
-	res.Timed = RunTimed(cases, []lib.Library{h1, h2}, rounds, log)
-
-	fmt.Fprintf(log, "HTTP/2: memory of %d idle connections and streams\n", n)
-	for i, l := range []lib.Library{h1, h2} {
-		d, err := safeDialer(l, origin(e.Cfg.H2, wire.PathEcho))
-		if err == nil {
-			res.Idle[i], err = idleMemory(d.Dial, n)
-		}
-		res.IdleErr[i] = err
-	}
-	fmt.Fprintf(log, "HTTP/2: %d WebSockets at once on one connection\n", n)
-	res.Many = runMany(h2, origin(e.Cfg.H2, wire.PathEcho), e.Cfg.H2, n)
-	return res
 }
 
 // rttOf measures reps dials of l over r, in round trips (time ÷ 2D). With
@@ -200,6 +227,21 @@ func runMany(l lib.Library, r lib.Route, addr string, n int) h2Many {
 func (h *H2) table(p printf) {
 	p("## HTTP/2: WithHTTP2 beside HTTP/1.1 (issue 16)\n\n")
 	p("wsdial with `WithHTTP2` (\"HTTP/2\") and without (\"HTTP/1.1\"), against one server process that takes both on one TLS port, ALPN choosing: x/net/http2's server with extended CONNECT for RFC 8441 streams, and the raw TLS connection for HTTP/1.1 upgrades, with gobwas/ws's frame code on both, so that only the transport differs. The proxy rows go through an HTTP/2 CONNECT proxy (x/net/http2's server) for HTTP/2 and through the HTTP/1.1 CONNECT proxy above for HTTP/1.1, to the gorilla wss endpoint.\n\n")
+	if h.run.part("rtt") {
+		h.rttTable(p)
+	}
+	if h.run.part("timed") {
+		h.timedTable(p)
+	}
+	if h.run.part("idle") {
+		h.idleTable(p)
+	}
+	if h.run.part("many") {
+		h.manyTable(p)
+	}
+}
+
+func (h *H2) rttTable(p printf) {
 	p("### Round trips to ready (time ÷ 2D, D = %v one way)\n\n", h.Delay)
 	p("Through the delay relays, as in the round-trips table above. \"Connection open\": one dial first opens what the later ones share and stays open meanwhile; each later dial then opens a stream on it (HTTP/2), or a connection as ever (HTTP/1.1).\n\n")
 	p("| path | HTTP/1.1: what it takes | HTTP/1.1 | HTTP/2: what it takes | HTTP/2 | bound (issue 16) |\n| --- | --- | --- | --- | --- | --- |\n")
@@ -221,7 +263,11 @@ func (h *H2) table(p printf) {
 		}
 		p("| %s | %s (%d) | %s | %s (%d) | %s | %s |\n", r.path, r.h1What, r.h1Min, cellText(r.h1), r.h2What, r.h2Min, cellText(r.h2), bound)
 	}
-	p("\n### Timed cases (no delay)\n\n")
+	p("\n")
+}
+
+func (h *H2) timedTable(p printf) {
+	p("### Timed cases (no delay)\n\n")
 	p("Medians over the rounds; \"h2/h1\" is the HTTP/2 median time over the HTTP/1.1 one (the bound for echo is 1.3). CPU/op is the client process's alone, as in the tables above, so the difference between the time ratio and the CPU ratio is the server's, and the scheduling between the two processes on their one CPU. \"dial wss\" is a new TLS connection and upgrade each time over HTTP/1.1, a stream on the kept connection over HTTP/2.\n\n")
 	p("| case | HTTP/1.1 | HTTP/2 | h2/h1 | client CPU/op HTTP/1.1 | HTTP/2 | allocs HTTP/1.1 | HTTP/2 | MB/s HTTP/1.1 | HTTP/2 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for i, c := range h.Timed.Cases {
@@ -244,7 +290,11 @@ func (h *H2) table(p printf) {
 		p("| %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s | %s |\n", c.Name, fmtDur(na), fmtDur(nb), fmtRatio(nb, na),
 			fmtDur(a.metric(cpu).Median), fmtDur(b.metric(cpu).Median), a.metric(al).Median, b.metric(al).Median, mbText(a), mbText(b))
 	}
-	p("\n### Memory: %d idle HTTP/1.1 connections beside %d idle streams of one HTTP/2 connection\n\n", h.IdleN, h.IdleN)
+	p("\n")
+}
+
+func (h *H2) idleTable(p printf) {
+	p("### Memory: %d idle HTTP/1.1 connections beside %d idle streams of one HTTP/2 connection\n\n", h.IdleN, h.IdleN)
 	p("Measured as in the idle-memory table above (wss here, so TLS's buffers count for HTTP/1.1; for HTTP/2 the one connection's share is spread over the streams).\n\n")
 	p("| transport | no reader | goroutines each | reader blocked | goroutines each |\n| --- | --- | --- | --- | --- |\n")
 	for i, name := range []string{"HTTP/1.1 connection", "HTTP/2 stream"} {
@@ -255,8 +305,12 @@ func (h *H2) table(p printf) {
 		r := h.Idle[i]
 		p("| %s | %s | %.1f | %s | %.1f |\n", name, fmtBytes(r.NoReader), r.GoroutinesNoReader, fmtBytes(r.Reader), r.GoroutinesReader)
 	}
+	p("\n")
+}
+
+func (h *H2) manyTable(p printf) {
 	m := h.Many
-	p("\n### %d WebSockets at once over one connection\n\n", m.n)
+	p("### %d WebSockets at once over one connection\n\n", m.n)
 	if m.err != nil {
 		p("Failed: %s\n\n", oneLine(m.err))
 		return

@@ -141,11 +141,17 @@ func endpoint(rw io.ReadWriter, u *url.URL) {
 		}
 		return bw.Flush()
 	}
+	// Frames come in through a buffer on both transports: gobwas reads a
+	// frame in three small reads, which a TLS connection answers from the
+	// record it holds, while each read of an HTTP/2 request body is a round
+	// through x/net's serving goroutine. Unbuffered, the server's HTTP/2 side
+	// paid for the way it read, not for HTTP/2.
+	br := bufio.NewReaderSize(rw, 4<<10)
 	recv := func() ([]byte, ws.OpCode, error) {
 		msg, op, err := wsutil.ReadClientData(struct {
 			io.Reader
 			io.Writer
-		}{rw, bw})
+		}{br, bw})
 		if err != nil {
 			bw.Flush() // the answer to a close frame
 		}
