@@ -114,6 +114,7 @@ type Conn struct {
 	writeDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
 	ownDeadline   bool  // a control frame is going out under its own deadline
 	closeReading  bool  // Close reads the peer's close under a read deadline of its own
+	pongWriting   bool  // a sendPongs goroutine runs, and takes every batch that waits
 
 	appClosed atomic.Bool // Close or CloseWithStatus was called
 	closed    atomic.Bool // the stream is closed

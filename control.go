@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -91,11 +90,7 @@ func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, e
 		c.wr.closeSent = true
 		// The pings that waiting pongs answer came before the close that
 		// ends writes, so their pongs go first (RFC 6455 §5.5.2).
-		c.deadlineMu.Lock()
-		b := c.pongs
-		c.pongs = nil
-		c.deadlineMu.Unlock()
-		if b != nil {
+		if b := c.takePongs(false); b != nil {
 			defer pongBatches.Put(b)
 			out = append(b.b[:b.n], out...)
 		}
@@ -125,10 +120,11 @@ func putControl(f []byte, op byte, payload []byte) int {
 // them in one go, with room behind them for a close frame (sendControl).
 type pongBatch struct {
 	b      [pongBatchLen*(2+4+maxControl) + maxHeader + maxControl]byte
-	n      int  // bytes of b that hold pongs
-	last   int  // where the last pong begins
-	count  int  // pongs in b
-	waited bool // a read waited for it full, in vain: the newest pong replaces the last
+	n      int           // bytes of b that hold pongs
+	last   int           // where the last pong begins
+	count  int           // pongs in b
+	waited bool          // a read waited for it full, in vain: the newest pong replaces the last
+	taken  chan struct{} // has room for one: a read that waits for the full batch hears that it went
 }
 
 // pongBatchLen is how many pongs may wait in a batch. A peer that sends
@@ -139,23 +135,33 @@ type pongBatch struct {
 // batch for the last, as RFC 6455 §5.5.3 allows.
 const pongBatchLen = 16
 
-var pongBatches = sync.Pool{New: func() any { return new(pongBatch) }}
+var pongBatches = sync.Pool{New: func() any { return &pongBatch{taken: make(chan struct{}, 1)} }}
 
 // queuePong answers a ping with payload, which may be the read buffer. The
 // pong goes out from a goroutine of its own, so that the read goes on
 // meanwhile, and without a write deadline: a peer that stops reading for a
 // while gets it once it reads again. A deadline that passed with the pong
 // under way would end the connection's writes, over TLS or when a part of it
-// went out, for the sake of a frame the application never asked for. Close
-// ends the goroutine, since it closes the stream.
+// went out, for the sake of a frame the application never asked for. One
+// goroutine at a time writes the batches, in order, and ends when none
+// waits; Close ends it, since it closes the stream.
 func (c *Conn) queuePong(payload []byte) {
-	var by time.Time
+	var bound *time.Timer
+	defer func() {
+		if bound != nil {
+			bound.Stop()
+		}
+	}()
 	for {
 		c.deadlineMu.Lock()
-		b, start := c.pongs, false
+		b := c.pongs
 		if b == nil {
-			b, start = pongBatches.Get().(*pongBatch), true
+			b = pongBatches.Get().(*pongBatch)
 			b.n, b.count, b.waited = 0, 0, false
+			select {
+			case <-b.taken: // a signal from its last use, which nobody heard
+			default:
+			}
 			c.pongs = b
 		}
 		if b.count < pongBatchLen || b.waited {
@@ -166,6 +172,8 @@ func (c *Conn) queuePong(payload []byte) {
 			}
 			b.last = b.n
 			b.n += putControl(b.b[b.n:], opPong, payload)
+			start := !c.pongWriting
+			c.pongWriting = true
 			c.deadlineMu.Unlock()
 			if start {
 				go c.sendPongs()
@@ -173,45 +181,63 @@ func (c *Conn) queuePong(payload []byte) {
 			return
 		}
 		c.deadlineMu.Unlock()
-		// The full batch goes out once the frames before it have: the
-		// frame lock coming free says they have. The read never writes the
-		// batch itself, which could wait without end.
-		if by.IsZero() {
-			by = ownBound()
+		// The read never writes the batch itself, which could wait without
+		// end: it waits for the writer to take it, a second at most.
+		if bound == nil {
+			bound = time.NewTimer(controlTimeout)
 		}
-		if !c.frameSem.lockBy(by) {
+		select {
+		case <-b.taken:
+		case <-bound.C:
 			c.deadlineMu.Lock()
 			if c.pongs == b {
 				b.waited = true
 			}
 			c.deadlineMu.Unlock()
-			continue
 		}
-		c.frameSem.unlock()
-		runtime.Gosched() // the batch's goroutine may have yet to ask for the lock
 	}
 }
 
-// sendPongs writes the pongs that wait, unless another call has taken them.
+// sendPongs writes the batches of pongs as they wait, until none does.
 func (c *Conn) sendPongs() {
-	c.frameSem.lock()
-	defer c.frameSem.unlock()
+	for {
+		c.frameSem.lock()
+		b := c.takePongs(true)
+		if b == nil {
+			c.frameSem.unlock()
+			return
+		}
+		if c.writeErr() == nil {
+			c.useOwnDeadline(time.Time{})
+			if m, err := c.s.Write(b.b[:b.n]); err != nil {
+				c.writeFailed(err, m == 0)
+			}
+			c.restoreDeadline()
+		}
+		c.frameSem.unlock()
+		pongBatches.Put(b)
+	}
+}
+
+// takePongs takes the batch of pongs that waits, if any, and tells a read
+// that waits for it. With last, when none waits, the caller is sendPongs,
+// which then ends. The caller holds frameSem.
+func (c *Conn) takePongs(last bool) *pongBatch {
 	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
 	b := c.pongs
 	c.pongs = nil
-	c.deadlineMu.Unlock()
 	if b == nil {
-		return
+		if last {
+			c.pongWriting = false
+		}
+		return nil
 	}
-	defer pongBatches.Put(b)
-	if c.writeErr() != nil {
-		return
+	select {
+	case b.taken <- struct{}{}:
+	default:
 	}
-	c.useOwnDeadline(time.Time{})
-	defer c.restoreDeadline()
-	if m, err := c.s.Write(b.b[:b.n]); err != nil {
-		c.writeFailed(err, m == 0)
-	}
+	return b
 }
 
 // useOwnDeadline puts d, which may be zero, on the stream as the write
