@@ -147,6 +147,7 @@ func serveLean(tc *tls.Conn, cfg LeanH2) {
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = 64 << 10
 	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(leanMaxFrame) // the default this server keeps
 	c.enc = hpack.NewEncoder(hpackSink{c})
 	settings := []http2.Setting{
 		{ID: http2.SettingEnableConnectProtocol, Val: 1},
@@ -181,8 +182,11 @@ func serveLean(tc *tls.Conn, cfg LeanH2) {
 		case err != nil:
 			code := http2.ErrCodeProtocol
 			var ce http2.ConnectionError
-			if errors.As(err, &ce) {
+			switch {
+			case errors.As(err, &ce):
 				code = http2.ErrCode(ce)
+			case errors.Is(err, http2.ErrFrameTooLarge):
+				code = http2.ErrCodeFrameSize
 			}
 			c.fr.WriteGoAway(c.lastID, code, nil)
 			bw.Flush()
@@ -247,7 +251,13 @@ func (c *leanConn) setting(s http2.Setting) error {
 	if err := s.Valid(); err != nil {
 		return err
 	}
-	if s.ID != http2.SettingInitialWindowSize {
+	switch s.ID {
+	case http2.SettingHeaderTableSize:
+		// The client's decoder keeps no more dynamic table than this.
+		c.enc.SetMaxDynamicTableSizeLimit(s.Val)
+		return nil
+	case http2.SettingInitialWindowSize:
+	default:
 		return nil
 	}
 	// RFC 9113 §6.9.2: the change applies to every open stream's window.
@@ -493,7 +503,9 @@ func (c *leanConn) consume(s *leanStream) bool {
 			if !ok {
 				break
 			}
-			if !h.Masked || h.Length > wire.MaxFrame || h.OpCode.IsControl() && (h.Length > 125 || !h.Fin) {
+			// No extension is negotiated, so no RSV bit may be set.
+			if !h.Masked || h.Rsv != 0 || h.OpCode.IsReserved() || h.Length > wire.MaxFrame ||
+				h.OpCode.IsControl() && (h.Length > 125 || !h.Fin) {
 				s.queueClose(ws.StatusProtocolError)
 				continue
 			}
@@ -550,7 +562,13 @@ func parseHeader(p []byte) (ws.Header, int, bool) {
 		h.Length = int64(binary.BigEndian.Uint16(p[2:]))
 		i = 4
 	case 127:
-		h.Length = int64(binary.BigEndian.Uint64(p[2:]) & (1<<63 - 1))
+		// RFC 6455 §5.2 forbids the top bit; kept, it would read as a
+		// negative length, so it reads as too long instead.
+		n := binary.BigEndian.Uint64(p[2:])
+		if n >= 1<<63 {
+			n = 1 << 62
+		}
+		h.Length = int64(n)
 		i = 10
 	default:
 		h.Length = int64(l)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -337,7 +338,17 @@ func TestLeanH2HonoursWindows(t *testing.T) {
 	if !ok || f.StreamID != 3 || !bytes.Equal(f.Data(), append([]byte{0x81, 5}, "hello"...)) {
 		t.Fatalf("got %v, want the echo on stream 3", f)
 	}
+	// After the client's GOAWAY, the connection ends with its last stream.
 	if err := r.fr.WriteGoAway(3, http2.ErrCodeNo, nil); err != nil {
 		t.Fatal(err)
+	}
+	if err := r.fr.WriteData(3, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := r.next().(*http2.DataFrame); !ok || f.StreamID != 3 || !f.StreamEnded() {
+		t.Fatalf("got %v, want END_STREAM on stream 3", f)
+	}
+	if f, err := r.fr.ReadFrame(); !errors.Is(err, io.EOF) {
+		t.Fatalf("got %v, %v; want the connection closed", f, err)
 	}
 }
