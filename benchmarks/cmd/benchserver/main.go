@@ -86,6 +86,7 @@ func run(configPath string, delay time.Duration) error {
 		{&cfg.Connect, func(ln net.Listener) { server.ServeConnect(g, ln) }},
 		{&cfg.SOCKS5, func(ln net.Listener) { server.ServeSOCKS5(g, ln) }},
 		{&cfg.H2, func(ln net.Listener) { server.ServeH2(g, ln, tlsCfg) }},
+		{&cfg.H2Lean, func(ln net.Listener) { server.ServeH2Lean(g, ln, tlsCfg, server.LeanH2Bench) }},
 		{&cfg.H2Connect, func(ln net.Listener) { server.ServeH2Connect(g, ln, tlsCfg) }},
 	}
 	for _, s := range steps {

@@ -28,11 +28,12 @@ type H2 struct {
 	Timed *Timed
 	// Idle is the memory of idle connections: [0] HTTP/1.1 connections, [1]
 	// WebSocket streams of one HTTP/2 connection.
-	Idle    [2]IdleResult
-	IdleErr [2]error
-	IdleN   int
-	Many    h2Many
-	run     *H2Parts // what ran; nil for everything
+	Idle     [2]IdleResult
+	IdleErr  [2]error
+	IdleN    int
+	Many     h2Many   // against x/net/http2's server
+	ManyLean h2Many   // against the lean server
+	run      *H2Parts // what ran; nil for everything
 }
 
 // h2RTT is one row of the round-trips table: a way to ready, over HTTP/1.1
@@ -61,12 +62,17 @@ func RunH2(e *Env, rounds, reps, n int, run *H2Parts, log io.Writer) *H2 {
 	}
 	if run.part("timed") {
 		fmt.Fprintf(log, "HTTP/2: timed cases\n")
-		cases := []Case{
-			{Name: "dial wss", Route: origin(e.Cfg.H2, wire.PathEcho), Bench: benchDial},
-			{Name: "echo 128 B wss", Route: origin(e.Cfg.H2, wire.PathEcho), Bench: benchEcho},
-			{Name: "client→server 1 MiB wss", Route: origin(e.Cfg.H2, wire.PathSink), Bench: benchUpload},
-			{Name: "server→client 1 MiB wss", Route: origin(e.Cfg.H2, wire.PathSource), Bench: benchDownload},
+		timed := func(addr, suffix string) []Case {
+			return []Case{
+				{Name: "dial wss" + suffix, Route: origin(addr, wire.PathEcho), Bench: benchDial},
+				{Name: "echo 128 B wss" + suffix, Route: origin(addr, wire.PathEcho), Bench: benchEcho},
+				{Name: "client→server 1 MiB wss" + suffix, Route: origin(addr, wire.PathSink), Bench: benchUpload},
+				{Name: "server→client 1 MiB wss" + suffix, Route: origin(addr, wire.PathSource), Bench: benchDownload},
+			}
 		}
+		// The same cases against the lean HTTP/2 server, whose HTTP/1.1
+		// column is the same gobwas/ws code on its own port.
+		cases := append(timed(e.Cfg.H2, ""), timed(e.Cfg.H2Lean, leanSuffix)...)
 		cases = slices.DeleteFunc(cases, func(c Case) bool { return !run.timedCase(c.Name) })
 		res.Timed = RunTimed(cases, []lib.Library{h1, h2}, rounds, log)
 	}
@@ -83,9 +89,13 @@ func RunH2(e *Env, rounds, reps, n int, run *H2Parts, log io.Writer) *H2 {
 	if run.part("many") {
 		fmt.Fprintf(log, "HTTP/2: %d WebSockets at once on one connection\n", n)
 		res.Many = runMany(h2, origin(e.Cfg.H2, wire.PathEcho), e.Cfg.H2, n)
+		res.ManyLean = runMany(h2, origin(e.Cfg.H2Lean, wire.PathEcho), e.Cfg.H2Lean, n)
 	}
 	return res
 }
+
+// leanSuffix names the timed cases run against the lean HTTP/2 server.
+const leanSuffix = ", lean h2 server"
 
 // H2Parts picks what RunH2 runs.
 type H2Parts struct {
@@ -226,7 +236,7 @@ func runMany(l lib.Library, r lib.Route, addr string, n int) h2Many {
 
 func (h *H2) table(p printf) {
 	p("## HTTP/2: WithHTTP2 beside HTTP/1.1 (issue 16)\n\n")
-	p("wsdial with `WithHTTP2` (\"HTTP/2\") and without (\"HTTP/1.1\"), against one server process that takes both on one TLS port, ALPN choosing: x/net/http2's server with extended CONNECT for RFC 8441 streams, and the raw TLS connection for HTTP/1.1 upgrades, with gobwas/ws's frame code on both, so that only the transport differs. The proxy rows go through an HTTP/2 CONNECT proxy (x/net/http2's server) for HTTP/2 and through the HTTP/1.1 CONNECT proxy above for HTTP/1.1, to the gorilla wss endpoint.\n\n")
+	p("wsdial with `WithHTTP2` (\"HTTP/2\") and without (\"HTTP/1.1\"), against one server process that takes both on one TLS port, ALPN choosing: x/net/http2's server with extended CONNECT for RFC 8441 streams, and the raw TLS connection for HTTP/1.1 upgrades, with gobwas/ws's frame code on both, so that only the transport differs. Rows marked \"lean h2 server\" are the same cases on a second port whose HTTP/2 side is the benchmarks' own lean server (internal/server/h2lean.go: one goroutine a connection, x/net's Framer and HPACK, both directions' flow control), the counterpart of the bare gobwas/ws HTTP/1.1 fixture; x/net's server hands each echo between goroutines several times, which costs its process more CPU than the client's whole HTTP/2 overhead, and both are reported. The proxy rows go through an HTTP/2 CONNECT proxy (x/net/http2's server) for HTTP/2 and through the HTTP/1.1 CONNECT proxy above for HTTP/1.1, to the gorilla wss endpoint.\n\n")
 	if h.run.part("rtt") {
 		h.rttTable(p)
 	}
@@ -237,7 +247,8 @@ func (h *H2) table(p printf) {
 		h.idleTable(p)
 	}
 	if h.run.part("many") {
-		h.manyTable(p)
+		h.manyTable(p, "x/net/http2's server", h.Many)
+		h.manyTable(p, "the lean server", h.ManyLean)
 	}
 }
 
@@ -308,9 +319,8 @@ func (h *H2) idleTable(p printf) {
 	p("\n")
 }
 
-func (h *H2) manyTable(p printf) {
-	m := h.Many
-	p("### %d WebSockets at once over one connection\n\n", m.n)
+func (h *H2) manyTable(p printf, server string, m h2Many) {
+	p("### %d WebSockets at once over one connection, to %s\n\n", m.n, server)
 	if m.err != nil {
 		p("Failed: %s\n\n", oneLine(m.err))
 		return

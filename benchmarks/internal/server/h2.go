@@ -31,8 +31,6 @@ const h2MaxStreams = 2000
 // picks. Both ways run gobwas/ws's frame code, so that only the transport
 // differs between them.
 func ServeH2(g *Group, ln net.Listener, tlsCfg *tls.Config) {
-	cfg := tlsCfg.Clone()
-	cfg.NextProtos = []string{"h2", "http/1.1"}
 	h2 := &http2.Server{MaxConcurrentStreams: h2MaxStreams}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodConnect || r.Header.Get(":protocol") != "websocket" {
@@ -46,13 +44,23 @@ func ServeH2(g *Group, ln net.Listener, tlsCfg *tls.Config) {
 		}
 		endpoint(&h2Stream{r: r.Body, w: w, rc: rc}, r.URL)
 	})
+	serveALPN(g, ln, tlsCfg, func(tc *tls.Conn) {
+		h2.ServeConn(tc, &http2.ServeConnOpts{Handler: handler})
+	})
+}
+
+// serveALPN serves TLS connections on ln, handing those that pick h2 to
+// serveH2 and upgrading the others to WebSockets with gobwas/ws.
+func serveALPN(g *Group, ln net.Listener, tlsCfg *tls.Config, serveH2 func(*tls.Conn)) {
+	cfg := tlsCfg.Clone()
+	cfg.NextProtos = []string{"h2", "http/1.1"}
 	g.Serve(ln, func(c net.Conn) {
 		tc := tls.Server(c, cfg)
 		if err := tc.Handshake(); err != nil {
 			return
 		}
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {
-			h2.ServeConn(tc, &http2.ServeConnOpts{Handler: handler})
+			serveH2(tc)
 			return
 		}
 		var u *url.URL

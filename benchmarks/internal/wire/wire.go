@@ -50,7 +50,11 @@ type Config struct {
 	// HTTP/2 (issue 16): the WebSocket endpoints over TLS, as RFC 8441
 	// streams or HTTP/1.1 upgrades by ALPN; an HTTP/2 CONNECT proxy over
 	// TLS; and delay relays in front of both.
-	H2             string `json:"h2"`
+	H2 string `json:"h2"`
+	// H2Lean is the same endpoints with HTTP/2 served by the benchmarks'
+	// own lean server instead of x/net/http2's, whose goroutine hand-offs
+	// otherwise weigh on every HTTP/2 echo.
+	H2Lean         string `json:"h2_lean"`
 	H2Connect      string `json:"h2_connect"`
 	RelayH2        string `json:"relay_h2"`
 	RelayH2Connect string `json:"relay_h2_connect"`
