@@ -126,9 +126,25 @@ type Conn struct {
 // message is read through a chain of io.Readers (see frameReader), whose end
 // chain returns.
 type readState struct {
+	// What only a read under way, a message begun or bytes that wait need:
+	// lent from readMsgs while the read side is held, and kept past it only
+	// while a message is begun or bytes wait (see holdRead, dropRead), so
+	// that a connection idle between messages holds none of it.
+	*readMsg
+
+	err error // the first failure; every later read returns it, and it is never cleared
+
+	// rsvAllowed holds the reserved bits that a negotiated extension gives a
+	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
+	rsvAllowed byte
+	sem        sem       // the lock of the read side, readSem in Conn's rules
+	inflate    *inflater // permessage-deflate's reading side; nil when not negotiated
+}
+
+// readMsg is the part of readState that a Conn borrows while it reads.
+type readMsg struct {
 	buf      *[readBufSize]byte // lent while bytes wait in it or a read is under way
 	pos, end int                // buf[pos:end] is read but not yet consumed
-	err      error              // the first failure; every later read returns it, and it is never cleared
 
 	remain int64 // payload bytes of the frame being read still to read
 
@@ -136,23 +152,43 @@ type readState struct {
 	length     int64          // its length so far, as its frames' headers announce it
 	inflated   int64          // its length so far out of the decompressor, which the read limit bounds
 	cur        *messageReader // the reader NextReader handed out for it; nil once it is over
-	spare      []messageReader
-	fin        bool      // its frame being read is its last
-	inMessage  bool      // its frames are not all read
-	compressed bool      // its frames carry permessage-deflate data
-	text       bool      // it is text, whose UTF-8 is checked
-	open       bool      // it has begun and its chain has not yet returned io.EOF
-	utf8       utf8State // the UTF-8 check of its text so far
-	lastSpares uint8     // how many readers the last allocation of spare made
+	fin        bool           // its frame being read is its last
+	inMessage  bool           // its frames are not all read
+	compressed bool           // its frames carry permessage-deflate data
+	text       bool           // it is text, whose UTF-8 is checked
+	open       bool           // it has begun and its chain has not yet returned io.EOF
+	utf8       utf8State      // the UTF-8 check of its text so far
 
-	// rsvAllowed holds the reserved bits that a negotiated extension gives a
-	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
-	rsvAllowed byte
-	// sem is the lock of the read side, readSem in Conn's rules. It stands
-	// in the room the bytes above leave, which keeps Conn within 320 bytes,
-	// a size class of the allocator.
-	sem     sem
-	inflate *inflater // permessage-deflate's reading side; nil when not negotiated
+	// The readers NextReader hands out stay with the record from one
+	// connection to the next: each is handed out once, ever, so one kept
+	// past its message never matches a later cur, whichever connection the
+	// record serves by then.
+	spare      []messageReader
+	lastSpares uint8 // how many readers the last allocation of spare made
+}
+
+// readMsgs lends the records of readMsg.
+var readMsgs = sync.Pool{New: func() any { return new(readMsg) }}
+
+// holdRead lends c the record of its read side, if it holds none. The
+// caller has just taken the read side.
+func (c *Conn) holdRead() {
+	if c.rd.readMsg == nil {
+		c.rd.readMsg = readMsgs.Get().(*readMsg)
+	}
+}
+
+// dropRead gives the record back when nothing in it outlives the read: no
+// bytes wait, and no message is begun. The caller holds the read side, and
+// has given back the read buffer if it could.
+func (c *Conn) dropRead() {
+	m := c.rd.readMsg
+	if m == nil || m.buf != nil || m.inMessage || m.open {
+		return
+	}
+	c.rd.readMsg = nil
+	*m = readMsg{spare: m.spare, lastSpares: m.lastSpares}
+	readMsgs.Put(m)
 }
 
 // writeState is the writing side of a Conn.
@@ -162,13 +198,14 @@ type writeState struct {
 	closeSent bool  // a close frame went out, or was tried: no data frame may follow
 
 	// Guarded by msgSem.
-	msg     messageWriter
 	deflate *deflater // permessage-deflate's writing side; nil when not negotiated
 }
 
-// messageWriter writes the data messages of a Conn, one at a time, as
-// frames gathered in a write buffer: the payload goes to the frames
-// directly, or through the compressor first. Guarded by msgSem.
+// messageWriter writes one data message of a Conn, as frames gathered in a
+// write buffer: the payload goes to the frames directly, or through the
+// compressor first. WriteMessage borrows one from messageWriters for its
+// message; the handle NextWriter returns has one of its own. It is used
+// under msgSem.
 type messageWriter struct {
 	c    *Conn
 	wb   *writeBuf // lent for the message
@@ -177,6 +214,8 @@ type messageWriter struct {
 	rsv  byte      // the next frame's reserved bits: RSV1 on a compressed message's first frame
 	mode byte      // sendPlain, sendDeflated or sendUndecided
 }
+
+var messageWriters = sync.Pool{New: func() any { return new(messageWriter) }}
 
 // frameReader, limitReader and utf8Reader are the links of a message's
 // chain of readers, each an io.Reader with one job: the payload of the
@@ -210,7 +249,6 @@ func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 		conn.subOff, conn.subLen = uint32(i), uint32(len(subprotocol))
 	}
 	conn.readLimit.Store(cfg.readLimit)
-	conn.wr.msg.c = conn
 	return conn
 }
 
