@@ -94,7 +94,7 @@ type Conn struct {
 	// the rest, since an idle connection is all this struct.
 	s              stream      // the stream: every write, deadline and Close goes here
 	pending        *prefixConn // when bytes were read past the 101 response: s behind them, which reads come from
-	head           string      // the 101 response head, parsed again by Response
+	head           string      // the 101 response head, packed (headcode.go), parsed again by Response
 	subOff, subLen uint32      // the subprotocol, as it stands in head
 	resp           atomic.Pointer[http.Response]
 
@@ -240,7 +240,8 @@ type stream interface {
 }
 
 // newConn makes the Conn of a handshake that succeeded over c, whose
-// response head is head, with subprotocol, a part of head, chosen.
+// response head is head, packed or not (headcode.go), with subprotocol, a
+// part of head, chosen.
 func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 	conn := &Conn{s: c, head: head}
 	// Any place in head that holds the same bytes will do; the value came
@@ -276,7 +277,7 @@ func (c *Conn) Response() *http.Response {
 	var fields [16]headerField
 	// The head parsed once already, in the handshake, so it parses again;
 	// of two calls at once, both parse, and the first to finish is kept.
-	h, _ := parseHead(c.head, fields[:])
+	h, _ := parseKept(c.head, fields[:])
 	c.resp.CompareAndSwap(nil, h.response(nil))
 	return c.resp.Load()
 }
