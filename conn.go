@@ -82,10 +82,18 @@ type Conn struct {
 	// reads under a read deadline of its own too, and puts the application's
 	// back, as SetReadDeadline records it in ka, when it is done.
 	//
-	// Buffers. rd.buf is lent from readBufs while bytes wait in it or a read
-	// is under way; a read that waits with nothing buffered holds a 256-byte
-	// wait buffer instead. wr.msg.wb is lent from writeBufs for the length of
-	// a data message. Control frames are built on the stack. The
+	// Lent state. What only a read needs, rd's readMsg (the read buffer and
+	// the place in it, the frame and the message being read, the readers
+	// NextReader hands out), is lent from readMsgs whenever the read side
+	// is taken, and given back as it is let go unless a message is begun or
+	// bytes wait: a connection idle between messages holds none of it, and
+	// one with a read parked holds a record of 96 bytes. rd.buf is lent from
+	// readBufs while bytes wait in it or a read is under way; a read that
+	// waits with nothing buffered holds a 256-byte wait buffer instead. A
+	// data message's messageWriter is WriteMessage's, lent from
+	// messageWriters, or that of NextWriter's handle, and its write buffer
+	// is lent from writeBufs, for the length of the message. The 101 head is
+	// kept packed (headcode.go). Control frames are built on the stack. The
 	// permessage-deflate state, rd.inflate and wr.deflate, borrows its
 	// decompressor and compressor for one message at a time, unless context
 	// takeover keeps the compressor; an idle connection holds neither buffer.
