@@ -81,9 +81,10 @@ func (d *Dialer) setup(cfg *config) error {
 	// would; http/1.1 alone is offered instead. With no protocol named, none
 	// is offered: a server without an offer speaks HTTP/1.1 all the same,
 	// since HTTP/2 over TLS takes ALPN (RFC 9113 §3.2), and the offer, and
-	// the server's answer, cost the dial seven allocations.
+	// the server's answer, cost the dial seven allocations. WithHTTP2's
+	// dials over HTTP/1.1, to a server that did not take h2, say so.
 	d.tlsWS = d.tlsBase
-	if len(d.tlsBase.NextProtos) > 0 {
+	if len(d.tlsBase.NextProtos) > 0 || cfg.http2 {
 		d.tlsWS = d.tlsBase.Clone()
 		d.tlsWS.NextProtos = []string{"http/1.1"}
 	}
