@@ -85,18 +85,19 @@ type Conn struct {
 	// Lent state. What only a read needs, rd's readMsg (the read buffer and
 	// the place in it, the frame and the message being read, the readers
 	// NextReader hands out), is lent from readMsgs whenever the read side
-	// is taken, and given back as it is let go unless a message is begun or
-	// bytes wait: a connection idle between messages holds none of it, and
-	// one with a read parked holds a record of 96 bytes. rd.buf is lent from
-	// readBufs while bytes wait in it or a read is under way; a read that
-	// waits with nothing buffered holds a 256-byte wait buffer instead. A
-	// data message's messageWriter is WriteMessage's, lent from
-	// messageWriters, or that of NextWriter's handle, and its write buffer
-	// is lent from writeBufs, for the length of the message. The 101 head is
-	// kept packed (headcode.go). Control frames are built on the stack. The
-	// permessage-deflate state, rd.inflate and wr.deflate, borrows its
-	// decompressor and compressor for one message at a time, unless context
-	// takeover keeps the compressor; an idle connection holds neither buffer.
+	// is taken, and given back when it is let go, or when the read waits for
+	// the stream between messages, unless a message is begun or bytes wait:
+	// a connection idle between messages holds none of it, whether a read
+	// is parked on it or not. rd.buf is lent from readBufs while bytes wait
+	// in it or a read is under way; a read that waits with nothing buffered
+	// holds a 256-byte wait buffer instead. A data message's messageWriter
+	// is WriteMessage's, lent from messageWriters, or that of NextWriter's
+	// handle, and its write buffer is lent from writeBufs, for the length of
+	// the message. The 101 head is kept packed (headcode.go). Control
+	// frames are built on the stack. The permessage-deflate state,
+	// rd.inflate and wr.deflate, borrows its decompressor and compressor for
+	// one message at a time, unless context takeover keeps the compressor;
+	// an idle connection holds neither buffer.
 
 	// Set by the handshake, then only read. They are few and small, as is
 	// the rest, since an idle connection is all this struct.
@@ -134,10 +135,8 @@ type Conn struct {
 // message is read through a chain of io.Readers (see frameReader), whose end
 // chain returns.
 type readState struct {
-	// What only a read under way, a message begun or bytes that wait need:
-	// lent from readMsgs while the read side is held, and kept past it only
-	// while a message is begun or bytes wait (see holdRead, dropRead), so
-	// that a connection idle between messages holds none of it.
+	// What only a read under way, a message begun or bytes that wait need,
+	// lent as the rules at the top of Conn say (holdRead, dropRead).
 	*readMsg
 
 	err error // the first failure; every later read returns it, and it is never cleared

@@ -239,7 +239,7 @@ func measureDialAndIdle(t *testing.T, url string) {
 		{"an idle connection", idle, 552},
 		// Most of it is the goroutine: its 2 KiB stack, which the parked
 		// read never outgrows, and the runtime's 448 bytes for it; then
-		// the read's record (96 B) and its wait buffer (256 B).
+		// the read's wait buffer (256 B).
 		{"an idle connection with a read parked", parked, 3600},
 		// A timer and its state, 128 bytes of it.
 		{"a keepalive", kaIdle - idle, 320},

@@ -221,7 +221,12 @@ func (c *Conn) nextMessage() (MessageType, error) {
 		if err != errAwait {
 			return t, err
 		}
-		if err := c.await(); err != nil {
+		// Nothing in the read's record outlives the wait, so a parked read
+		// holds none; readWaiting takes one once bytes come.
+		c.dropRead()
+		err = c.await()
+		c.holdRead()
+		if err != nil {
 			c.ioFailed(err)
 			return 0, c.readFailure()
 		}
@@ -641,6 +646,7 @@ func (c *Conn) readWaiting() (int, error) {
 	wb := waitBufs.Get().(*[waitBufSize]byte)
 	m, err := c.netConn().Read(wb[:])
 	if m > 0 {
+		c.holdRead()
 		r := &c.rd
 		r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
 		r.end = copy(r.buf[:], wb[:m])
