@@ -84,19 +84,28 @@ type Conn struct {
 	// reads under a read deadline of its own too, and puts the application's
 	// back, as SetReadDeadline records it in ka, when it is done.
 	//
-	// Buffers. rd.buf is lent from readBufs while bytes wait in it or a read
-	// is under way; a read that waits with nothing buffered holds a 256-byte
-	// wait buffer instead. wr.msg.wb is lent from writeBufs for the length of
-	// a data message. Control frames are built on the stack. The
-	// permessage-deflate state, rd.inflate and wr.deflate, borrows its
-	// decompressor and compressor for one message at a time, unless context
-	// takeover keeps the compressor; an idle connection holds neither buffer.
+	// Lent state. What only a read needs, rd's readMsg (the read buffer and
+	// the place in it, the frame and the message being read, the readers
+	// NextReader hands out), is lent from readMsgs whenever the read side
+	// is taken, and given back when it is let go, or when the read waits for
+	// the stream between messages, unless a message is begun or bytes wait:
+	// a connection idle between messages holds none of it, whether a read
+	// is parked on it or not. rd.buf is lent from readBufs while bytes wait
+	// in it or a read is under way; a read that waits with nothing buffered
+	// holds a 256-byte wait buffer instead. A data message's messageWriter
+	// is WriteMessage's, lent from messageWriters, or that of NextWriter's
+	// handle, and its write buffer is lent from writeBufs, for the length of
+	// the message. The 101 head is kept packed (headcode.go). Control
+	// frames are built on the stack. The permessage-deflate state,
+	// rd.inflate and wr.deflate, borrows its decompressor and compressor for
+	// one message at a time, unless context takeover keeps the compressor;
+	// an idle connection holds neither buffer.
 
 	// Set by the handshake, then only read. They are few and small, as is
 	// the rest, since an idle connection is all this struct.
 	s              stream      // the stream: every write, deadline and Close goes here
 	pending        *prefixConn // when bytes were read past the 101 response: s behind them, which reads come from
-	head           string      // the 101 response head, parsed again by Response
+	head           string      // the 101 response head, packed (headcode.go), parsed again by Response
 	subOff, subLen uint32      // the subprotocol, as it stands in head
 	resp           atomic.Pointer[http.Response]
 
@@ -129,9 +138,23 @@ type Conn struct {
 // message is read through a chain of io.Readers (see frameReader), whose end
 // chain returns.
 type readState struct {
+	// What only a read under way, a message begun or bytes that wait need,
+	// lent as the rules at the top of Conn say (holdRead, dropRead).
+	*readMsg
+
+	err error // the first failure; every later read returns it, and it is never cleared
+
+	// rsvAllowed holds the reserved bits that a negotiated extension gives a
+	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
+	rsvAllowed byte
+	sem        sem       // the lock of the read side, readSem in Conn's rules
+	inflate    *inflater // permessage-deflate's reading side; nil when not negotiated
+}
+
+// readMsg is the part of readState that a Conn borrows while it reads.
+type readMsg struct {
 	buf      *[readBufSize]byte // lent while bytes wait in it or a read is under way
 	pos, end int                // buf[pos:end] is read but not yet consumed
-	err      error              // the first failure; every later read returns it, and it is never cleared
 
 	remain int64 // payload bytes of the frame being read still to read
 
@@ -139,23 +162,43 @@ type readState struct {
 	length     int64          // its length so far, as its frames' headers announce it
 	inflated   int64          // its length so far out of the decompressor, which the read limit bounds
 	cur        *messageReader // the reader NextReader handed out for it; nil once it is over
-	spare      []messageReader
-	fin        bool      // its frame being read is its last
-	inMessage  bool      // its frames are not all read
-	compressed bool      // its frames carry permessage-deflate data
-	text       bool      // it is text, whose UTF-8 is checked
-	open       bool      // it has begun and its chain has not yet returned io.EOF
-	utf8       utf8State // the UTF-8 check of its text so far
-	lastSpares uint8     // how many readers the last allocation of spare made
+	fin        bool           // its frame being read is its last
+	inMessage  bool           // its frames are not all read
+	compressed bool           // its frames carry permessage-deflate data
+	text       bool           // it is text, whose UTF-8 is checked
+	open       bool           // it has begun and its chain has not yet returned io.EOF
+	utf8       utf8State      // the UTF-8 check of its text so far
 
-	// rsvAllowed holds the reserved bits that a negotiated extension gives a
-	// meaning to: RSV1, on a message's first frame, with permessage-deflate.
-	rsvAllowed byte
-	// sem is the lock of the read side, readSem in Conn's rules. It stands
-	// in the room the bytes above leave, which keeps Conn within 320 bytes,
-	// a size class of the allocator.
-	sem     sem
-	inflate *inflater // permessage-deflate's reading side; nil when not negotiated
+	// The readers NextReader hands out stay with the record from one
+	// connection to the next: each is handed out once, ever, so one kept
+	// past its message never matches a later cur, whichever connection the
+	// record serves by then.
+	spare      []messageReader
+	lastSpares uint8 // how many readers the last allocation of spare made
+}
+
+// readMsgs lends the records of readMsg.
+var readMsgs = sync.Pool{New: func() any { return new(readMsg) }}
+
+// holdRead lends c the record of its read side, if it holds none. The
+// caller has just taken the read side.
+func (c *Conn) holdRead() {
+	if c.rd.readMsg == nil {
+		c.rd.readMsg = readMsgs.Get().(*readMsg)
+	}
+}
+
+// dropRead gives the record back when nothing in it outlives the read: no
+// bytes wait, and no message is begun. The caller holds the read side, and
+// has given back the read buffer if it could.
+func (c *Conn) dropRead() {
+	m := c.rd.readMsg
+	if m == nil || m.buf != nil || m.inMessage || m.open {
+		return
+	}
+	c.rd.readMsg = nil
+	*m = readMsg{spare: m.spare, lastSpares: m.lastSpares}
+	readMsgs.Put(m)
 }
 
 // writeState is the writing side of a Conn.
@@ -165,13 +208,14 @@ type writeState struct {
 	closeSent bool  // a close frame went out, or was tried: no data frame may follow
 
 	// Guarded by msgSem.
-	msg     messageWriter
 	deflate *deflater // permessage-deflate's writing side; nil when not negotiated
 }
 
-// messageWriter writes the data messages of a Conn, one at a time, as
-// frames gathered in a write buffer: the payload goes to the frames
-// directly, or through the compressor first. Guarded by msgSem.
+// messageWriter writes one data message of a Conn, as frames gathered in a
+// write buffer: the payload goes to the frames directly, or through the
+// compressor first. WriteMessage borrows one from messageWriters for its
+// message; the handle NextWriter returns has one of its own. It is used
+// under msgSem.
 type messageWriter struct {
 	c    *Conn
 	wb   *writeBuf // lent for the message
@@ -181,6 +225,8 @@ type messageWriter struct {
 	mode byte      // sendPlain, sendDeflated or sendUndecided
 	cut  bool      // a message was cut short, a frame of it not sent by the write deadline: no data frame may follow
 }
+
+var messageWriters = sync.Pool{New: func() any { return new(messageWriter) }}
 
 // frameReader, limitReader and utf8Reader are the links of a message's
 // chain of readers, each an io.Reader with one job: the payload of the
@@ -205,7 +251,8 @@ type stream interface {
 }
 
 // newConn makes the Conn of a handshake that succeeded over c, whose
-// response head is head, with subprotocol, a part of head, chosen.
+// response head is head, packed or not (headcode.go), with subprotocol, a
+// part of head, chosen.
 func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 	conn := &Conn{s: c, head: head}
 	// Any place in head that holds the same bytes will do; the value came
@@ -214,7 +261,6 @@ func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 		conn.subOff, conn.subLen = uint32(i), uint32(len(subprotocol))
 	}
 	conn.readLimit.Store(cfg.readLimit)
-	conn.wr.msg.c = conn
 	return conn
 }
 
@@ -242,7 +288,7 @@ func (c *Conn) Response() *http.Response {
 	var fields [16]headerField
 	// The head parsed once already, in the handshake, so it parses again;
 	// of two calls at once, both parse, and the first to finish is kept.
-	h, _ := parseHead(c.head, fields[:])
+	h, _ := parseKept(c.head, fields[:])
 	c.resp.CompareAndSwap(nil, h.response(nil))
 	return c.resp.Load()
 }

@@ -25,7 +25,7 @@ type deflater struct {
 	used  int // bytes given to fw since it was last reset
 
 	fw   *flate.Writer // nil between messages unless keep
-	sink frameSink     // where fw writes
+	sink frameSink     // where fw writes, through a pointer, as each message has a writer of its own
 }
 
 // deflaters lends compressors, one pool per level from flate.HuffmanOnly
@@ -61,11 +61,11 @@ func (d *deflater) begin(sink frameSink) {
 	d.sink = sink
 	if d.fw == nil {
 		if fw, ok := deflaters[d.level-flate.HuffmanOnly].Get().(*flate.Writer); ok {
-			fw.Reset(sink)
+			fw.Reset(&d.sink)
 			d.fw = fw
 		} else {
 			// The level was checked by WithCompression.
-			d.fw, _ = flate.NewWriter(sink, d.level)
+			d.fw, _ = flate.NewWriter(&d.sink, d.level)
 		}
 		d.used = 0
 	}
@@ -80,7 +80,7 @@ func (d *deflater) write(p []byte) error {
 				if err := d.fw.Flush(); err != nil {
 					return err
 				}
-				d.fw.Reset(d.sink)
+				d.fw.Reset(&d.sink)
 				d.used = 0
 			}
 			n = min(n, d.piece-d.used)

@@ -29,7 +29,7 @@ type Dialer struct {
 	list       *proxyList                       // WithProxyList's
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
-	tlsWS      *tls.Config // the same, offering only http/1.1 by ALPN, for wss://
+	tlsWS      *tls.Config // the same, offering nothing but http/1.1 by ALPN, for wss://
 	// tlsProxy is WithProxyTLSConfig's, offering only http/1.1 by ALPN:
 	// the CONNECT that follows is HTTP/1.1, and a proxy that picked h2
 	// would not read it.
@@ -76,8 +76,18 @@ func (d *Dialer) setup(cfg *config) error {
 	if d.tlsBase == nil {
 		d.tlsBase = &tls.Config{}
 	}
-	d.tlsWS = d.tlsBase.Clone()
-	d.tlsWS.NextProtos = []string{"http/1.1"}
+	// A WebSocket over TLS speaks HTTP/1.1, so a server that prefers h2 must
+	// not be offered it, as a configuration copied from an HTTP/2 client
+	// would; http/1.1 alone is offered instead. With no protocol named, none
+	// is offered: a server without an offer speaks HTTP/1.1 all the same,
+	// since HTTP/2 over TLS takes ALPN (RFC 9113 §3.2), and the offer, and
+	// the server's answer, cost the dial seven allocations. WithHTTP2's
+	// dials over HTTP/1.1, to a server that did not take h2, say so.
+	d.tlsWS = d.tlsBase
+	if len(d.tlsBase.NextProtos) > 0 || cfg.http2 {
+		d.tlsWS = d.tlsBase.Clone()
+		d.tlsWS.NextProtos = []string{"http/1.1"}
+	}
 	d.tlsProxy = &tls.Config{}
 	if cfg.proxyTLS != nil {
 		d.tlsProxy = cfg.proxyTLS.Clone()

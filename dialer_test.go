@@ -118,6 +118,25 @@ func TestDialWebSocketTLS(t *testing.T) {
 	}
 }
 
+// TestDialWebSocketTLSNoOffer dials a server that prefers h2 with a
+// tls.Config that names no protocol: nothing is offered, so the server
+// speaks HTTP/1.1, and neither h2 nor anything else is agreed.
+func TestDialWebSocketTLSNoOffer(t *testing.T) {
+	cert, pool := newCert(t, "localhost", "127.0.0.1", "::1")
+	addr, seen := serveTLSUpgrade(t, cert, []string{"h2", "http/1.1"})
+	c, err := mustNew(t, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(context.Background(), "wss://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if st := <-seen; st.NegotiatedProtocol != "" || st.ServerName != "" {
+		t.Errorf("the server agreed on ALPN %q, SNI %q; want neither (an IP address is not sent as SNI)", st.NegotiatedProtocol, st.ServerName)
+	}
+	if p := c.NetConn().(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "" {
+		t.Errorf("the client agreed on ALPN %q", p)
+	}
+}
+
 func TestDialWebSocketTLSVerifies(t *testing.T) {
 	cert, _ := newCert(t, "localhost", "127.0.0.1", "::1")
 	addr, _ := serveTLSUpgrade(t, cert, nil)
@@ -361,22 +380,19 @@ func BenchmarkDialWebSocket(b *testing.B) {
 }
 
 // BenchmarkDialWebSocketTLS dials wss:// directly, to a server that prefers
-// h2, with the ALPN offer of http/1.1 that every wss:// dial makes and, side
-// by side, with that offer taken out of the same Dialer (no option can): the
-// difference is what the offer costs.
+// h2, with the ALPN offer of http/1.1 that a wss:// dial makes when the
+// caller's tls.Config names protocols and, side by side, with none, as when
+// it names none: the difference is what the offer costs.
 func BenchmarkDialWebSocketTLS(b *testing.B) {
 	cert, pool := newCert(b, "127.0.0.1")
 	addr, _ := serveTLSUpgrade(b, cert, []string{"h2", "http/1.1"})
-	for _, alpn := range []bool{true, false} {
+	for _, protos := range [][]string{{"h2", "http/1.1"}, nil} {
 		name := "alpn=http/1.1"
-		if !alpn {
+		if protos == nil {
 			name = "alpn=none"
 		}
 		b.Run(name, func(b *testing.B) {
-			d := mustNew(b, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool}))
-			if !alpn {
-				d.tlsWS.NextProtos = nil
-			}
+			d := mustNew(b, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool, NextProtos: protos}))
 			benchmarkDial(b, d, "wss://"+addr+"/")
 		})
 	}

@@ -87,8 +87,9 @@ func readHead(r io.Reader, buf []byte, n, limit int, started bool) (b []byte, he
 // maxHeadBytes, and parses it, its fields into fields. Interim responses
 // (1xx other than 101, RFC 9110 §15.2) are parsed, reported to tr and read
 // past, at most maxInterim of them, all the heads within maxHeadBytes
-// together. It returns the final head's text and the bytes that arrived
-// behind it, which slice the buffer.
+// together. It returns the final head's text, packed (headcode.go), which
+// parseKept parses again, and the bytes that arrived behind it, which slice
+// the buffer.
 func readResponse(r io.Reader, tr dialTrace, buf []byte, fields []headerField) (head string, h responseHead, ahead []byte, err error) {
 	n, used := 0, 0
 	for interim := 0; ; interim++ {
@@ -97,8 +98,7 @@ func readResponse(r io.Reader, tr dialTrace, buf []byte, fields []headerField) (
 		if err != nil {
 			return "", h, nil, err
 		}
-		head = string(buf[:headLen])
-		if h, err = parseHead(head, fields); err != nil || !h.interim() {
+		if head, h, err = keepHead(buf[:headLen], fields); err != nil || !h.interim() {
 			return head, h, buf[headLen:n], err
 		}
 		if interim == maxInterim {
@@ -156,23 +156,49 @@ type responseHead struct {
 // CR and NUL among them, space before a colon, line folding) and lenient
 // where real servers differ (no reason phrase, bare LF line ends).
 func parseHead(s string, fields []headerField) (responseHead, error) {
+	return parseLines(s, fields, false)
+}
+
+// parseKept parses a head that keepHead kept, packed or as it came
+// (headcode.go).
+func parseKept(s string, fields []headerField) (responseHead, error) {
+	return parseLines(s, fields, true)
+}
+
+// parseLines is parseHead, and with packed, parseKept.
+func parseLines(s string, fields []headerField, packed bool) (responseHead, error) {
 	var h responseHead
-	line, rest := cutLine(s)
+	var line, rest string
+	ok := false
+	if packed {
+		line, _, rest, ok = unpackLine(s, true)
+	}
+	if !ok {
+		line, rest = cutLine(s)
+	}
 	if err := h.parseStatusLine(line); err != nil {
 		return h, err
 	}
 	h.fields = fields[:0]
 	for {
-		line, rest = cutLine(rest)
-		if line == "" {
-			return h, nil
+		var f headerField
+		ok = false
+		if packed {
+			_, f, rest, ok = unpackLine(rest, false)
+		}
+		if !ok {
+			if line, rest = cutLine(rest); line == "" {
+				return h, nil
+			}
 		}
 		if len(h.fields) == maxHeaderFields {
 			return h, errTooManyFields
 		}
-		f, err := parseField(line)
-		if err != nil {
-			return h, err
+		if !ok {
+			var err error
+			if f, err = parseField(line); err != nil {
+				return h, err
+			}
 		}
 		h.fields = append(h.fields, f)
 	}

@@ -134,6 +134,9 @@ func FuzzResponseHead(f *testing.F) {
 		if h.status < 100 || h.status > 999 || h.interim() || len(h.fields) > maxHeaderFields || len(head) > maxHeadBytes {
 			t.Fatalf("parsed status %d with %d fields, a head of %d bytes", h.status, len(h.fields), len(head))
 		}
+		if end := headEnd(data, 0); end > 0 {
+			checkKept(t, string(data[:end]))
+		}
 		if h.status == 101 {
 			checkResponse(&h, key, []string{"chat"})
 			if p, err := negotiateDeflate(&h, fuzzOffer); err == nil && p.on &&

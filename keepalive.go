@@ -132,7 +132,7 @@ func (k *keepAlive) turn() {
 	verdict := k.verdict
 	res := lookBusy
 	judging := false // the look waits until the verdict is due
-	if c.rd.sem.tryLock() {
+	if c.tryLockRead() {
 		until := start + int64(lookBrief)
 		if k.waiting && verdict-start <= k.window() {
 			until, judging = max(verdict, start+int64(judgeMin)), true

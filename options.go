@@ -310,8 +310,10 @@ func WithNetDialer(d *net.Dialer) Option {
 
 // WithTLSConfig sets the TLS configuration for the target. When its
 // ServerName is empty, the target's host is verified. For wss:// the ALPN
-// offer is always "http/1.1" alone, whatever NextProtos says ("h2" and
-// "http/1.1" with WithHTTP2).
+// offer is "http/1.1" alone when NextProtos names any protocol, whichever it
+// names, and none when it names none, which leaves a server HTTP/1.1 just
+// the same; with WithHTTP2, "h2" and "http/1.1", and "http/1.1" alone when
+// a server that did not take h2 is dialed again over HTTP/1.1.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.tlsConfig = cloneTLS(cfg) }
 }

@@ -136,7 +136,7 @@ func (r *readState) handOut(c *Conn) *messageReader {
 
 // lockRead takes the read side, from the keepalive too if it is looking.
 func (c *Conn) lockRead() {
-	if c.rd.sem.tryLock() {
+	if c.tryLockRead() {
 		return
 	}
 	if k := c.ka; k != nil {
@@ -144,23 +144,38 @@ func (c *Conn) lockRead() {
 		defer k.gotRead()
 	}
 	c.rd.sem.lock()
+	c.holdRead()
 }
 
 // lockReadBy is lockRead waiting no later than by, and reports whether it
 // took the side.
 func (c *Conn) lockReadBy(by time.Time) bool {
-	if c.rd.sem.tryLock() {
+	if c.tryLockRead() {
 		return true
 	}
 	if k := c.ka; k != nil {
 		k.wantRead()
 		defer k.gotRead()
 	}
-	return c.rd.sem.lockBy(by)
+	if !c.rd.sem.lockBy(by) {
+		return false
+	}
+	c.holdRead()
+	return true
+}
+
+// tryLockRead takes the read side if it is free, and reports whether it did.
+func (c *Conn) tryLockRead() bool {
+	if !c.rd.sem.tryLock() {
+		return false
+	}
+	c.holdRead()
+	return true
 }
 
 func (c *Conn) unlockRead() {
 	c.releaseBuf()
+	c.dropRead()
 	c.rd.sem.unlock()
 }
 
@@ -206,7 +221,12 @@ func (c *Conn) nextMessage() (MessageType, error) {
 		if err != errAwait {
 			return t, err
 		}
-		if err := c.await(); err != nil {
+		// Nothing in the read's record outlives the wait, so a parked read
+		// holds none; readWaiting takes one once bytes come.
+		c.dropRead()
+		err = c.await()
+		c.holdRead()
+		if err != nil {
 			c.ioFailed(err)
 			return 0, c.readFailure()
 		}
@@ -626,6 +646,7 @@ func (c *Conn) readWaiting() (int, error) {
 	wb := waitBufs.Get().(*[waitBufSize]byte)
 	m, err := c.netConn().Read(wb[:])
 	if m > 0 {
+		c.holdRead()
 		r := &c.rd
 		r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
 		r.end = copy(r.buf[:], wb[:m])

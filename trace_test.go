@@ -35,7 +35,7 @@ func TestTraceHooksInOrder(t *testing.T) {
 		WroteHeaders:         func() { note("WroteHeaders") },
 		GotFirstResponseByte: func() { note("GotFirstResponseByte") },
 	})
-	c, err := mustNew(t, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(ctx, "wss://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})).DialWebSocket(ctx, "wss://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestLoggerStages(t *testing.T) {
 	addr, _ := serveTLSUpgrade(t, cert, []string{"http/1.1"})
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := mustNew(t, WithoutProxy(), WithLogger(logger), WithTLSConfig(&tls.Config{RootCAs: pool})).DialWebSocket(context.Background(), "wss://"+addr+"/")
+	c, err := mustNew(t, WithoutProxy(), WithLogger(logger), WithTLSConfig(&tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})).DialWebSocket(context.Background(), "wss://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
 	}

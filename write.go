@@ -42,7 +42,8 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 		return err
 	}
 	defer c.msgSem.unlock()
-	w := &c.wr.msg
+	w := messageWriters.Get().(*messageWriter)
+	w.c = c
 	mode := sendPlain
 	if d := c.wr.deflate; d != nil && len(data) >= d.threshold {
 		mode = sendDeflated
@@ -50,6 +51,8 @@ func (c *Conn) WriteMessage(t MessageType, data []byte) error {
 	w.begin(byte(t), mode)
 	err := w.write(data, true)
 	w.end(err)
+	w.c = nil
+	messageWriters.Put(w)
 	return err
 }
 
@@ -80,8 +83,9 @@ func (c *Conn) NextWriter(t MessageType) (io.WriteCloser, error) {
 	if c.wr.deflate != nil {
 		mode = sendUndecided
 	}
-	c.wr.msg.begin(byte(t), mode)
-	return &messageHandle{w: &c.wr.msg}, nil
+	h := &messageHandle{w: messageWriter{c: c}}
+	h.w.begin(byte(t), mode)
+	return h, nil
 }
 
 // checkType refuses a message of type t before it begins: t is not a data
@@ -102,7 +106,7 @@ var errWriterClosed = errors.New("wsdial: write to a closed message writer")
 // that one kept past its Close refuses to write into a later message. It
 // holds msgSem from NextWriter to Close.
 type messageHandle struct {
-	w      *messageWriter
+	w      messageWriter
 	closed bool
 	err    error // the write that failed: nothing more of the message may go out
 }
