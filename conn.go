@@ -207,7 +207,9 @@ type writeState struct {
 	err       error // a failure that may have left a frame half sent; every later write returns it
 	closeSent bool  // a close frame went out, or was tried: no data frame may follow
 
-	// Guarded by msgSem.
+	// Guarded by msgSem. cut stands beside closeSent, in the room it
+	// leaves.
+	cut     bool      // a message was cut short, a frame of it not sent by the write deadline: no data frame may follow
 	deflate *deflater // permessage-deflate's writing side; nil when not negotiated
 }
 
@@ -223,7 +225,6 @@ type messageWriter struct {
 	op   byte      // the next frame's opcode: the message's type, then continuation
 	rsv  byte      // the next frame's reserved bits: RSV1 on a compressed message's first frame
 	mode byte      // sendPlain, sendDeflated or sendUndecided
-	cut  bool      // a message was cut short, a frame of it not sent by the write deadline: no data frame may follow
 }
 
 var messageWriters = sync.Pool{New: func() any { return new(messageWriter) }}

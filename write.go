@@ -318,13 +318,12 @@ func (c *Conn) lockByDeadline(s *sem) error {
 // short, so that no data frame may follow: every later one times out too,
 // as after a frame that failed half sent. The caller holds msgSem.
 func (c *Conn) lockDataFrame(first bool) error {
-	w := &c.wr.msg
-	if w.cut {
+	if c.wr.cut {
 		return errLockTimeout
 	}
 	err := c.lockByDeadline(&c.frameSem)
 	if err != nil && !first {
-		w.cut = true
+		c.wr.cut = true
 	}
 	return err
 }
