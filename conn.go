@@ -120,10 +120,10 @@ type Conn struct {
 	wr       writeState
 
 	deadlineMu    sync.Mutex
-	writeDeadline int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
-	ownDeadline   bool  // a control frame is going out under its own deadline
-	closeReading  bool  // Close reads the peer's close under a read deadline of its own
-	pongWriting   bool  // a sendPongs goroutine runs, and takes every batch that waits
+	writeDeadline atomic.Int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
+	ownDeadline   bool         // a control frame is going out under its own deadline
+	closeReading  bool         // Close reads the peer's close under a read deadline of its own
+	pongWriting   bool         // a sendPongs goroutine runs, and takes every batch that waits
 
 	appClosed atomic.Bool // Close or CloseWithStatus was called
 	closed    atomic.Bool // the stream is closed
@@ -376,10 +376,14 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	}
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
-	c.writeDeadline = 0
+	var d int64
 	if !t.IsZero() {
-		c.writeDeadline = t.UnixNano()
+		d = t.UnixNano()
 	}
+	c.writeDeadline.Store(d)
+	// Writes that wait for a lock keep to the new deadline.
+	c.msgSem.deadlineMoved()
+	c.frameSem.deadlineMoved()
 	if c.ownDeadline {
 		return nil // the control frame going out puts t on the stream when it is done
 	}

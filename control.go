@@ -256,8 +256,8 @@ func (c *Conn) restoreDeadline() {
 	c.deadlineMu.Lock()
 	c.ownDeadline = false
 	var d time.Time
-	if c.writeDeadline != 0 {
-		d = time.Unix(0, c.writeDeadline)
+	if wd := c.writeDeadline.Load(); wd != 0 {
+		d = time.Unix(0, wd)
 	}
 	c.s.SetWriteDeadline(d)
 	c.deadlineMu.Unlock()

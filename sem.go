@@ -31,6 +31,11 @@ type semWaiter struct {
 	s     *sem
 	ready chan struct{}
 	next  *semWaiter
+	// by is the deadline of a wait by one that may change (lockByLatest),
+	// in Unix nanoseconds, 0 for none; moved says that ready woke the
+	// waiter without the lock, for it to wait again by the new one.
+	by    *atomic.Int64
+	moved bool
 }
 
 var semWaiters = sync.Pool{New: func() any { return &semWaiter{ready: make(chan struct{}, 1)} }}
@@ -55,19 +60,59 @@ func (s *sem) tryLock() bool { return s.v.CompareAndSwap(0, semHeld) }
 
 func (s *sem) lock() {
 	if !s.tryLock() {
-		s.wait(time.Time{})
+		s.wait(time.Time{}, nil)
 	}
 }
 
 // lockBy takes s, waiting no later than deadline, and reports whether it
 // did. Only a wait costs a timer.
 func (s *sem) lockBy(deadline time.Time) bool {
-	return s.tryLock() || s.wait(deadline)
+	if s.tryLock() {
+		return true
+	}
+	got, _ := s.wait(deadline, nil)
+	return got
 }
 
-// wait queues for s, until deadline unless it is zero, and reports whether
-// it got the lock.
-func (s *sem) wait(deadline time.Time) bool {
+// lockByLatest is lockBy for a deadline that may change while the wait
+// goes on, held in by as Unix nanoseconds, 0 for none: the wait keeps to
+// the latest, as those of a net.Conn's pending writes do, since whoever
+// changes it calls deadlineMoved.
+func (s *sem) lockByLatest(by *atomic.Int64) bool {
+	if s.tryLock() {
+		return true
+	}
+	for {
+		if got, moved := s.wait(time.Time{}, by); !moved {
+			return got
+		}
+	}
+}
+
+// deadlineMoved wakes the waits of lockByLatest for s, whose deadline has
+// just changed, to wait again by the new one.
+func (s *sem) deadlineMoved() {
+	if s.v.Load() != semWaited {
+		return // nobody waits: a wait that comes reads the new deadline
+	}
+	q := s.queue()
+	q.mu.Lock()
+	for w := q.head; w != nil; {
+		next := w.next
+		if w.s == s && w.by != nil {
+			q.remove(w)
+			w.moved = true
+			w.ready <- struct{}{} // out of the queue, it hears nothing else
+		}
+		w = next
+	}
+	q.mu.Unlock()
+}
+
+// wait queues for s, until deadline unless it is zero, or with by until
+// the deadline by holds, and reports whether it got the lock, or whether
+// by changed meanwhile.
+func (s *sem) wait(deadline time.Time, by *atomic.Int64) (got, moved bool) {
 	q := s.queue()
 	q.mu.Lock()
 	for {
@@ -77,17 +122,26 @@ func (s *sem) wait(deadline time.Time) bool {
 		case v == 0:
 			if s.v.CompareAndSwap(0, semHeld) {
 				q.mu.Unlock()
-				return true
+				return true, false
 			}
 		case v == semWaited || s.v.CompareAndSwap(semHeld, semWaited):
 			w := semWaiters.Get().(*semWaiter)
 			w.s = s
 			q.push(w)
+			if by != nil {
+				// Read once queued, under the queue's lock: a change that
+				// comes later finds this waiter.
+				w.by = by
+				if d := by.Load(); d != 0 {
+					deadline = time.Unix(0, d)
+				}
+			}
 			q.mu.Unlock()
 			got := w.await(q, deadline)
-			w.s = nil
+			moved := w.moved
+			w.s, w.by, w.moved = nil, nil, false
 			semWaiters.Put(w)
-			return got
+			return got && !moved, moved
 		}
 	}
 }
@@ -109,9 +163,12 @@ func (w *semWaiter) await(q *semQueue, deadline time.Time) bool {
 	queued := q.remove(w)
 	q.mu.Unlock()
 	if !queued {
-		// The lock came as the time ran out: pass it on.
+		// The lock came as the time ran out, or the deadline moved: pass
+		// the lock on.
 		<-w.ready
-		w.s.unlock()
+		if !w.moved {
+			w.s.unlock()
+		}
 	}
 	return false
 }

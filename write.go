@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
 )
 
 // writeBufSize is the size of the buffer frames are gathered and masked in
@@ -295,19 +294,10 @@ var errLockTimeout = ioError("write", os.ErrDeadlineExceeded)
 // application's, waiting no later than its write deadline: a writer from
 // NextWriter holds msgSem as long as its owner leaves it open, and a pong,
 // which goes out without a deadline, holds frameSem for as long as a peer
-// that stopped reading leaves it unsent.
+// that stopped reading leaves it unsent. It keeps to a deadline set while
+// it waits, as a net.Conn's pending writes do.
 func (c *Conn) lockByDeadline(s *sem) error {
-	if s.tryLock() {
-		return nil
-	}
-	c.deadlineMu.Lock()
-	d := c.writeDeadline
-	c.deadlineMu.Unlock()
-	if d == 0 {
-		s.lock()
-		return nil
-	}
-	if !s.lockBy(time.Unix(0, d)) {
+	if !s.lockByLatest(&c.writeDeadline) {
 		return errLockTimeout
 	}
 	return nil
