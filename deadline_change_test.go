@@ -50,3 +50,27 @@ func TestWriteDeadlineSetWhileWaitingBehindPong(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteDeadlineSetWhileWaitingForWriter is
+// TestWriteDeadlineSetWhileWaitingBehindPong for msgSem: a WriteMessage
+// that waits for another goroutine's open writer keeps to a deadline set
+// while it waits.
+func TestWriteDeadlineSetWhileWaitingForWriter(t *testing.T) {
+	conn, p := newPair(t)
+	mw, err := conn.NextWriter(TextMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("late")) }()
+	waitQueued(&conn.msgSem)
+	conn.SetWriteDeadline(time.Now())
+	wantTimeout(t, "write", "an open writer", written)
+
+	conn.SetWriteDeadline(time.Time{})
+	mw.Write([]byte("held"))
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	expectFrame(t, p, opText, "held")
+}
