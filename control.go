@@ -91,7 +91,7 @@ func (c *Conn) sendControl(op byte, payload []byte, by time.Time) (tried bool, e
 		// The pings that waiting pongs answer came before the close that
 		// ends writes, so their pongs go first (RFC 6455 §5.5.2).
 		if b := c.takePongs(false); b != nil {
-			defer pongBatches.Put(b)
+			defer c.releasePongs(b)
 			out = append(b.b[:b.n], out...)
 		}
 	}
@@ -125,6 +125,11 @@ type pongBatch struct {
 	count  int           // pongs in b
 	waited bool          // a read waited for it full, in vain: the newest pong replaces the last
 	taken  chan struct{} // has room for one: a read that waits for the full batch hears that it went
+	// Guarded by Conn.deadlineMu: a batch that a read waits on goes back
+	// to the pool only once the read is done with it, so that its taken
+	// signal never reaches a read of another batch, or of another Conn.
+	watched bool // a read waits on taken
+	done    bool // written or dropped while watched: the read puts it back
 }
 
 // pongBatchLen is how many pongs may wait in a batch. A peer that sends
@@ -157,7 +162,7 @@ func (c *Conn) queuePong(payload []byte) {
 		b := c.pongs
 		if b == nil {
 			b = pongBatches.Get().(*pongBatch)
-			b.n, b.count, b.waited = 0, 0, false
+			b.n, b.count, b.waited, b.watched, b.done = 0, 0, false, false, false
 			select {
 			case <-b.taken: // a signal from its last use, which nobody heard
 			default:
@@ -180,21 +185,40 @@ func (c *Conn) queuePong(payload []byte) {
 			}
 			return
 		}
-		c.deadlineMu.Unlock()
 		// The read never writes the batch itself, which could wait without
 		// end: it waits for the writer to take it, a second at most.
+		b.watched = true
+		c.deadlineMu.Unlock()
 		if bound == nil {
 			bound = time.NewTimer(controlTimeout)
 		}
+		timedOut := false
 		select {
 		case <-b.taken:
 		case <-bound.C:
-			c.deadlineMu.Lock()
-			if c.pongs == b {
-				b.waited = true
-			}
-			c.deadlineMu.Unlock()
+			timedOut = true
 		}
+		c.deadlineMu.Lock()
+		b.watched = false
+		switch {
+		case b.done:
+			pongBatches.Put(b)
+		case timedOut && c.pongs == b:
+			b.waited = true
+		}
+		c.deadlineMu.Unlock()
+	}
+}
+
+// releasePongs puts b back in the pool once it is written or dropped,
+// unless a read waits on it, which then does.
+func (c *Conn) releasePongs(b *pongBatch) {
+	c.deadlineMu.Lock()
+	b.done = b.watched
+	keep := b.watched
+	c.deadlineMu.Unlock()
+	if !keep {
+		pongBatches.Put(b)
 	}
 }
 
@@ -215,7 +239,7 @@ func (c *Conn) sendPongs() {
 			c.restoreDeadline()
 		}
 		c.frameSem.unlock()
-		pongBatches.Put(b)
+		c.releasePongs(b)
 	}
 }
 
