@@ -3,6 +3,8 @@ package wsdial
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -208,4 +210,29 @@ func TestWriteDeadlineWhileWriterOpen(t *testing.T) {
 	}
 	expectFrame(t, p, opBinary, "first")
 	expectFrame(t, p, opText, "after")
+}
+
+// TestCloseEndsWritesWaitingForALock: Close from another goroutine ends a
+// WriteMessage, without a write deadline, that waits behind a writer its
+// owner never closes: the write returns an error that matches
+// net.ErrClosed rather than waiting on without end, as one waiting in a
+// net.Conn's Write would.
+func TestCloseEndsWritesWaitingForALock(t *testing.T) {
+	conn, p := newPair(t)
+	go io.Copy(io.Discard, p.c)
+	if _, err := conn.NextWriter(TextMessage); err != nil { // leaked, on purpose
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	go func() { written <- conn.WriteMessage(TextMessage, []byte("behind the open writer")) }()
+	waitQueued(&conn.msgSem)
+	conn.Close()
+	select {
+	case err := <-written:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("the waiting write returned %v, want an error that matches net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging
+		t.Fatal("the write waited on after Close")
+	}
 }
