@@ -120,7 +120,7 @@ type Conn struct {
 	wr       writeState
 
 	deadlineMu    sync.Mutex
-	writeDeadline atomic.Int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none
+	writeDeadline atomic.Int64 // the application's, as it set it last, in Unix nanoseconds; 0 for none; closedDeadline once the stream has closed
 	ownDeadline   bool         // a control frame is going out under its own deadline
 	closeReading  bool         // Close reads the peer's close under a read deadline of its own
 	pongWriting   bool         // a sendPongs goroutine runs, and takes every batch that waits
@@ -381,6 +381,11 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 		d = t.UnixNano()
 	}
 	c.writeDeadline.Store(d)
+	if c.closed.Load() {
+		// Closing has woken the waits, or is about to: none may wait again
+		// by d.
+		c.writeDeadline.Store(closedDeadline)
+	}
 	// Writes that wait for a lock keep to the new deadline.
 	c.msgSem.deadlineMoved()
 	c.frameSem.deadlineMoved()
@@ -412,9 +417,23 @@ func (c *Conn) closeStream() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.stopKeepAlive()
+		c.wakeWriters()
 		err = c.s.Close()
 	})
 	return err
+}
+
+// closedDeadline is the write deadline once the stream has closed, long
+// past, so that writes waiting for a lock stop waiting.
+const closedDeadline = 1
+
+// wakeWriters ends the waits of writes for msgSem and frameSem once the
+// stream has closed: without a deadline, one behind a writer its owner
+// never closes would wait on without end.
+func (c *Conn) wakeWriters() {
+	c.writeDeadline.Store(closedDeadline)
+	c.msgSem.deadlineMoved()
+	c.frameSem.deadlineMoved()
 }
 
 // endStream closes the stream once a close frame has been tried, sent
@@ -433,6 +452,7 @@ func (c *Conn) endStream(sent error) error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.stopKeepAlive()
+		c.wakeWriters()
 		nc := tc.NetConn()
 		for inner, ok := nc.(*tls.Conn); ok; inner, ok = nc.(*tls.Conn) {
 			nc = inner.NetConn() // TLS to a proxy, beneath the target's

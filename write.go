@@ -298,6 +298,9 @@ var errLockTimeout = ioError("write", os.ErrDeadlineExceeded)
 // it waits, as a net.Conn's pending writes do.
 func (c *Conn) lockByDeadline(s *sem) error {
 	if !s.lockByLatest(&c.writeDeadline) {
+		if c.closed.Load() {
+			return c.closedErr() // closing woke the wait
+		}
 		return errLockTimeout
 	}
 	return nil
