@@ -876,3 +876,43 @@ func TestKeepAliveDuringALongFrame(t *testing.T) {
 		t.Fatalf("the peer read %d bytes of the frame's %d", n, header+len(data))
 	}
 }
+
+// TestKeepAliveParksCompressedFragments joins the keepalive, compression
+// and fragmentation: with nobody reading, a compressed message comes in two
+// frames with a ping between them. The looks leave all of it for the next
+// read, which the pings the keepalive goes on sending do not disturb; the
+// read decompresses the message whole and answers the ping on the way, and
+// a compressed echo works afterwards.
+func TestKeepAliveParksCompressedFragments(t *testing.T) {
+	conn, p := newDeflatePair(t, "; server_no_context_takeover; client_no_context_takeover", Compression{},
+		WithKeepAlive(kaInterval, time.Minute))
+	s := serveKeepAlive(t, p, true)
+	data := textLike(20<<10, 7)
+	z := deflated(data)
+	half := len(z) / 2
+	if _, err := p.c.Write(join(frame(rsv1|opTxt, z[:half]), frame(fin|opPng, []byte("between")),
+		frame(fin|opCont, z[half:]))); err != nil {
+		t.Fatal(err)
+	}
+	s.waitPings(t, 3) // the keepalive looks and pings while the message waits unread
+	typ, msg, err := conn.ReadMessage()
+	if err != nil || typ != TextMessage || !bytes.Equal(msg, data) {
+		t.Fatalf("ReadMessage: %v, %d bytes, %v; want the %d bytes sent", typ, len(msg), err, len(data))
+	}
+	deadline := time.After(waitBound)
+	for answered := false; !answered; {
+		s.mu.Lock()
+		for _, f := range s.frames {
+			answered = answered || f.op == opPog && string(f.payload) == "between"
+		}
+		s.mu.Unlock()
+		if !answered {
+			select {
+			case <-s.pinged:
+			case <-deadline:
+				t.Fatal("the ping between the fragments got no pong")
+			}
+		}
+	}
+	echoCheck(t, conn, "after")
+}
