@@ -162,15 +162,14 @@ func (k *keepAlive) turn() {
 	}
 
 	if now-max(last, k.lastPing) >= k.interval {
-		// A ping tried but not sent counts: a path whose buffers stay full
-		// is as silent as one that lost the ping. Whatever a read takes once
-		// the ping is begun answers it, since the answer may be read before
-		// the write returns; the timeout runs from its end.
+		// Whatever a read takes once the ping is begun answers it, since
+		// the answer may be read before the write returns; the timeout runs
+		// from its end. The ping waits for the lock, and goes out, under
+		// the timeout: a write that times out can end every later write
+		// (over TLS, or when part of the frame went out), and a peer that
+		// takes nothing of a ping within the timeout is one the verdict
+		// would fail.
 		begun := now
-		// The ping waits for the lock, and goes out, under the timeout: a
-		// write that times out can end every later write (over TLS, or
-		// when part of the frame went out), and a peer that takes nothing
-		// of a ping within the timeout is one the verdict would fail.
 		tried, err := c.sendControl(opPing, nil, time.Now().Add(time.Duration(k.timeout)))
 		switch {
 		case !tried:
