@@ -92,7 +92,7 @@ type Conn struct {
 	// a connection idle between messages holds none of it, whether a read
 	// is parked on it or not. rd.buf is lent from readBufs while bytes wait
 	// in it or a read is under way; a read that waits with nothing buffered
-	// holds a 256-byte wait buffer instead. A data message's messageWriter
+	// waits in a small buffer on its stack instead (readWaiting). A data message's messageWriter
 	// is WriteMessage's, lent from messageWriters, or that of NextWriter's
 	// handle, and its write buffer is lent from writeBufs, for the length of
 	// the message. The 101 head is kept packed (headcode.go). Control

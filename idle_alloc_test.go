@@ -97,14 +97,14 @@ func startAllocPeer(t *testing.T) string {
 	return strings.TrimSpace(line)
 }
 
-// liveBytes is the heap in use after a full collection, and goroutine
+// liveMemory is the heap in use after a full collection, and goroutine
 // stacks.
-func liveBytes() int64 {
+func liveMemory() (heap, stack int64) {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc + m.StackInuse)
+	return int64(m.HeapAlloc), int64(m.StackInuse)
 }
 
 // envAllocMeasure, set to the peer's address, makes the test binary the
@@ -173,9 +173,11 @@ func measureDialAndIdle(t *testing.T, url string) {
 	}
 
 	const n = 500
-	measure := func(opts ...Option) (idle, parked float64) {
+	// parked is what a read parked on the connection adds: heap and stack.
+	type parked struct{ heap, stack float64 }
+	measure := func(opts ...Option) (idle float64, p parked) {
 		d := mustNew(t, append([]Option{WithoutProxy()}, opts...)...)
-		base := liveBytes()
+		heap0, stack0 := liveMemory()
 		conns := make([]*Conn, n)
 		for i := range conns {
 			c, err := d.DialWebSocket(ctx, url)
@@ -184,18 +186,15 @@ func measureDialAndIdle(t *testing.T, url string) {
 			}
 			conns[i] = c
 		}
-		idle = float64(liveBytes()-base) / n
+		heap1, stack1 := liveMemory()
+		idle = float64(heap1+stack1-heap0-stack0) / n
 		ponged := make(chan struct{}, n)
 		done := make(chan struct{}, n)
 		for _, c := range conns {
 			c.SetPongHandler(func([]byte) { ponged <- struct{}{} })
 			go func() {
 				defer func() { done <- struct{}{} }()
-				for {
-					if _, _, err := c.NextReader(); err != nil {
-						return
-					}
-				}
+				readWithFrame(c)
 			}()
 			if err := c.Ping(nil); err != nil {
 				t.Fatal(err)
@@ -204,7 +203,8 @@ func measureDialAndIdle(t *testing.T, url string) {
 		for range n {
 			<-ponged // each read has taken a pong, and waits again
 		}
-		parked = float64(liveBytes()-base) / n
+		heap2, stack2 := liveMemory()
+		p = parked{float64(heap2-heap1) / n, float64(stack2-stack1) / n}
 		for _, c := range conns {
 			c.closeStream()
 		}
@@ -212,41 +212,63 @@ func measureDialAndIdle(t *testing.T, url string) {
 			<-done
 		}
 		runtime.KeepAlive(conns)
-		return idle, parked
+		return idle, p
 	}
 	// The least of three rounds: what the collector has yet to free, or a
 	// pool's leftovers, only ever add.
-	perConn := func(opts ...Option) (idle, parked float64) {
-		idle, parked = math.Inf(1), math.Inf(1)
+	perConn := func(opts ...Option) (idle float64, p parked) {
+		idle, p = math.Inf(1), parked{math.Inf(1), math.Inf(1)}
 		for range 3 {
-			i, p := measure(opts...)
-			idle, parked = min(idle, i), min(parked, p)
+			i, q := measure(opts...)
+			idle, p = min(idle, i), parked{min(p.heap, q.heap), min(p.stack, q.stack)}
 		}
-		return idle, parked
+		return idle, p
 	}
-	idle, parked := perConn()
+	idle, p := perConn()
 	// Only the idle connection: the parked reads of a second round would
 	// start with the larger stacks that the runtime learnt from the first.
 	kaIdle, _ := perConn(WithKeepAlive(time.Hour, time.Hour))
-	t.Logf("an idle connection: %.0f B, %.0f B with a read parked; with a keepalive, %.0f B more", idle, parked, kaIdle-idle)
+	t.Logf("an idle connection: %.0f B; a read parked on it adds %.0f B of heap and %.0f B of stack; a keepalive, %.0f B",
+		idle, p.heap, p.stack, kaIdle-idle)
 	for _, c := range []struct {
 		what      string
 		got, want float64
 	}{
-		// gobwas/ws side by side: 552 B with no reader, 4.4 KiB with one.
-		// Of wsdial's, net's TCPConn, netFD and addresses take 296 B, the
-		// Conn 208 and its packed 101 head 32.
+		// gobwas/ws side by side: 552 B with no reader. Of wsdial's, net's
+		// TCPConn, netFD and addresses take 296 B, the Conn 208 and its
+		// packed 101 head 32.
 		{"an idle connection", idle, 552},
-		// Most of it is the goroutine: its 2 KiB stack, which the parked
-		// read never outgrows, and the runtime's 448 bytes for it; then
-		// the read's wait buffer (256 B).
-		{"an idle connection with a read parked", parked, 3600},
+		// The goroutine's closure, and the share of the runtime's state
+		// for it that the goroutines reused from the dials do not cover:
+		// the parked read itself holds nothing, its wait buffer being on
+		// the stack (gobwas/ws's waits in a header buffer of its Reader's).
+		{"a parked read's heap", p.heap, 128},
+		// The least stack a goroutine starts with, 2 KiB, which the parked
+		// read, under the frame of readWithFrame, never outgrows; a little
+		// more or less of it shows, as the runtime keeps or frees the
+		// stacks of goroutines that ended.
+		{"a parked read's stack", p.stack, 2048 + 256},
 		// A timer and its state, 128 bytes of it.
 		{"a keepalive", kaIdle - idle, 320},
 	} {
 		if c.got > c.want {
 			t.Errorf("%s holds %.0f bytes, want at most %.0f", c.what, c.got, c.want)
 		}
+	}
+}
+
+// readWithFrame reads c with NextReader until it fails, from under a frame
+// of 64 bytes more than a bare loop's: some of what a read loop of the
+// application's may take of the stack beneath the read.
+//
+//go:noinline
+func readWithFrame(c *Conn) int {
+	var frame [8]uint64
+	for i := 0; ; i++ {
+		if _, _, err := c.NextReader(); err != nil {
+			return int(frame[i%len(frame)])
+		}
+		frame[i%len(frame)]++
 	}
 }
 

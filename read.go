@@ -1,9 +1,11 @@
 package wsdial
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -18,13 +20,22 @@ const readBufSize = 4096
 // none.
 var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 
-// waitBufSize is the size of the buffer a read waits in while nothing is
-// buffered: enough for the header and payload of a small message, so that
-// one system call still takes it whole.
+// parkBufSize is the size of the buffer, on the stack, that a read waits
+// in while nothing is buffered, when the stream is one whose Read the
+// compiler can see does not keep its argument (readWaiting). It is small
+// so that a goroutine parked in a read on an idle connection uses no more
+// stack than the least a goroutine starts with, 2 KiB, does: a larger one
+// would double what every parked reader costs. A message of up to 62
+// bytes from the server still comes in one system call; a larger one in
+// two.
+const parkBufSize = 64
+
+// waitBufSize is the size of the buffer, lent from waitBufs, that a read
+// waits in on any other stream: enough for the header and payload of a
+// small message.
 const waitBufSize = 256
 
-// waitBufs lends wait buffers. A reader parked on an idle connection holds
-// one of these rather than a whole read buffer.
+// waitBufs lends wait buffers.
 var waitBufs = sync.Pool{New: func() any { return new([waitBufSize]byte) }}
 
 // maxPrealloc bounds what ReadMessage allocates on the word of a frame
@@ -212,8 +223,8 @@ var errAwait = errors.New("wsdial: internal: nothing buffered")
 // nextMessage discards the rest of the current message, if any, and reads
 // up to the first data frame of the next one. It waits for the stream
 // here, at the top of the read, rather than deep in the reading of frames:
-// a goroutine parked on an idle connection then holds a 256-byte wait
-// buffer, not a read buffer, and uses so little stack that the least a
+// a goroutine parked on an idle connection then holds no read buffer, and
+// uses so little stack, its wait buffer included, that the least a
 // goroutine starts with, 2 KiB, does; deep in the frames it took 4 KiB.
 func (c *Conn) nextMessage() (MessageType, error) {
 	for {
@@ -642,17 +653,45 @@ func (c *Conn) readAhead() (int, error) {
 
 // readWaiting reads the stream once, with nothing buffered, into a wait
 // buffer, and only once bytes have come borrows a read buffer for them.
+// On the streams a dial makes, the wait buffer is on the stack, so that a
+// read parked on an idle connection holds no memory of its own.
 func (c *Conn) readWaiting() (int, error) {
-	wb := waitBufs.Get().(*[waitBufSize]byte)
-	m, err := c.netConn().Read(wb[:])
-	if m > 0 {
-		c.holdRead()
-		r := &c.rd
-		r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
-		r.end = copy(r.buf[:], wb[:m])
+	var wb [parkBufSize]byte
+	var m int
+	var err error
+	// Each case calls Read on the concrete type: through the interface,
+	// the compiler would have to move wb to the heap.
+	switch s := c.netConn().(type) {
+	case *net.TCPConn:
+		m, err = s.Read(wb[:])
+	case *tls.Conn:
+		m, err = s.Read(wb[:])
+	default:
+		return c.readWaitingLent(s)
 	}
+	c.keepWaited(wb[:m])
+	return m, err
+}
+
+// readWaitingLent is readWaiting on a stream of any other kind, waiting in
+// a wait buffer lent from waitBufs.
+func (c *Conn) readWaitingLent(s net.Conn) (int, error) {
+	wb := waitBufs.Get().(*[waitBufSize]byte)
+	m, err := s.Read(wb[:])
+	c.keepWaited(wb[:m])
 	waitBufs.Put(wb)
 	return m, err
+}
+
+// keepWaited moves b, the bytes a wait read, if any, into a read buffer.
+func (c *Conn) keepWaited(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	c.holdRead()
+	r := &c.rd
+	r.buf, r.pos = readBufs.Get().(*[readBufSize]byte), 0
+	r.end = copy(r.buf[:], b)
 }
 
 // readStream reads the stream into p, noting any bytes it takes.

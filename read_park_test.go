@@ -1,0 +1,113 @@
+package wsdial
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"testing"
+)
+
+// parkPair returns a Conn and its server's end over a stream of kind:
+// "tcp" and "tls" as a dial makes them, whose reads wait in a buffer on the
+// stack, and "pipe", whose reads wait in one lent from waitBufs.
+func parkPair(t *testing.T, kind string) (*Conn, *peer) {
+	t.Helper()
+	switch kind {
+	case "tcp":
+		return newPair(t)
+	case "pipe":
+		conn, server := pipePair(t)
+		return conn, &peer{c: server, br: bufio.NewReader(server)}
+	}
+	cert, pool := newCert(t, "127.0.0.1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan *peer, 1)
+	go func() {
+		p, _ := acceptPeer(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}}), nil)
+		peers <- p
+	}()
+	d := mustNew(t, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	conn, err := d.DialWebSocket(t.Context(), "wss://"+ln.Addr().String()+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-peers
+	if p == nil {
+		t.Fatal("the server did not accept")
+	}
+	t.Cleanup(func() {
+		conn.closeStream()
+		p.c.Close()
+	})
+	return conn, p
+}
+
+// TestParkedReadTakesEveryLength: a read that waits between messages waits
+// in a buffer smaller than many messages (parkBufSize bytes on the stack,
+// or waitBufSize lent), then moves what came into a read buffer and reads
+// the rest from there. The message that ends each wait comes in one write
+// of the server, of every length about those sizes and the frame header's
+// bounds, whole or in two frames with a ping between them, and reads back
+// whole, the ping answered.
+func TestParkedReadTakesEveryLength(t *testing.T) {
+	var lengths []int
+	for _, around := range []int{0, parkBufSize, 125, 126, waitBufSize, readBufSize, 0xFFFF, 0x10000} {
+		for n := max(around-3, 0); n <= around+3; n++ {
+			lengths = append(lengths, n)
+		}
+	}
+	for _, kind := range []string{"tcp", "tls", "pipe"} {
+		t.Run(kind, func(t *testing.T) {
+			conn, p := parkPair(t, kind)
+			type message struct {
+				typ  MessageType
+				data []byte
+				err  error
+			}
+			got := make(chan message)
+			go func() {
+				for {
+					typ, data, err := conn.ReadMessage()
+					got <- message{typ, data, err}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			for i, n := range lengths {
+				payload := bytes.Repeat([]byte{byte(i)}, n)
+				for _, split := range []bool{false, true} {
+					// Each message is written only once the one before it is
+					// read, so that nothing waits in the read buffer and the
+					// read waits for the stream again.
+					b := frame(0x82, payload)
+					if split {
+						b = frame(0x02, payload[:n/2])
+						b = appendFrame(b, 0x89, []byte("k"))
+						b = appendFrame(b, 0x80, payload[n/2:])
+					}
+					if _, err := p.c.Write(b); err != nil {
+						t.Fatal(err)
+					}
+					m := <-got
+					what := fmt.Sprintf("a message of %d bytes (in two frames: %v)", n, split)
+					if m.err != nil {
+						t.Fatalf("%s: %v", what, m.err)
+					}
+					if m.typ != BinaryMessage || !bytes.Equal(m.data, payload) {
+						t.Fatalf("%s: read type %v, %d bytes, not the message", what, m.typ, len(m.data))
+					}
+					if split {
+						expectFrame(t, p, 0xA, "k")
+					}
+				}
+			}
+		})
+	}
+}
