@@ -94,6 +94,12 @@ func main() {
 	if _, err := wire.RaiseFileLimit(uint64(m.hold) + 1024); err != nil {
 		log.Fatalf("benchclient: %v", err)
 	}
+	if job := os.Getenv(bench.EnvIdleJob); job != "" {
+		if err := bench.RunIdleJob(env, job, os.Stdout); err != nil {
+			log.Fatalf("benchclient: %v", err)
+		}
+		return
+	}
 	libs := lib.All(cfg.RawTCP, cfg.RawTLS)
 	if *libsFlag != "" {
 		want := strings.Split(*libsFlag, ",")

@@ -79,11 +79,7 @@ func RunH2(e *Env, rounds, reps, n int, run *H2Parts, log io.Writer) *H2 {
 	if run.part("idle") {
 		fmt.Fprintf(log, "HTTP/2: memory of %d idle connections and streams\n", n)
 		for i, l := range []lib.Library{h1, h2} {
-			d, err := safeDialer(l, origin(e.Cfg.H2, wire.PathEcho))
-			if err == nil {
-				res.Idle[i], err = idleMemory(d.Dial, n)
-			}
-			res.IdleErr[i] = err
+			res.Idle[i], res.IdleErr[i] = measureIdle(idleJob{Lib: l.Name(), N: n, H2: true})
 		}
 	}
 	if run.part("many") {

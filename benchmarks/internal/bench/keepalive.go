@@ -31,22 +31,14 @@ func RunKeepAlive(e *Env, idleConns, hold, workers int, interval, timeout, spell
 	res := &KeepAlive{Interval: interval, Timeout: timeout, Spell: spell, IdleConns: idleConns}
 	var pongs atomic.Int64
 	libs := [2]lib.WSDial{{}, {KeepAlive: interval, KeepAliveTimeout: timeout, Pongs: &pongs}}
-	direct := e.route(false, lib.Direct, wire.PathEcho, false)
 	for i, l := range libs {
-		d, err := l.Dialer(direct)
-		if err == nil {
-			res.Idle[i], err = idleMemory(d.Dial, idleConns)
-		}
+		var err error
+		res.Idle[i], err = measureIdle(idleJob{Lib: l.Name(), N: idleConns, KeepAlive: l.KeepAlive, KeepAliveTimeout: l.KeepAliveTimeout})
 		if err != nil {
 			res.IdleErr = err
 			break
 		}
 	}
-	// idleMemory drops its connections by closing their streams beneath
-	// wsdial, whose keepalives stop only at their next turn, when they find
-	// the stream closed: wait for that, so that the held connections' base
-	// is not theirs.
-	time.Sleep(interval + interval/8 + time.Second)
 	proxied := e.route(false, lib.Connect, wire.PathEcho, false)
 	proxied.ProxyAddr = e.Cfg.HoldConnect
 	for i, l := range libs {
@@ -69,7 +61,7 @@ func RunKeepAlive(e *Env, idleConns, hold, workers int, interval, timeout, spell
 
 func (k *KeepAlive) table(p printf) {
 	p("## wsdial's keepalive: what it costs\n\n")
-	p("`WithKeepAlive(%v, %v)`: a timer per connection, no goroutine. Idle memory as above, over %d ws direct connections, with the keepalive off and on, measured as the connections are dialled: the keepalive's state is all there from the start. The reader-blocked column is mostly goroutine stacks, which the runtime sizes by the stacks it has seen: the second row's readers start with larger ones than the first's, keepalive or not, so only the no-reader difference is the keepalive's.\n\n",
+	p("`WithKeepAlive(%v, %v)`: a timer per connection, no goroutine. Idle memory as above, over %d ws direct connections, with the keepalive off and on, measured as the connections are dialled: the keepalive's state is all there from the start. Each row is measured in a process of its own, as in the table above.\n\n",
 		k.Interval, k.Timeout, k.IdleConns)
 	if k.IdleErr != nil {
 		p("Idle memory failed: `%s`\n\n", oneLine(k.IdleErr))

@@ -18,20 +18,20 @@ type Idle struct {
 }
 
 // RunIdle measures idle memory over n ws direct connections, rounds times,
-// the libraries interleaved.
+// the libraries interleaved, each measurement in a process of its own
+// (EnvIdleJob).
 func RunIdle(e *Env, libs []lib.Library, n, rounds int) *Idle {
 	res := &Idle{Conns: n, Libs: libs, runs: make([][]IdleResult, len(libs)), errs: make([]error, len(libs))}
 	r := e.route(false, lib.Direct, wire.PathEcho, false)
-	dialers := make([]lib.Dialer, len(libs))
 	for j, l := range libs {
-		dialers[j], res.errs[j] = safeDialer(l, r)
+		_, res.errs[j] = safeDialer(l, r)
 	}
 	for range rounds {
-		for j := range libs {
+		for j, l := range libs {
 			if res.errs[j] != nil {
 				continue
 			}
-			ir, err := idleMemory(dialers[j].Dial, n)
+			ir, err := measureIdle(idleJob{Lib: l.Name(), N: n})
 			if err != nil {
 				res.errs[j] = err
 				continue
@@ -44,7 +44,7 @@ func RunIdle(e *Env, libs []lib.Library, n, rounds int) *Idle {
 
 func (m *Idle) table(p printf) {
 	p("## Memory per idle connection (ws direct, %d connections)\n\n", m.Conns)
-	p("Go heap in use after two GCs plus goroutine stacks, over the baseline before dialling, divided by the connections. \"Reader blocked\" adds one goroutine per connection blocked in Read, after one 1-byte echo through it (gws: the adapter's first Read starts gws's ReadLoop goroutine, so its reader costs two goroutines).\n\n")
+	p("Go heap in use after two GCs plus goroutine stacks, over the baseline before dialling, divided by the connections. \"Reader blocked\" adds one goroutine per connection blocked in Read, after one 1-byte echo through it (gws: the adapter's first Read starts gws's ReadLoop goroutine, so its reader costs two goroutines). Each measurement runs in a process of its own, which collects once the first 5%% of the readers wait, so that the runtime starts the rest with stacks the size these readers need, as it would in a process full of them.\n\n")
 	p("| library | no reader | goroutines/conn | reader blocked | goroutines/conn | wsdial/x no reader | wsdial/x reader |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	med := func(j int, f func(IdleResult) float64) float64 {
 		xs := make([]float64, len(m.runs[j]))
