@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -915,4 +916,46 @@ func TestKeepAliveParksCompressedFragments(t *testing.T) {
 		}
 	}
 	echoCheck(t, conn, "after")
+}
+
+// TestKeepAliveLookTakesWholeControlFrames: a look acts on the control frames
+// that came whole, with nobody reading: a ping, or a pong, of any payload a
+// control frame may have, that came alone to an idle connection, is taken and
+// acted on by the look that finds it, not left half read for a later turn,
+// an interval on, by when the peer may have given up on its ping.
+func TestKeepAliveLookTakesWholeControlFrames(t *testing.T) {
+	// The keepalive's own turns never come: the test looks, as a turn does.
+	conn, p := newPair(t, WithKeepAlive(time.Hour, time.Hour))
+	ponged := make(chan []byte, 1)
+	conn.SetPongHandler(func(b []byte) { ponged <- bytes.Clone(b) })
+	look := func(what string) {
+		t.Helper()
+		if !conn.tryLockRead() {
+			t.Fatal("the read side is taken")
+		}
+		res := conn.ka.look(monoNow() + int64(time.Minute))
+		left := conn.rd.end - conn.rd.pos
+		conn.unlockRead()
+		if res != lookFound {
+			t.Fatalf("%s: the look found %v, not the frame", what, res)
+		}
+		if left != 0 {
+			t.Fatalf("%s: the look left %d bytes of it unread", what, left)
+		}
+	}
+	for n := 0; n <= maxControl; n++ {
+		payload := bytes.Repeat([]byte{'p'}, n)
+		if _, err := p.c.Write(frame(fin|opPng, payload)); err != nil {
+			t.Fatal(err)
+		}
+		look(fmt.Sprintf("a ping of %d bytes", n))
+		expectFrame(t, p, opPong, string(payload))
+		if _, err := p.c.Write(frame(fin|opPog, payload)); err != nil {
+			t.Fatal(err)
+		}
+		look(fmt.Sprintf("a pong of %d bytes", n))
+		if got := <-ponged; !bytes.Equal(got, payload) {
+			t.Fatalf("the pong handler had %d bytes, not the pong's %d", len(got), n)
+		}
+	}
 }

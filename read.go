@@ -25,10 +25,12 @@ var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 // compiler can see does not keep its argument (readWaiting). It is small
 // so that a goroutine parked in a read on an idle connection uses no more
 // stack than the least a goroutine starts with, 2 KiB, does: a larger one
-// would double what every parked reader costs. A message of up to 62
-// bytes from the server still comes in one system call; a larger one in
-// two.
-const parkBufSize = 64
+// would double what every parked reader costs. It holds any control frame
+// the server may send, 2+maxControl bytes, so that a keepalive's look takes
+// one that came alone whole, as it did from the 256-byte wait buffer; and a
+// message of up to 126 bytes still comes in one system call, a larger one
+// in two.
+const parkBufSize = 128
 
 // waitBufSize is the size of the buffer, lent from waitBufs, that a read
 // waits in on any other stream: enough for the header and payload of a
