@@ -115,3 +115,29 @@ func TestParkedReadTakesEveryLength(t *testing.T) {
 		})
 	}
 }
+
+// TestNetConnOnceBytesBehind101AreRead: bytes the server sent right behind
+// its 101 come first from NetConn, through a wrapper; once a read has
+// taken them, NetConn is the TCP connection itself again, as a type switch
+// on it expects, and reads park in the buffer on their stack.
+func TestNetConnOnceBytesBehind101AreRead(t *testing.T) {
+	conn, p := handshakeOver(t, frame(0x81, []byte("hello")), nil)
+	if _, ok := conn.NetConn().(*net.TCPConn); ok {
+		t.Fatal("NetConn is the TCP connection while the message behind the 101 waits in the handshake's buffer")
+	}
+	typ, data, err := conn.ReadMessage()
+	if err != nil || typ != TextMessage || string(data) != "hello" {
+		t.Fatalf("ReadMessage: %v %q %v; want the text behind the 101", typ, data, err)
+	}
+	if nc, ok := conn.NetConn().(*net.TCPConn); !ok {
+		t.Errorf("NetConn is %T once the bytes behind the 101 are read, want *net.TCPConn", conn.NetConn())
+	} else if nc.LocalAddr().String() != p.c.RemoteAddr().String() {
+		t.Errorf("NetConn is a TCP connection from %v, not the one the server has", nc.LocalAddr())
+	}
+	if _, err := p.c.Write(frame(0x82, []byte("again"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := conn.ReadMessage(); err != nil || string(data) != "again" {
+		t.Fatalf("the next ReadMessage: %q %v", data, err)
+	}
+}
