@@ -92,7 +92,8 @@ type Conn struct {
 	// a connection idle between messages holds none of it, whether a read
 	// is parked on it or not. rd.buf is lent from readBufs while bytes wait
 	// in it or a read is under way; a read that waits with nothing buffered
-	// waits in a small buffer on its stack instead (readWaiting). A data message's messageWriter
+	// waits instead in a small buffer on its stack, on TCP and TLS, or in
+	// one lent from waitBufs (readWaiting). A data message's messageWriter
 	// is WriteMessage's, lent from messageWriters, or that of NextWriter's
 	// handle, and its write buffer is lent from writeBufs, for the length of
 	// the message. The 101 head is kept packed (headcode.go). Control
@@ -103,10 +104,10 @@ type Conn struct {
 
 	// Set by the handshake, then only read. They are few and small, as is
 	// the rest, since an idle connection is all this struct.
-	s              stream      // the stream: every write, deadline and Close goes here
-	pending        *prefixConn // when bytes were read past the 101 response: s behind them, which reads come from
-	head           string      // the 101 response head, packed (headcode.go), parsed again by Response
-	subOff, subLen uint32      // the subprotocol, as it stands in head
+	s              stream                     // the stream: every write, deadline and Close goes here
+	pending        atomic.Pointer[prefixConn] // while bytes read past the 101 response wait: s behind them, which reads come from
+	head           string                     // the 101 response head, packed (headcode.go), parsed again by Response
+	subOff, subLen uint32                     // the subprotocol, as it stands in head
 	resp           atomic.Pointer[http.Response]
 
 	// Settings the application may change at any time, from any goroutine.
@@ -268,14 +269,14 @@ func newConn(c net.Conn, head, subprotocol string, cfg *config) *Conn {
 // setPending makes b, bytes that arrived behind the 101 response, the first
 // bytes read from the stream.
 func (c *Conn) setPending(b []byte) {
-	c.pending = &prefixConn{Conn: c.s.(net.Conn), pending: b}
+	c.pending.Store(&prefixConn{Conn: c.s.(net.Conn), pending: b, owner: &c.pending})
 }
 
 // netConn is what reads come from: the stream, behind any bytes read past
 // the 101 response.
 func (c *Conn) netConn() net.Conn {
-	if c.pending != nil {
-		return c.pending
+	if p := c.pending.Load(); p != nil {
+		return p
 	}
 	nc, _ := c.s.(net.Conn) // nil on a zero Conn
 	return nc
@@ -299,8 +300,9 @@ func (c *Conn) Subprotocol() string { return c.head[c.subOff : c.subOff+c.subLen
 
 // NetConn returns the stream beneath the WebSocket protocol. Bytes that the
 // server sent right behind its 101 response, already read by the handshake,
-// come first. When there were none, it is the underlying connection itself,
-// so io.Copy and splice keep their fast paths. Reading or writing it directly
+// come first, through a wrapper. When there were none, or once a read has
+// taken them, it is the underlying connection itself, so io.Copy and splice
+// keep their fast paths. Reading or writing it directly
 // bypasses the message layer, so mix the two only with care: bytes the
 // message layer has buffered are not seen here. It is nil on a zero Conn.
 func (c *Conn) NetConn() net.Conn { return c.netConn() }
@@ -466,6 +468,10 @@ func (c *Conn) endStream(sent error) error {
 type prefixConn struct {
 	net.Conn
 	pending []byte
+	// owner, if not nil, holds p while bytes wait: the read that takes the
+	// last of them takes p out, so that the stream is itself again, to a
+	// type switch on NetConn and to a read that waits (readWaiting).
+	owner *atomic.Pointer[prefixConn]
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
@@ -474,5 +480,8 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	}
 	n := copy(b, p.pending)
 	p.pending = p.pending[n:]
+	if len(p.pending) == 0 && p.owner != nil {
+		p.owner.CompareAndSwap(p, nil)
+	}
 	return n, nil
 }
