@@ -23,13 +23,13 @@ var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 // parkBufSize is the size of the buffer, on the stack, that a read waits
 // in while nothing is buffered, when the stream is one whose Read the
 // compiler can see does not keep its argument (readWaiting). It is small
-// so that a goroutine parked in a read on an idle connection uses no more
-// stack than the least a goroutine starts with, 2 KiB, does: a larger one
-// would double what every parked reader costs. It holds any control frame
-// the server may send, 2+maxControl bytes, so that a keepalive's look takes
-// one that came alone whole, as it did from the 256-byte wait buffer; and a
-// message of up to 126 bytes still comes in one system call, a larger one
-// in two.
+// so that a goroutine parked in a read on an idle TCP connection uses no
+// more stack than the least a goroutine starts with, 2 KiB, does: a
+// larger one would double what every parked reader costs. (crypto/tls's
+// read alone takes more, so on TLS the buffer saves only the heap.) It
+// holds any control frame the server may send, 2+maxControl bytes, so
+// that a keepalive's look takes one that came alone whole; and a message
+// of up to 126 bytes still comes in one system call, a larger one in two.
 const parkBufSize = 128
 
 // waitBufSize is the size of the buffer, lent from waitBufs, that a read
@@ -655,8 +655,9 @@ func (c *Conn) readAhead() (int, error) {
 
 // readWaiting reads the stream once, with nothing buffered, into a wait
 // buffer, and only once bytes have come borrows a read buffer for them.
-// On the streams a dial makes, the wait buffer is on the stack, so that a
-// read parked on an idle connection holds no memory of its own.
+// On the streams a dial makes, TCP and TLS, the wait buffer is on the
+// stack, so that a read parked on an idle connection holds no memory of
+// its own; on others it is lent.
 func (c *Conn) readWaiting() (int, error) {
 	var wb [parkBufSize]byte
 	var m int
