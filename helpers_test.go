@@ -3,6 +3,7 @@ package wsdial
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -68,11 +69,23 @@ func newPair(tb testing.TB, opts ...Option) (*Conn, *peer) {
 // acceptPeerWith adds it.
 func newPairWith(tb testing.TB, header string, opts ...Option) (*Conn, *peer) {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newPairOver(tb, nil, header, opts...)
+}
+
+// newPairOver is newPairWith over TLS when serverTLS is not nil: the server
+// takes it with serverTLS, and the client dials wss://, trusting what opts
+// say.
+func newPairOver(tb testing.TB, serverTLS *tls.Config, header string, opts ...Option) (*Conn, *peer) {
+	tb.Helper()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer ln.Close()
+	defer tcp.Close()
+	ln, scheme := tcp, "ws"
+	if serverTLS != nil {
+		ln, scheme = tls.NewListener(tcp, serverTLS), "wss"
+	}
 	type result struct {
 		p   *peer
 		err error
@@ -85,7 +98,7 @@ func newPairWith(tb testing.TB, header string, opts ...Option) (*Conn, *peer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d := mustNew(tb, append([]Option{WithoutProxy()}, opts...)...)
-	conn, err := d.DialWebSocket(ctx, "ws://"+ln.Addr().String()+"/test")
+	conn, err := d.DialWebSocket(ctx, scheme+"://"+ln.Addr().String()+"/test")
 	if err != nil {
 		ln.Close() // ends the accept, should the dial have failed before it
 		<-ch

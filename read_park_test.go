@@ -23,30 +23,7 @@ func parkPair(t *testing.T, kind string) (*Conn, *peer) {
 		return conn, &peer{c: server, br: bufio.NewReader(server)}
 	}
 	cert, pool := newCert(t, "127.0.0.1")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peers := make(chan *peer, 1)
-	go func() {
-		p, _ := acceptPeer(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}}), nil)
-		peers <- p
-	}()
-	d := mustNew(t, WithoutProxy(), WithTLSConfig(&tls.Config{RootCAs: pool}))
-	conn, err := d.DialWebSocket(t.Context(), "wss://"+ln.Addr().String()+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := <-peers
-	if p == nil {
-		t.Fatal("the server did not accept")
-	}
-	t.Cleanup(func() {
-		conn.closeStream()
-		p.c.Close()
-	})
-	return conn, p
+	return newPairOver(t, &tls.Config{Certificates: []tls.Certificate{*cert}}, "", WithTLSConfig(&tls.Config{RootCAs: pool}))
 }
 
 // TestParkedReadTakesEveryLength: a read that waits between messages waits
