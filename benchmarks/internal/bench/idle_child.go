@@ -107,8 +107,12 @@ func measureIdle(j idleJob) (IdleResult, error) {
 	cmd := exec.Command(self, os.Args[1:]...)
 	cmd.Env = append(os.Environ(), EnvIdleJob+"="+string(spec))
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	var tail lastLine
+	cmd.Stdout, cmd.Stderr = &out, io.MultiWriter(os.Stderr, &tail)
 	if err := cmd.Run(); err != nil {
+		if why := tail.String(); why != "" {
+			return IdleResult{}, fmt.Errorf("the idle measurement's process: %w: %s", err, why)
+		}
 		return IdleResult{}, fmt.Errorf("the idle measurement's process: %w", err)
 	}
 	var res idleResult
@@ -119,4 +123,35 @@ func measureIdle(j idleJob) (IdleResult, error) {
 		return res.IdleResult, errors.New(res.Err)
 	}
 	return res.IdleResult, nil
+}
+
+// lastLine keeps the last line written to it that is not empty, up to 300
+// bytes of it: a child's last word, the log line it died with, for the
+// error that the report shows.
+type lastLine struct {
+	line, cur []byte
+}
+
+func (l *lastLine) Write(b []byte) (int, error) {
+	for _, c := range b {
+		if c != '\n' {
+			if len(l.cur) < 300 {
+				l.cur = append(l.cur, c)
+			}
+			continue
+		}
+		if len(bytes.TrimSpace(l.cur)) > 0 {
+			l.line = append(l.line[:0], l.cur...)
+		}
+		l.cur = l.cur[:0]
+	}
+	return len(b), nil
+}
+
+// String is the last line, or the line not yet ended when it has text.
+func (l *lastLine) String() string {
+	if cur := bytes.TrimSpace(l.cur); len(cur) > 0 {
+		return string(cur)
+	}
+	return string(bytes.TrimSpace(l.line))
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +41,35 @@ func TestRunIdleJob(t *testing.T) {
 	}
 	if _, err := run(`not json`); err == nil {
 		t.Error("a job that is no JSON: no error")
+	}
+}
+
+// TestMeasureIdleInChild runs idle measurements in a child process, this
+// test binary as TestMain makes it one, against servers in this process:
+// the child's readers are its only goroutines for the connections, and a
+// child that fails says why, not only its exit status.
+func TestMeasureIdleInChild(t *testing.T) {
+	e := startServers(t)
+	cfg, err := json.Marshal(e.Cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envTestConfig, string(cfg))
+	res, err := measureIdle(idleJob{Lib: "wsdial", N: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GoroutinesNoReader != 0 || res.GoroutinesReader != 1 {
+		t.Errorf("the child had %.2f goroutines a connection, %.2f with a reader; want 0 and 1", res.GoroutinesNoReader, res.GoroutinesReader)
+	}
+	if res.NoReader <= 0 || res.Reader <= res.NoReader {
+		t.Errorf("the child measured %.0f B a connection, %.0f B with a reader", res.NoReader, res.Reader)
+	}
+	if _, err := measureIdle(idleJob{Lib: "nobody", N: 1}); err == nil || !strings.Contains(err.Error(), `no library "nobody"`) {
+		t.Errorf("a job naming no library: %v; want the child's error", err)
+	}
+	t.Setenv(envTestConfig, "not json")
+	if _, err := measureIdle(idleJob{Lib: "wsdial", N: 1}); err == nil || !strings.Contains(err.Error(), "the test servers' config") {
+		t.Errorf("a child that exits with a log line: %v; want the line in the error", err)
 	}
 }

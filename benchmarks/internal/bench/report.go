@@ -26,9 +26,9 @@ type Settings struct {
 	Wall        time.Duration
 	LoadBefore  string
 	LoadAfter   string
-	// CPU time spent during the run by this process, the server, and the
-	// whole machine: the difference is other people's work, which makes the
-	// numbers noisy.
+	// CPU time spent during the run by this process and the children it
+	// waited for, the server, and the whole machine: the difference is
+	// other people's work, which makes the numbers noisy.
 	ClientCPU, ServerCPU, MachineCPU time.Duration
 }
 

@@ -17,6 +17,17 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// clientCPU is cpuTime plus the CPU time of the child processes this one
+// has waited for: the idle measurements run in children (EnvIdleJob), and
+// their work is the client's.
+func clientCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return cpuTime()
+	}
+	return cpuTime() + time.Duration(ru.Utime.Nano()+ru.Stime.Nano())
+}
+
 // clockTick is USER_HZ, the unit of /proc's CPU counters; 100 on every
 // Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
@@ -123,11 +134,11 @@ func numCPUMachine() int {
 func StartAccounting(s *Settings, serverPID int) (stop func()) {
 	s.Started = time.Now()
 	s.LoadBefore = loadAvg()
-	c0, s0, m0 := cpuTime(), procCPU(serverPID), machineBusy()
+	c0, s0, m0 := clientCPU(), procCPU(serverPID), machineBusy()
 	return func() {
 		s.Wall = time.Since(s.Started)
 		s.LoadAfter = loadAvg()
-		s.ClientCPU = cpuTime() - c0
+		s.ClientCPU = clientCPU() - c0
 		s.ServerCPU = procCPU(serverPID) - s0
 		s.MachineCPU = machineBusy() - m0
 	}
