@@ -42,7 +42,10 @@ type idleJob struct {
 
 // library is the library the job names.
 func (j idleJob) library(e *Env) (lib.Library, error) {
-	if j.KeepAlive != 0 {
+	if ws := (lib.WSDial{}); j.KeepAlive != 0 {
+		if j.Lib != ws.Name() {
+			return nil, fmt.Errorf("a keepalive for %q, which is not wsdial", j.Lib)
+		}
 		return lib.WSDial{KeepAlive: j.KeepAlive, KeepAliveTimeout: j.KeepAliveTimeout}, nil
 	}
 	if h2 := (lib.WSDialH2{}); j.Lib == h2.Name() {
