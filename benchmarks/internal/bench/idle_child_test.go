@@ -36,7 +36,7 @@ func TestRunIdleJob(t *testing.T) {
 			t.Errorf("the job %s: %.0f B a connection, %.0f B with a reader", spec, res.NoReader, res.Reader)
 		}
 	}
-	if res, err := run(`{"Lib":"gobwas","N":1,"KeepAlive":1000000000}`); err != nil || res.Err == "" {
+	if res, err := run(`{"Lib":"gobwas","N":1,"KeepAlive":3600000000000,"KeepAliveTimeout":3600000000000}`); err != nil || res.Err == "" {
 		t.Errorf("a job with a keepalive for gobwas: %v, %q; want the error in the result", err, res.Err)
 	}
 	if res, err := run(`{"Lib":"nobody","N":1}`); err != nil || res.Err == "" {
