@@ -302,9 +302,9 @@ func (c *Conn) Subprotocol() string { return c.head[c.subOff : c.subOff+c.subLen
 // server sent right behind its 101 response, already read by the handshake,
 // come first, through a wrapper. When there were none, or once a read has
 // taken them, it is the underlying connection itself, so io.Copy and splice
-// keep their fast paths. Reading or writing it directly
-// bypasses the message layer, so mix the two only with care: bytes the
-// message layer has buffered are not seen here. It is nil on a zero Conn.
+// keep their fast paths. Reading or writing it directly bypasses the
+// message layer, so mix the two only with care: bytes the message layer
+// has buffered are not seen here. It is nil on a zero Conn.
 func (c *Conn) NetConn() net.Conn { return c.netConn() }
 
 // LocalAddr returns the local network address; nil on a zero Conn.
