@@ -959,3 +959,40 @@ func TestKeepAliveLookTakesWholeControlFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepAliveLookTakesControlFramesThatCameTogether: control frames that
+// came together, whole, to an idle connection, a pong and then a ping say,
+// more than the buffer a parked read waits in, are all taken by the look
+// that finds them, over TCP and TLS: the ping is answered then, not left
+// half read for a later turn, an interval on.
+func TestKeepAliveLookTakesControlFramesThatCameTogether(t *testing.T) {
+	for _, kind := range []string{"tcp", "tls"} {
+		t.Run(kind, func(t *testing.T) {
+			// The keepalive's own turns never come: the test looks, as a
+			// turn does.
+			conn, p := parkPairWith(t, kind, WithKeepAlive(time.Hour, time.Hour))
+			ponged := make(chan []byte, 1)
+			conn.SetPongHandler(func(b []byte) { ponged <- bytes.Clone(b) })
+			for _, sizes := range [][2]int{{60, 100}, {parkBufSize - 4, 1}, {maxControl, maxControl}} {
+				pong, ping := bytes.Repeat([]byte{'o'}, sizes[0]), bytes.Repeat([]byte{'i'}, sizes[1])
+				if _, err := p.c.Write(join(frame(fin|opPog, pong), frame(fin|opPng, ping))); err != nil {
+					t.Fatal(err)
+				}
+				if !conn.tryLockRead() {
+					t.Fatal("the read side is taken")
+				}
+				res := conn.ka.look(monoNow() + int64(time.Minute))
+				left := conn.rd.end - conn.rd.pos
+				conn.unlockRead()
+				what := fmt.Sprintf("a pong of %d bytes and a ping of %d", sizes[0], sizes[1])
+				if res != lookFound || left != 0 {
+					t.Fatalf("%s: the look found %v and left %d bytes unread", what, res, left)
+				}
+				if got := <-ponged; !bytes.Equal(got, pong) {
+					t.Fatalf("%s: the pong handler had %d bytes", what, len(got))
+				}
+				expectFrame(t, p, opPong, string(ping))
+			}
+		})
+	}
+}

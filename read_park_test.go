@@ -15,15 +15,21 @@ import (
 // stack, and "pipe", whose reads wait in one lent from waitBufs.
 func parkPair(t *testing.T, kind string) (*Conn, *peer) {
 	t.Helper()
+	return parkPairWith(t, kind)
+}
+
+// parkPairWith is parkPair with opts for the dial, or the handshake.
+func parkPairWith(t *testing.T, kind string, opts ...Option) (*Conn, *peer) {
+	t.Helper()
 	switch kind {
 	case "tcp":
-		return newPair(t)
+		return newPair(t, opts...)
 	case "pipe":
-		conn, server := pipePair(t)
+		conn, server := pipePairOver(t, nil, opts...)
 		return conn, &peer{c: server, br: bufio.NewReader(server)}
 	}
 	cert, pool := newCert(t, "127.0.0.1")
-	return newPairOver(t, &tls.Config{Certificates: []tls.Certificate{*cert}}, "", WithTLSConfig(&tls.Config{RootCAs: pool}))
+	return newPairOver(t, &tls.Config{Certificates: []tls.Certificate{*cert}}, "", append([]Option{WithTLSConfig(&tls.Config{RootCAs: pool})}, opts...)...)
 }
 
 // TestParkedReadTakesEveryLength: a read that waits between messages waits
