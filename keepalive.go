@@ -241,6 +241,16 @@ func (k *keepAlive) look(until int64) lookResult {
 	c.deadlineMu.Unlock()
 
 	n, err := c.readAhead()
+	// Control frames that came together can be more than the buffer a
+	// parked read waits in holds: the look reads on, under its deadline,
+	// for the rest of the last, so that they are all taken now, not the
+	// last an interval on, when the peer may have given up on its ping.
+	for n > 0 && err == nil && c.controlCut() && r.end-r.pos < readBufSize {
+		var m int
+		if m, err = c.readAhead(); m == 0 {
+			break
+		}
+	}
 
 	c.deadlineMu.Lock()
 	k.peeking = false

@@ -542,19 +542,8 @@ func (c *Conn) readControl(h frameHeader) error {
 func (c *Conn) takeControl() error {
 	r := &c.rd
 	for r.remain == 0 && r.end-r.pos >= 2 && !c.readFailed() {
-		b0, b1 := r.buf[r.pos], r.buf[r.pos+1]
-		switch b0 & 0x0F {
-		case opClose, opPing, opPong:
-		default:
-			return nil
-		}
-		// A longer payload than a control frame may have fails on its
-		// header alone, so only a valid one need be here whole.
-		need := headerLen(b0, b1)
-		if n := int(b1 & 0x7F); n <= maxControl {
-			need += n
-		}
-		if r.end-r.pos < need {
+		need, control := controlNeed(r.buf[r.pos], r.buf[r.pos+1])
+		if !control || r.end-r.pos < need {
 			return nil
 		}
 		h, err := c.readHeader()
@@ -566,6 +555,48 @@ func (c *Conn) takeControl() error {
 		}
 	}
 	return nil
+}
+
+// controlNeed says of the frame whose first two bytes are b0 and b1 whether
+// takeControl takes it, as a close, ping or pong, and how many bytes it
+// needs here to: a longer payload than a control frame may have fails on its
+// header alone, so only a valid one need be here whole.
+func controlNeed(b0, b1 byte) (need int, control bool) {
+	switch b0 & 0x0F {
+	case opClose, opPing, opPong:
+	default:
+		return 0, false
+	}
+	need = headerLen(b0, b1)
+	if n := int(b1 & 0x7F); n <= maxControl {
+		need += n
+	}
+	return need, true
+}
+
+// controlCut reports whether the control frames that wait at the head of
+// the buffer, at a frame's edge, end in one not all here, which takeControl
+// would leave for a later read.
+func (c *Conn) controlCut() bool {
+	r := &c.rd
+	if r.buf == nil || r.remain != 0 {
+		return false
+	}
+	for i := r.pos; i < r.end; {
+		if r.end-i < 2 {
+			_, control := controlNeed(r.buf[i], 0)
+			return control
+		}
+		need, control := controlNeed(r.buf[i], r.buf[i+1])
+		if !control {
+			return false
+		}
+		if r.end-i < need {
+			return true
+		}
+		i += need
+	}
+	return false
 }
 
 // handleControl acts on a control frame: it answers a ping, hands a pong to
