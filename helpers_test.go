@@ -77,6 +77,13 @@ func newPairWith(tb testing.TB, header string, opts ...Option) (*Conn, *peer) {
 // say.
 func newPairOver(tb testing.TB, serverTLS *tls.Config, header string, opts ...Option) (*Conn, *peer) {
 	tb.Helper()
+	return newPairBehind(tb, serverTLS, header, nil, opts...)
+}
+
+// newPairBehind is newPairOver whose server sends extra right behind its
+// 101 response.
+func newPairBehind(tb testing.TB, serverTLS *tls.Config, header string, extra []byte, opts ...Option) (*Conn, *peer) {
+	tb.Helper()
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -92,7 +99,7 @@ func newPairOver(tb testing.TB, serverTLS *tls.Config, header string, opts ...Op
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := acceptPeerWith(ln, header, nil)
+		p, err := acceptPeerWith(ln, header, extra)
 		ch <- result{p, err}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

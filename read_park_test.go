@@ -3,7 +3,6 @@ package wsdial
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"testing"
@@ -21,15 +20,11 @@ func parkPair(t *testing.T, kind string) (*Conn, *peer) {
 // parkPairWith is parkPair with opts for the dial, or the handshake.
 func parkPairWith(t *testing.T, kind string, opts ...Option) (*Conn, *peer) {
 	t.Helper()
-	switch kind {
-	case "tcp":
-		return newPair(t, opts...)
-	case "pipe":
+	if kind == "pipe" {
 		conn, server := pipePairOver(t, nil, opts...)
 		return conn, &peer{c: server, br: bufio.NewReader(server)}
 	}
-	cert, pool := newCert(t, "127.0.0.1")
-	return newPairOver(t, &tls.Config{Certificates: []tls.Certificate{*cert}}, "", append([]Option{WithTLSConfig(&tls.Config{RootCAs: pool})}, opts...)...)
+	return newPairOverKind(t, kind, "", opts...)
 }
 
 // TestParkedReadTakesEveryLength: a read that waits between messages waits
