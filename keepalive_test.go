@@ -103,6 +103,30 @@ func (s *kaServer) waitPings(t *testing.T, n int) {
 	}
 }
 
+// waitPongs waits for the client to have sent n pongs in all.
+func (s *kaServer) waitPongs(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(waitBound)
+	for {
+		s.mu.Lock()
+		got := 0
+		for _, f := range s.frames {
+			if f.op == opPong {
+				got++
+			}
+		}
+		s.mu.Unlock()
+		if got == n {
+			return
+		}
+		select {
+		case <-s.pinged: // the client's pings come on, with its pongs between
+		case <-deadline:
+			t.Fatalf("%d of %d pings answered", got, n)
+		}
+	}
+}
+
 // waitEnd waits for the client's stream to end.
 func (s *kaServer) waitEnd(t *testing.T) {
 	t.Helper()
@@ -514,26 +538,7 @@ func TestKeepAliveReadsGetEverything(t *testing.T) {
 			t.Fatalf("message %d is %v", i, msg)
 		}
 	}
-	want := (n + 6) / 7
-	deadline := time.After(waitBound)
-	for {
-		s.mu.Lock()
-		got := 0
-		for _, f := range s.frames {
-			if f.op == opPog {
-				got++
-			}
-		}
-		s.mu.Unlock()
-		if got == want {
-			break
-		}
-		select {
-		case <-s.pinged:
-		case <-deadline:
-			t.Fatalf("%d of %d pings answered", got, want)
-		}
-	}
+	s.waitPongs(t, (n+6)/7)
 }
 
 // checkFramesWhole checks the client's frames as the server parsed them:
