@@ -9,8 +9,8 @@ import (
 
 // TestRunIdleJob runs the child's side of an idle measurement in this
 // process, against the servers of startServers: each reader adds one
-// goroutine, since the servers start none for it, and its memory; a job
-// naming no library, or that is no JSON, fails.
+// goroutine, since the servers start none for it; a job naming no library,
+// or a keepalive for one not wsdial, or that is no JSON, fails.
 func TestRunIdleJob(t *testing.T) {
 	e := startServers(t)
 	run := func(spec string) (idleResult, error) {
@@ -32,9 +32,8 @@ func TestRunIdleJob(t *testing.T) {
 		if got := res.GoroutinesReader - res.GoroutinesNoReader; got != 1 {
 			t.Errorf("the job %s: each reader added %.2f goroutines, want 1", spec, got)
 		}
-		if res.NoReader <= 0 || res.Reader <= res.NoReader {
-			t.Errorf("the job %s: %.0f B a connection, %.0f B with a reader", spec, res.NoReader, res.Reader)
-		}
+		// Its bytes are not checked here: the servers' share, in this
+		// process, swamps them (TestMeasureIdleInChild checks them).
 	}
 	if res, err := run(`{"Lib":"gobwas","N":1,"KeepAlive":3600000000000,"KeepAliveTimeout":3600000000000}`); err != nil || res.Err == "" {
 		t.Errorf("a job with a keepalive for gobwas: %v, %q; want the error in the result", err, res.Err)
