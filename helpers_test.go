@@ -62,36 +62,40 @@ func acceptPeerWith(ln net.Listener, header string, extra []byte) (*peer, error)
 // user takes, and returns both ends. Both close when the test ends.
 func newPair(tb testing.TB, opts ...Option) (*Conn, *peer) {
 	tb.Helper()
-	return newPairWith(tb, "", opts...)
+	return dialPair(tb, testServer{}, opts...)
 }
 
 // newPairWith is newPair with header added to the server's 101 response, as
 // acceptPeerWith adds it.
 func newPairWith(tb testing.TB, header string, opts ...Option) (*Conn, *peer) {
 	tb.Helper()
-	return newPairOver(tb, nil, header, opts...)
+	return dialPair(tb, testServer{header: header}, opts...)
 }
 
-// newPairOver is newPairWith over TLS when serverTLS is not nil: the server
-// takes it with serverTLS, and the client dials wss://, trusting what opts
-// say.
-func newPairOver(tb testing.TB, serverTLS *tls.Config, header string, opts ...Option) (*Conn, *peer) {
-	tb.Helper()
-	return newPairBehind(tb, serverTLS, header, nil, opts...)
+// testServer is the loopback server that dialPair has a Conn dial.
+type testServer struct {
+	tls    *tls.Config                     // it speaks TLS, and the client dials wss://, when not nil
+	header string                          // added to its 101 response, as acceptPeerWith adds it
+	extra  []byte                          // sent right behind its 101 response
+	wrap   func(net.Listener) net.Listener // wraps its TCP listener, beneath any TLS, when not nil
 }
 
-// newPairBehind is newPairOver whose server sends extra right behind its
-// 101 response.
-func newPairBehind(tb testing.TB, serverTLS *tls.Config, header string, extra []byte, opts ...Option) (*Conn, *peer) {
+// dialPair is newPair with the server s; opts must have the client trust
+// s.tls, if any.
+func dialPair(tb testing.TB, s testServer, opts ...Option) (*Conn, *peer) {
 	tb.Helper()
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer tcp.Close()
-	ln, scheme := tcp, "ws"
-	if serverTLS != nil {
-		ln, scheme = tls.NewListener(tcp, serverTLS), "wss"
+	var ln net.Listener = tcp
+	if s.wrap != nil {
+		ln = s.wrap(ln)
+	}
+	scheme := "ws"
+	if s.tls != nil {
+		ln, scheme = tls.NewListener(ln, s.tls), "wss"
 	}
 	type result struct {
 		p   *peer
@@ -99,13 +103,13 @@ func newPairBehind(tb testing.TB, serverTLS *tls.Config, header string, extra []
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := acceptPeerWith(ln, header, extra)
+		p, err := acceptPeerWith(ln, s.header, s.extra)
 		ch <- result{p, err}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d := mustNew(tb, append([]Option{WithoutProxy()}, opts...)...)
-	conn, err := d.DialWebSocket(ctx, scheme+"://"+ln.Addr().String()+"/test")
+	conn, err := d.DialWebSocket(ctx, scheme+"://"+tcp.Addr().String()+"/test")
 	if err != nil {
 		ln.Close() // ends the accept, should the dial have failed before it
 		<-ch
@@ -120,6 +124,28 @@ func newPairBehind(tb testing.TB, serverTLS *tls.Config, header string, extra []
 		r.p.c.Close()
 	})
 	return conn, r.p
+}
+
+// pairOver returns a Conn and its server's end over a stream of kind:
+// "tcp" and "tls" as a dial makes them, whose reads wait in a buffer on
+// the stack, from dialPair with s, made to speak TLS with a certificate
+// the test makes for "tls"; or "pipe", whose reads wait in one lent from
+// waitBufs, from Handshake over net.Pipe, whose server takes nothing of s.
+func pairOver(t *testing.T, kind string, s testServer, opts ...Option) (*Conn, *peer) {
+	t.Helper()
+	switch kind {
+	case "pipe":
+		if s.tls != nil || s.header != "" || s.extra != nil || s.wrap != nil {
+			t.Fatal("a pipe's server takes no settings")
+		}
+		conn, server := pipePairOver(t, nil, opts...)
+		return conn, &peer{c: server, br: bufio.NewReader(server)}
+	case "tls":
+		cert, pool := newCert(t, "127.0.0.1")
+		s.tls = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		opts = append([]Option{WithTLSConfig(&tls.Config{RootCAs: pool})}, opts...)
+	}
+	return dialPair(t, s, opts...)
 }
 
 // frame builds an unmasked frame, as a server sends it, with first byte b0

@@ -975,7 +975,7 @@ func TestKeepAliveLookTakesControlFramesThatCameTogether(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			// The keepalive's own turns never come: the test looks, as a
 			// turn does.
-			conn, p := parkPairWith(t, kind, WithKeepAlive(time.Hour, time.Hour))
+			conn, p := pairOver(t, kind, testServer{}, WithKeepAlive(time.Hour, time.Hour))
 			ponged := make(chan []byte, 1)
 			conn.SetPongHandler(func(b []byte) { ponged <- bytes.Clone(b) })
 			for _, sizes := range [][2]int{{60, 100}, {parkBufSize - 4, 1}, {maxControl, maxControl}} {

@@ -3,7 +3,6 @@ package wsdial
 import (
 	"bytes"
 	"compress/flate"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +28,7 @@ import (
 func TestKeepAliveLooksInsideCompressedMessages(t *testing.T) {
 	for _, kind := range []string{"tcp", "tls"} {
 		t.Run(kind, func(t *testing.T) {
-			conn, p := newPairOverKind(t, kind, acceptDeflate(""), WithCompression(Compression{}), WithKeepAlive(time.Millisecond, time.Minute))
+			conn, p := pairOver(t, kind, testServer{header: acceptDeflate("")}, WithCompression(Compression{}), WithKeepAlive(time.Millisecond, time.Minute))
 			// The server answers no pings: a pong written amid the pieces
 			// below would cut a frame.
 			s := serveKeepAlive(t, p, false)
@@ -106,26 +105,6 @@ func TestKeepAliveLooksInsideCompressedMessages(t *testing.T) {
 	}
 }
 
-// newPairOverKind is newPairWith over plain TCP for kind "tcp", and over
-// TLS, with a certificate the test makes, for "tls".
-func newPairOverKind(t *testing.T, kind, header string, opts ...Option) (*Conn, *peer) {
-	t.Helper()
-	return newPairBehindKind(t, kind, header, nil, opts...)
-}
-
-// newPairBehindKind is newPairOverKind whose server sends extra right
-// behind its 101 response.
-func newPairBehindKind(t *testing.T, kind, header string, extra []byte, opts ...Option) (*Conn, *peer) {
-	t.Helper()
-	var serverTLS *tls.Config
-	if kind == "tls" {
-		cert, pool := newCert(t, "127.0.0.1")
-		serverTLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
-		opts = append([]Option{WithTLSConfig(&tls.Config{RootCAs: pool})}, opts...)
-	}
-	return newPairBehind(t, serverTLS, header, extra, opts...)
-}
-
 // TestKeepAliveWithBytesBehind101: a message, a ping, a longer message and
 // the server's close come right behind the 101, over TCP and TLS, and wait
 // in the handshake's buffer while the keepalive looks and pings, with
@@ -137,7 +116,7 @@ func TestKeepAliveWithBytesBehind101(t *testing.T) {
 		frame(fin|opCls, closePayload(StatusGoingAway, "bye")))
 	for _, kind := range []string{"tcp", "tls"} {
 		t.Run(kind, func(t *testing.T) {
-			conn, p := newPairBehindKind(t, kind, "", extra, WithKeepAlive(time.Millisecond, time.Minute))
+			conn, p := pairOver(t, kind, testServer{extra: extra}, WithKeepAlive(time.Millisecond, time.Minute))
 			s := serveKeepAlive(t, p, true)
 			s.echo.Store(false)
 			// Each of the keepalive's pings follows a look that left the
@@ -221,33 +200,8 @@ func TestKeepAliveOverDribbledStream(t *testing.T) {
 	for _, kind := range []string{"tcp", "tls"} {
 		for _, reader := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/reader=%v", kind, reader), func(t *testing.T) {
-				tcp, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer tcp.Close()
-				var ln net.Listener = dribbleListener{tcp}
-				scheme := "ws"
-				opts := []Option{WithoutProxy(), WithKeepAlive(time.Millisecond, time.Minute)}
-				if kind == "tls" {
-					cert, pool := newCert(t, "127.0.0.1")
-					ln, scheme = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}}), "wss"
-					opts = append(opts, WithTLSConfig(&tls.Config{RootCAs: pool}))
-				}
-				peers := make(chan *peer, 1)
-				go func() {
-					p, _ := acceptPeerWith(ln, "", nil)
-					peers <- p
-				}()
-				conn, err := mustNew(t, opts...).DialWebSocket(t.Context(), scheme+"://"+tcp.Addr().String()+"/")
-				if err != nil {
-					t.Fatal(err)
-				}
-				p := <-peers
-				if p == nil {
-					t.Fatal("the server did not accept")
-				}
-				t.Cleanup(func() { conn.closeStream(); p.c.Close() })
+				dribble := func(ln net.Listener) net.Listener { return dribbleListener{ln} }
+				conn, p := pairOver(t, kind, testServer{wrap: dribble}, WithKeepAlive(time.Millisecond, time.Minute))
 				pongs := make(chan []byte, 1024)
 				go func() {
 					for {
@@ -309,7 +263,7 @@ func TestParkedReadHeaderAcrossParkBuffer(t *testing.T) {
 				if ka {
 					opts = append(opts, WithKeepAlive(time.Millisecond, time.Minute))
 				}
-				conn, p := newPairOverKind(t, kind, "", opts...)
+				conn, p := pairOver(t, kind, testServer{}, opts...)
 				go func() {
 					for {
 						if _, err := p.readFrame(); err != nil {
@@ -354,7 +308,7 @@ func TestParkedReadTimeoutFailsForGood(t *testing.T) {
 				if ka {
 					opts = append(opts, WithKeepAlive(time.Millisecond, time.Minute))
 				}
-				conn, p := parkPairWith(t, kind, opts...)
+				conn, p := pairOver(t, kind, testServer{}, opts...)
 				go func() {
 					for {
 						f, err := p.readFrame()
@@ -387,7 +341,7 @@ func TestCloseEndsReadParkedOnTCPAndTLS(t *testing.T) {
 	for _, kind := range []string{"tcp", "tls"} {
 		for _, answer := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/answer=%v", kind, answer), func(t *testing.T) {
-				conn, p := newPairOverKind(t, kind, "", WithKeepAlive(kaInterval, kaTimeout))
+				conn, p := pairOver(t, kind, testServer{}, WithKeepAlive(kaInterval, kaTimeout))
 				s := serveKeepAlive(t, p, true)
 				s.echo.Store(false)
 				if !answer {
@@ -415,7 +369,7 @@ func TestCloseEndsReadParkedOnTCPAndTLS(t *testing.T) {
 func TestKeepAliveVerdictOverTLS(t *testing.T) {
 	for _, reader := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reader=%v", reader), func(t *testing.T) {
-			conn, p := newPairOverKind(t, "tls", "", WithKeepAlive(kaInterval, kaTimeout))
+			conn, p := pairOver(t, "tls", testServer{}, WithKeepAlive(kaInterval, kaTimeout))
 			s := serveKeepAlive(t, p, false)
 			if reader {
 				_, _, err := conn.ReadMessage()

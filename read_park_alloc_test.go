@@ -12,7 +12,7 @@ func TestParkedReadAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector moves the wait buffer to the heap; .ci/run runs this test without it")
 	}
-	conn, p := parkPair(t, "tcp")
+	conn, p := pairOver(t, "tcp", testServer{})
 	ponged := make(chan struct{})
 	conn.SetPongHandler(func([]byte) { ponged <- struct{}{} })
 	done := make(chan struct{})

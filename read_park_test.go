@@ -1,31 +1,12 @@
 package wsdial
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
 	"testing"
 	"time"
 )
-
-// parkPair returns a Conn and its server's end over a stream of kind:
-// "tcp" and "tls" as a dial makes them, whose reads wait in a buffer on the
-// stack, and "pipe", whose reads wait in one lent from waitBufs.
-func parkPair(t *testing.T, kind string) (*Conn, *peer) {
-	t.Helper()
-	return parkPairWith(t, kind)
-}
-
-// parkPairWith is parkPair with opts for the dial, or the handshake.
-func parkPairWith(t *testing.T, kind string, opts ...Option) (*Conn, *peer) {
-	t.Helper()
-	if kind == "pipe" {
-		conn, server := pipePairOver(t, nil, opts...)
-		return conn, &peer{c: server, br: bufio.NewReader(server)}
-	}
-	return newPairOverKind(t, kind, "", opts...)
-}
 
 // TestParkedReadTakesEveryLength: a read that waits between messages waits
 // in a buffer smaller than many messages (parkBufSize bytes on the stack,
@@ -43,7 +24,7 @@ func TestParkedReadTakesEveryLength(t *testing.T) {
 	}
 	for _, kind := range []string{"tcp", "tls", "pipe"} {
 		t.Run(kind, func(t *testing.T) {
-			conn, p := parkPair(t, kind)
+			conn, p := pairOver(t, kind, testServer{})
 			type message struct {
 				typ  MessageType
 				data []byte
