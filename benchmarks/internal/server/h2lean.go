@@ -116,7 +116,8 @@ type leanStream struct {
 	hdr     ws.Header
 	left    int64
 	pos     int
-	msg     []byte // source requests and control payloads, read whole
+	msg     []byte // a source request, read whole
+	ctl     []byte // a control frame's payload, read whole
 
 	srcLeft, srcSize int // source: messages still to send, and their size
 
@@ -584,12 +585,18 @@ func parseHeader(p []byte) (ws.Header, int, bool) {
 func (s *leanStream) frame(chunk []byte) bool {
 	h := s.hdr
 	whole := s.left == 0
+	// A control frame may come between a message's fragments: its payload
+	// is kept apart from the message's.
+	buf := &s.msg
+	if h.OpCode.IsControl() {
+		buf = &s.ctl
+	}
 	if h.OpCode.IsControl() || s.path == wire.PathSource {
-		if len(s.msg)+len(chunk) > leanMsgLimit {
+		if len(*buf)+len(chunk) > leanMsgLimit {
 			s.queueClose(ws.StatusMessageTooBig)
 			return true
 		}
-		s.msg = append(s.msg, chunk...)
+		*buf = append(*buf, chunk...)
 		if !whole {
 			return false
 		}
@@ -601,8 +608,11 @@ func (s *leanStream) frame(chunk []byte) bool {
 	if !whole {
 		return false // sink: the payload is dropped as it comes
 	}
-	msg := s.msg
-	s.msg = s.msg[:0]
+	if !h.OpCode.IsControl() && !h.Fin {
+		return true // a fragment: the message goes on
+	}
+	msg := *buf
+	*buf = (*buf)[:0]
 	switch {
 	case h.OpCode == ws.OpPing:
 		s.queueHeader(ws.Header{Fin: true, OpCode: ws.OpPong, Length: int64(len(msg))})
@@ -615,8 +625,6 @@ func (s *leanStream) frame(chunk []byte) bool {
 			code = ws.StatusCode(binary.BigEndian.Uint16(msg))
 		}
 		s.queueClose(code)
-	case !h.Fin:
-		// A fragment: the message goes on.
 	case s.path == wire.PathSink:
 		s.msgs++
 		if s.msgs%s.every == 0 {
