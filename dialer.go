@@ -29,7 +29,10 @@ type Dialer struct {
 	list       *proxyList                       // WithProxyList's
 	netDialer  *net.Dialer
 	tlsBase    *tls.Config // the target's TLS configuration for DialTLSContext
-	tlsWS      *tls.Config // the same, offering nothing but http/1.1 by ALPN, for wss://
+	// tlsWS is for wss://: tlsBase itself when that names no ALPN protocol
+	// and WithHTTP2 is off, so that nothing is offered; otherwise a clone
+	// that offers http/1.1 alone.
+	tlsWS *tls.Config
 	// tlsProxy is WithProxyTLSConfig's, offering only http/1.1 by ALPN:
 	// the CONNECT that follows is HTTP/1.1, and a proxy that picked h2
 	// would not read it.
