@@ -36,8 +36,9 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// startLean serves the lean HTTP/2 server with HTTP/2's default windows of
-// 64 KiB, so that a 1 MiB message needs many WINDOW_UPDATEs each way.
+// startLean serves the lean HTTP/2 server granting HTTP/2's default windows
+// of 64 KiB, so that a 1 MiB message from the client needs many
+// WINDOW_UPDATEs (wsdial's client grants the server its own, larger ones).
 func startLean(t *testing.T) (*countingListener, *tls.Config) {
 	t.Helper()
 	tlsCfg, caPEM, err := NewTestPKI()
@@ -107,7 +108,8 @@ func TestLeanH2Echo(t *testing.T) {
 	}
 }
 
-// TestLeanH2Megabyte sends 1 MiB each way, sixteen times the windows.
+// TestLeanH2Megabyte sends 1 MiB each way: client to server, sixteen times
+// the windows the server grants.
 func TestLeanH2Megabyte(t *testing.T) {
 	ln, tc := startLean(t)
 	d := leanDialer(t, tc)
@@ -350,5 +352,33 @@ func TestLeanH2HonoursWindows(t *testing.T) {
 	}
 	if f, err := r.fr.ReadFrame(); !errors.Is(err, io.EOF) {
 		t.Fatalf("got %v, %v; want the connection closed", f, err)
+	}
+}
+
+// TestLeanH2HonoursTheConnectionWindow: with a stream window larger than
+// the connection's, 65,535 bytes, the server stops at the connection's,
+// answers a PING meanwhile, and sends the rest once the connection is
+// credited.
+func TestLeanH2HonoursTheConnectionWindow(t *testing.T) {
+	const connWin, size = 65535, 70000
+	ln, tc := startLean(t)
+	r := dialRaw(t, ln.Addr().String(), tc, 1<<20)
+	r.open(1, wire.PathSource)
+	r.sendText(1, wire.SourceRequest(1, size))
+	if got := r.readData(1, connWin); got != connWin {
+		t.Fatalf("server sent %d bytes on a connection window of %d", got, connWin)
+	}
+	if err := r.fr.WritePing(false, [8]byte{9}); err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := r.next().(*http2.PingFrame); !ok || !f.IsAck() || f.Data != [8]byte{9} {
+		t.Fatalf("got %v, want the PING's ACK with nothing before it", f)
+	}
+	if err := r.fr.WriteWindowUpdate(0, 10000); err != nil {
+		t.Fatal(err)
+	}
+	// The rest: the payload and its 10-byte header, less the first window.
+	if got, want := r.readData(1, size+10-connWin), size+10-connWin; got != want {
+		t.Fatalf("server sent %d bytes after the credit, want %d", got, want)
 	}
 }
