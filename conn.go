@@ -382,6 +382,10 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if !t.IsZero() {
 		d = t.UnixNano()
 	}
+	// d is stored before closed is read, as closing sets closed before it
+	// stores closedDeadline: either this sees closed, or closing's store
+	// comes after d. Checking first and storing once would let d overwrite
+	// closedDeadline.
 	c.writeDeadline.Store(d)
 	if c.closed.Load() {
 		// Closing has woken the waits, or is about to: none may wait again
