@@ -14,15 +14,6 @@ import (
 // takes it: the source sends the messages it asks for, and the ping is
 // answered, not taken for a piece of the request.
 func TestLeanSourceTakesAFragmentedRequest(t *testing.T) {
-	masked := func(op ws.OpCode, fin bool, p string) []byte {
-		var b bytes.Buffer
-		m := [4]byte{9, 8, 7, 6}
-		ws.WriteHeader(&b, ws.Header{Fin: fin, OpCode: op, Masked: true, Mask: m, Length: int64(len(p))})
-		q := []byte(p)
-		ws.Cipher(q, m, 0)
-		b.Write(q)
-		return b.Bytes()
-	}
 	req := wire.SourceRequest(2, 10)
 	var in []byte
 	in = append(in, masked(ws.OpText, false, req[:1])...)

@@ -9,19 +9,22 @@ import (
 	"github.com/wsdial/wsdial/benchmarks/internal/wire"
 )
 
+// masked is a frame as a client sends it, masked, of opcode op with payload
+// p, the last of its message when fin.
+func masked(op ws.OpCode, fin bool, p string) []byte {
+	var b bytes.Buffer
+	m := [4]byte{1, 2, 3, 4}
+	ws.WriteHeader(&b, ws.Header{Fin: fin, OpCode: op, Masked: true, Mask: m, Length: int64(len(p))})
+	q := []byte(p)
+	ws.Cipher(q, m, 0)
+	b.Write(q)
+	return b.Bytes()
+}
+
 // FuzzLeanStream feeds the lean server's WebSocket endpoints arbitrary
 // stream bytes, in pieces of split bytes: they must not panic, and a
 // stream's output queue must stay within its bound whatever comes in.
 func FuzzLeanStream(f *testing.F) {
-	masked := func(op ws.OpCode, fin bool, p string) []byte {
-		var b bytes.Buffer
-		m := [4]byte{1, 2, 3, 4}
-		ws.WriteHeader(&b, ws.Header{Fin: fin, OpCode: op, Masked: true, Mask: m, Length: int64(len(p))})
-		q := []byte(p)
-		ws.Cipher(q, m, 0)
-		b.Write(q)
-		return b.Bytes()
-	}
 	f.Add(masked(ws.OpText, true, "hello"), uint16(3), uint8(0))
 	f.Add(append(masked(ws.OpBinary, false, "ab"), masked(ws.OpContinuation, true, "cd")...), uint16(1), uint8(1))
 	f.Add(masked(ws.OpText, true, wire.SourceRequest(3, 100)), uint16(100), uint8(2))
